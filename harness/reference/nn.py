@@ -1,30 +1,122 @@
-"""Reference for ``tf.nn`` losses and activations."""
+"""Reference for ``tf.nn`` losses and activations (TF 2.21 semantics).
+
+Each function follows TF's own sequence of operations in TF's compute dtype, so the
+rounding of float16/bfloat16 results matches TF as closely as the dtype allows.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from harness.reference import stable
-from harness.reference.errors import InvalidArgumentError
+from harness.reference.errors import InvalidArgumentError, TFTypeError, TFValueError
+
+_LOW_PRECISION = ("float16", "bfloat16")
 
 
-def softmax(logits, axis=-1):
-    """softmax(x)_i = exp(x_i - max x) / sum_j exp(x_j - max x)."""
-    return stable.softmax(np.asarray(logits), axis=axis)
+def _is_low_precision(x: np.ndarray) -> bool:
+    return np.asarray(x).dtype.name in _LOW_PRECISION
+
+
+def _same_shape(name: str, a: np.ndarray, b: np.ndarray, a_name: str, b_name: str) -> None:
+    if np.shape(a) != np.shape(b):
+        raise TFValueError(
+            f"{name}: `{a_name}` and `{b_name}` must have the same shape, received "
+            f"({tuple(np.shape(a))} vs {tuple(np.shape(b))})."
+        )
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, np.zeros_like(x))
+
+
+# --- activations --------------------------------------------------------------------
+
+
+def softmax(logits, axis=None):
+    """softmax(x)_i = exp(x_i - max x) / sum_j exp(x_j - max x) along ``axis`` (None = -1).
+
+    Computed in the input dtype like TF's Softmax kernel; a row of all ``-inf`` is NaN."""
+    return stable.softmax(np.asarray(logits), axis=-1 if axis is None else axis)
+
+
+def log_softmax(logits, axis=None):
+    """(x - max x) - log(sum(exp(x - max x))) along ``axis`` (None = -1).
+
+    TF's LogSoftmax kernel: an entry of ``-inf`` gives ``-inf``, a row of all ``-inf`` NaN."""
+    return stable.log_softmax_shifted(np.asarray(logits), axis=-1 if axis is None else axis)
+
+
+# --- softmax cross-entropy ------------------------------------------------------------
+
+
+def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
+    """loss = sum_c labels_c * (log(sum_k exp(s_k)) - s_c), s = logits - max(logits).
+
+    TF quirks mirrored:
+    * float16/bfloat16 logits are computed in float32 and the loss is cast back;
+    * this is the fused kernel's formula, so a ``-inf`` logit gives NaN even where its
+      label is 0 (0 * inf), while the sparse op gives a finite loss for the same row;
+    * after ``axis`` is moved last both inputs are flattened to 2-D and must be
+      broadcastable there (labels of shape [1, C] broadcast over the batch); a result
+      whose size differs from ``logits.shape[:-1]`` fails TF's reshape
+      (InvalidArgumentError).
+    """
+    logits = np.asarray(logits)
+    out_dtype = logits.dtype
+    compute_dtype = np.float32 if _is_low_precision(logits) else out_dtype
+    logits = logits.astype(compute_dtype)
+    labels = np.asarray(labels).astype(compute_dtype)
+    if axis is None:
+        axis = -1
+    if axis != -1:
+        if labels.ndim != logits.ndim:
+            raise InvalidArgumentError("labels and logits must have the same rank to move `axis`")
+        logits = np.moveaxis(logits, axis, -1)
+        labels = np.moveaxis(labels, axis, -1)
+    out_shape = logits.shape[:-1]
+    logits2 = logits.reshape(-1, logits.shape[-1])
+    labels2 = labels.reshape(-1, labels.shape[-1]) if labels.ndim else labels.reshape(1, 1)
+    try:
+        labels2, logits2 = np.broadcast_arrays(labels2, logits2)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"logits and labels must be broadcastable: logits_size={list(logits2.shape)} "
+            f"labels_size={list(labels2.shape)}"
+        ) from None
+    shifted = stable.shift_by_max(logits2, axis=-1)
+    lse = stable.log_sum_exp_of_shifted(shifted, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        cost = np.sum(labels2 * (lse - shifted), axis=-1)
+    if cost.size != int(np.prod(out_shape)):
+        raise InvalidArgumentError(
+            f"Input to reshape is a tensor with {cost.size} values, but the requested shape "
+            f"has {int(np.prod(out_shape))}"
+        )
+    return cost.reshape(out_shape).astype(out_dtype)
 
 
 def sparse_softmax_cross_entropy_with_logits(labels, logits):
-    """loss_i = logsumexp(logits_i) - logits_i[labels_i], for any leading rank.
+    """loss = log(sum_k exp(s_k)) - s[label], s = logits - max(logits), any leading rank.
 
-    TF quirk mirrored: on CPU in eager mode a label outside [0, num_classes) raises
-    InvalidArgumentError ("Received a label value of ... which is outside the valid
-    range of [0, n)").
+    TF quirks mirrored: float16 logits are computed in float32 and cast back (bfloat16
+    is not upcast by the Python wrapper; its kernel accumulates in float32 too). Static
+    shape problems are ``ValueError`` (scalar logits; labels rank != logits rank - 1;
+    labels shape != logits.shape[:-1]); a label outside [0, num_classes) is an
+    ``InvalidArgumentError`` from the CPU kernel ("Received a label value of ...").
     """
     labels = np.asarray(labels)
     logits = np.asarray(logits)
+    if logits.ndim == 0:
+        raise TFValueError("`logits` cannot be a scalar.")
+    if labels.ndim != logits.ndim - 1:
+        raise TFValueError(
+            "`labels.shape.rank` must equal `logits.shape.rank - 1`. Received: "
+            f"labels.shape={labels.shape} and logits.shape={logits.shape}"
+        )
     if labels.shape != logits.shape[:-1]:
-        raise InvalidArgumentError(
-            f"labels shape {list(labels.shape)} must equal logits shape without its last "
-            f"dimension {list(logits.shape[:-1])}"
+        raise TFValueError(
+            "`labels.shape` must equal `logits.shape` except for the last dimension. "
+            f"Received: labels.shape={labels.shape} and logits.shape={logits.shape}"
         )
     n = logits.shape[-1]
     bad = (labels < 0) | (labels >= n)
@@ -33,5 +125,238 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
         raise InvalidArgumentError(
             f"Received a label value of {value} which is outside the valid range of [0, {n})."
         )
-    picked = np.take_along_axis(logits, labels[..., None].astype(np.intp), axis=-1)[..., 0]
-    return stable.logsumexp(logits, axis=-1) - picked
+    out_dtype = logits.dtype
+    compute = logits.astype(np.float32) if _is_low_precision(logits) else logits
+    shifted = stable.shift_by_max(compute, axis=-1)
+    picked = np.take_along_axis(shifted, labels[..., None].astype(np.intp), axis=-1)[..., 0]
+    with np.errstate(invalid="ignore"):
+        loss = stable.log_sum_exp_of_shifted(shifted, axis=-1) - picked
+    return loss.astype(out_dtype)
+
+
+# --- sigmoid-family losses ----------------------------------------------------------
+
+
+def sigmoid_cross_entropy_with_logits(labels=None, logits=None):
+    """loss = max(x, 0) - x * z + log1p(exp(-|x|)), x = logits, z = labels.
+
+    TF's exact op order, in the input dtype. Labels and logits must have equal shapes
+    (``ValueError``); at x = -inf with z = 0 the product -x * z is NaN, as in TF."""
+    if labels is None or logits is None:
+        raise TFValueError("Both `labels` and `logits` must be provided")
+    logits = np.asarray(logits)
+    labels = np.asarray(labels).astype(logits.dtype)
+    _same_shape("sigmoid_cross_entropy_with_logits", logits, labels, "logits", "labels")
+    zeros = np.zeros_like(logits)
+    cond = logits >= zeros
+    relu_logits = np.where(cond, logits, zeros)
+    neg_abs_logits = np.where(cond, -logits, logits)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (relu_logits - logits * labels) + np.log1p(np.exp(neg_abs_logits))
+
+
+def weighted_cross_entropy_with_logits(labels, logits, pos_weight):
+    """loss = (1 - z) * x + (1 + (q - 1) * z) * (log1p(exp(-|x|)) + max(-x, 0)), q = pos_weight.
+
+    TF's op order, in the input dtype; ``pos_weight`` is cast to the logits dtype."""
+    logits = np.asarray(logits)
+    labels = np.asarray(labels).astype(logits.dtype)
+    _same_shape("weighted_cross_entropy_with_logits", logits, labels, "logits", "labels")
+    one = logits.dtype.type(1)
+    pos_weight = np.asarray(pos_weight).astype(logits.dtype)
+    log_weight = one + (pos_weight - one) * labels
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (one - labels) * logits + log_weight * (
+            np.log1p(np.exp(-np.abs(logits))) + _relu(-logits)
+        )
+
+
+def log_poisson_loss(targets, log_input, compute_full_loss=False):
+    """loss = exp(c) - c * z, c = log_input, z = targets; with ``compute_full_loss`` plus
+    the Stirling term z * log(z) - z + 0.5 * log(2 * pi * z) where z > 1 (0 for 0 <= z <= 1).
+
+    In the input dtype; ``2 * pi`` is rounded to that dtype first, as TF does."""
+    log_input = np.asarray(log_input)
+    targets = np.asarray(targets)
+    _same_shape("log_poisson_loss", log_input, targets, "log_input", "targets")
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        result = np.exp(log_input) - log_input * targets
+        if compute_full_loss:
+            dt = targets.dtype.type
+            stirling = (targets * np.log(targets)) - targets + (
+                dt(0.5) * np.log(dt(2 * np.pi) * targets)
+            )
+            zeros = np.zeros_like(targets)
+            result = result + np.where((targets >= zeros) & (targets <= dt(1)), zeros, stirling)
+    return result
+
+
+# --- reductions over losses ---------------------------------------------------------
+
+
+def l2_loss(t):
+    """sum(t ** 2) / 2 (TF's L2Loss kernel); float16/bfloat16 accumulate in float32 and
+    round once, so a float16 sum above 65504 is ``inf``."""
+    t = np.asarray(t)
+    acc = t.astype(np.float32) if _is_low_precision(t) else t
+    with np.errstate(over="ignore"):
+        return np.asarray(np.sum(acc * acc) * acc.dtype.type(0.5)).astype(t.dtype)
+
+
+def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size=None):
+    """sum(per_example_loss * sample_weight) / global_batch_size, 0 when that is 0.
+
+    ``global_batch_size`` defaults to ``per_example_loss.shape[0]`` (one replica).
+    TF quirks mirrored: with ``sample_weight`` the product is formed in float32 (TF's
+    ``scale_losses_by_sample_weight``) and cast back, so float64 losses lose precision
+    only when weighted; a weight of rank one less than the losses gets a trailing
+    axis, one more loses its last. Errors: rank-0 losses ``ValueError``; a non-integer
+    ``global_batch_size`` ``TypeError``; a negative one ``InvalidArgumentError``.
+    """
+    per_example_loss = np.asarray(per_example_loss)
+    input_dtype = per_example_loss.dtype
+    if per_example_loss.ndim == 0:
+        raise TFValueError(
+            "Invalid value passed for `per_example_loss`. Expected a tensor with at least rank 1."
+        )
+    if sample_weight is not None:
+        losses = per_example_loss.astype(np.float32)
+        weights = np.asarray(sample_weight).astype(np.float32)
+        if weights.ndim != 0:
+            if weights.ndim - losses.ndim == 1:
+                if weights.shape[-1] != 1:
+                    raise InvalidArgumentError("Can not squeeze dim[-1], expected a dimension of 1")
+                weights = weights[..., 0]
+            elif losses.ndim - weights.ndim == 1:
+                weights = weights[..., None]
+        try:
+            per_example_loss = np.multiply(losses, weights).astype(input_dtype)
+        except ValueError:
+            raise InvalidArgumentError(
+                f"Incompatible shapes: {list(losses.shape)} vs. {list(weights.shape)}"
+            ) from None
+    if global_batch_size is None:
+        global_batch_size = per_example_loss.shape[0]
+    gbs = np.asarray(global_batch_size)
+    if gbs.ndim != 0:
+        raise InvalidArgumentError("global_batch_size must be scalar.")
+    if not np.issubdtype(gbs.dtype, np.integer):
+        raise TFTypeError("global_batch_size must be an integer.")
+    if gbs < 0:
+        raise InvalidArgumentError("global_batch_size must be non-negative.")
+    loss = np.sum(per_example_loss)
+    return stable.div_no_nan(loss, gbs.astype(input_dtype)).astype(input_dtype)
+
+
+def scale_regularization_loss(regularization_loss):
+    """sum(regularization_loss) / num_replicas, with one replica (no strategy)."""
+    x = np.asarray(regularization_loss)
+    return np.asarray(np.sum(x) / x.dtype.type(1)).astype(x.dtype)
+
+
+# --- sampled losses -----------------------------------------------------------------
+
+_FLT_MAX = np.float32(np.finfo(np.float32).max)
+
+
+def _accidental_hit_mask(labels, sampled, num_true):
+    """Boolean [batch, num_sampled]: sampled[j] is one of row i's true labels.
+
+    TF's ComputeAccidentalHits keeps one position per distinct sampled id (the last), so
+    a candidate sampled twice is masked only at its last position."""
+    last_pos = {int(c): j for j, c in enumerate(sampled)}
+    mask = np.zeros((labels.shape[0], sampled.shape[0]), dtype=bool)
+    for i in range(labels.shape[0]):
+        for c in labels[i, :num_true]:
+            j = last_pos.get(int(c))
+            if j is not None:
+                mask[i, j] = True
+    return mask
+
+
+def _compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_true,
+                            sampled_values, subtract_log_q=True, remove_accidental_hits=False):
+    """TF's ``_compute_sampled_logits`` for one (unpartitioned) weight matrix.
+
+    logits = [inputs . w[true] + b[true], inputs . w[sampled] + b[sampled]]; accidental
+    hits add float32's -FLT_MAX cast to the logits dtype (``-inf`` in float16/bfloat16);
+    ``subtract_log_q`` subtracts log(expected_count). Labels are [1/num_true, ..., 0, ...].
+    Everything is computed in the inputs' dtype."""
+    inputs = np.asarray(inputs)
+    dtype = inputs.dtype
+    weights = np.asarray(weights).astype(dtype)
+    biases = np.asarray(biases).astype(dtype)
+    labels = np.asarray(labels).astype(np.int64)
+    labels = labels.reshape(-1, num_true)
+    sampled, true_expected, sampled_expected = sampled_values
+    sampled = np.asarray(sampled).astype(np.int64)
+    num_classes = weights.shape[0]
+    ids = np.concatenate([labels.reshape(-1), sampled])
+    if np.any((ids < 0) | (ids >= num_classes)):
+        bad = ids[(ids < 0) | (ids >= num_classes)][0]
+        raise InvalidArgumentError(f"indices[...] = {bad} is not in [0, {num_classes})")
+    wide = np.float32 if dtype.name in _LOW_PRECISION else dtype
+    x = inputs.astype(wide)
+    true_w = weights[labels].astype(wide)  # [batch, num_true, dim]
+    true_logits = np.sum(x[:, None, :] * true_w, axis=-1).astype(dtype) + biases[labels]
+    sampled_logits = (x @ weights[sampled].astype(wide).T).astype(dtype) + biases[sampled]
+    if remove_accidental_hits:
+        mask = _accidental_hit_mask(labels, sampled, num_true)
+        with np.errstate(over="ignore"):
+            penalty = np.asarray(-_FLT_MAX).astype(dtype)
+        sampled_logits = sampled_logits + np.where(mask, penalty, dtype.type(0))
+    if subtract_log_q:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            true_logits = true_logits - np.log(np.asarray(true_expected).astype(dtype))
+            sampled_logits = sampled_logits - np.log(np.asarray(sampled_expected).astype(dtype))
+    out_logits = np.concatenate([true_logits, sampled_logits], axis=1)
+    out_labels = np.concatenate(
+        [np.ones_like(true_logits) / dtype.type(num_true), np.zeros_like(sampled_logits)], axis=1
+    )
+    return out_logits, out_labels
+
+
+def _check_sampled_shapes(labels, inputs, num_sampled, num_true, sampled_values):
+    if np.size(labels) != np.shape(inputs)[0] * num_true:
+        raise InvalidArgumentError(
+            f"labels must hold batch_size * num_true = {np.shape(inputs)[0] * num_true} ids, "
+            f"got shape {list(np.shape(labels))}"
+        )
+    if np.shape(sampled_values[0]) != (num_sampled,):
+        raise InvalidArgumentError(
+            f"sampled_candidates must have shape [{num_sampled}], got {list(np.shape(sampled_values[0]))}"
+        )
+
+
+def sampled_softmax_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
+                         sampled_values=None, remove_accidental_hits=True, seed=None):
+    """Softmax cross-entropy over [true, sampled] logits from ``_compute_sampled_logits``.
+
+    ``sampled_values`` = (sampled_candidates, true_expected_count, sampled_expected_count)
+    must be given (TF would draw them at random). TF quirk: in float16/bfloat16 an
+    accidental hit becomes a ``-inf`` logit, and the softmax kernel's 0 * inf makes that
+    row's loss NaN (float32/float64 use -FLT_MAX and stay finite)."""
+    if sampled_values is None:
+        raise TFValueError("the reference needs `sampled_values` (TF would sample at random)")
+    _check_sampled_shapes(labels, inputs, num_sampled, num_true, sampled_values)
+    logits, out_labels = _compute_sampled_logits(
+        weights, biases, labels, inputs, num_sampled, num_true, sampled_values,
+        subtract_log_q=True, remove_accidental_hits=remove_accidental_hits)
+    return softmax_cross_entropy_with_logits(out_labels, logits)
+
+
+def nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
+             sampled_values=None, remove_accidental_hits=False):
+    """Row sums of sigmoid cross-entropy over [true, sampled] logits (labels 1/num_true, 0).
+
+    ``sampled_values`` must be given. TF quirk: in float16/bfloat16 an accidental hit is
+    a ``-inf`` logit with label 0, and -x * z = inf * 0 makes that row NaN."""
+    if sampled_values is None:
+        raise TFValueError("the reference needs `sampled_values` (TF would sample at random)")
+    _check_sampled_shapes(labels, inputs, num_sampled, num_true, sampled_values)
+    logits, out_labels = _compute_sampled_logits(
+        weights, biases, labels, inputs, num_sampled, num_true, sampled_values,
+        subtract_log_q=True, remove_accidental_hits=remove_accidental_hits)
+    per_logit = sigmoid_cross_entropy_with_logits(labels=out_labels, logits=logits)
+    wide = np.float32 if per_logit.dtype.name in _LOW_PRECISION else per_logit.dtype
+    return np.sum(per_logit.astype(wide), axis=1).astype(per_logit.dtype)

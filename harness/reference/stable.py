@@ -60,3 +60,37 @@ def xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = x * np.log(y)
     return np.where(x == 0, np.zeros_like(out), out)
+
+
+def shift_by_max(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """x - max(x) along ``axis``, the first step of TF's softmax-family kernels.
+
+    No guard for rows that are all ``-inf``: there ``-inf - (-inf)`` is NaN, as in TF."""
+    x = np.asarray(x)
+    with np.errstate(invalid="ignore"):
+        return x - np.max(x, axis=axis, keepdims=True)
+
+
+def log_sum_exp_of_shifted(shifted: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
+    """log(sum(exp(shifted))) for max-shifted input (so the sum is in [1, n])."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.log(np.sum(np.exp(shifted), axis=axis, keepdims=keepdims))
+
+
+def log_softmax_shifted(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """(x - max x) - log(sum(exp(x - max x))): TF's LogSoftmax kernel.
+
+    Unlike ``log_softmax`` (x - logsumexp(x)) it never forms ``max x + log(sum)``, so at
+    logits of 1e4 in float32 no digits are lost to the large intermediate."""
+    shifted = shift_by_max(x, axis)
+    with np.errstate(invalid="ignore"):
+        return shifted - log_sum_exp_of_shifted(shifted, axis=axis, keepdims=True)
+
+
+def div_no_nan(x, y):
+    """x / y, and 0 where y == 0 (as ``tf.math.div_no_nan``)."""
+    x = np.asarray(x)
+    y = np.asarray(y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = x / np.where(y == 0, np.ones_like(y), y)
+    return np.where(y == 0, np.zeros_like(q), q)

@@ -1,0 +1,145 @@
+"""``python -m harness``: verify, list-ops, new, schema."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.registry import REQUIRED, UnknownOpError, get_op, registry
+
+ROLE_TEXT = {
+    "float": "float tensor (cast to each of the case's dtypes)",
+    "int": "int tensor (int32 unless given {value: ..., dtype: int64})",
+    "float_list": "list of float tensors",
+    "value": "plain value",
+}
+
+
+def _verify(ns: argparse.Namespace, extra: list[str]) -> int:
+    import pytest
+
+    report_dir = Path(ns.report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    args = [*(ns.paths or ["cases/"]), "-p", "harness.plugin", "-p", "no:legacypath",
+            f"--harness-report-dir={report_dir}", f"--junitxml={report_dir / 'junit.xml'}",
+            f"--harness-timing-repeats={ns.timing_repeats}", "-o", "junit_family=xunit2",
+            "-o", "console_output_style=count", "--no-header", "-q", "-rN", "--tb=short"]
+    if ns.k:
+        args += ["-k", ns.k]
+    if ns.x:
+        args.append("-x")
+    if ns.n:
+        args += ["-n", ns.n]
+    if ns.lf:
+        args.append("--lf")
+    if ns.debug:
+        args.append("--harness-debug")
+    missing = [p for p in (ns.paths or ["cases/"]) if not Path(p.split("::")[0]).exists()]
+    if missing:
+        print(f"harness: {missing[0]}: no such file or directory (give a case file or a directory of them)", file=sys.stderr)
+        return 2
+    code = int(pytest.main(args + extra))
+    return code if code in (0, 1, 2) else 2
+
+
+def _list_ops(ns: argparse.Namespace) -> int:
+    for op in registry():
+        def fmt(a):
+            default = "" if a.default is REQUIRED else f"={a.default!r}"
+            return f"{a.name}:{a.role}{default}"
+        print(op.name)
+        if op.init:
+            print(f"    init: {', '.join(fmt(a) for a in op.init)}")
+        print(f"    args: {', '.join(fmt(a) for a in op.args)}")
+        if op.differentiable:
+            print(f"    differentiable: {', '.join(op.differentiable)}")
+        if ns.verbose and op.summary:
+            print(f"    {op.summary}")
+    print(f"{len(registry())} ops")
+    return 0
+
+
+def _yaml_value(value) -> str:
+    import json
+
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+def template(op_name: str) -> str:
+    """A commented case for ``op_name``: every argument with its role and default."""
+    op = get_op(op_name)
+    short = op.name.rsplit(".", 1)[1]
+    lines = [
+        f"# A case for {op.name}. Keys: README 'The case format'; schema: cases/schema.json.",
+        "cases:",
+        f"  - id: my-{short.lower().replace('_', '-')}",
+        f"    op: {op.name}",
+        "    description: what this case shows",
+        "    dtypes: [float32, float64]",
+    ]
+
+    def section(title: str, args) -> None:
+        if not args:
+            return
+        lines.append(f"    {title}:")
+        for a in args:
+            role = ROLE_TEXT[a.role]
+            doc = f"; {a.doc}" if a.doc else ""
+            choices = f"; one of {', '.join(map(str, a.choices))}" if a.choices else ""
+            if a.required:
+                example = {"float": "{random: normal, shape: [4, 3], scale: 2.0}", "int": "[2, 0, 1, 1]",
+                           "float_list": "[[1.0, 2.0], [[3.0], [4.0]]]", "value": "null"}[a.role]
+                lines.append(f"      {a.name}: {example}   # required, {role}{doc}{choices}")
+            else:
+                lines.append(f"      # {a.name}: {_yaml_value(a.default)}   # default; {role}{doc}{choices}")
+
+    section("init", op.init)
+    section("args", op.args)
+    lines += [
+        "    # expect: 0.0               # a published value to check both sides against",
+        "    # tolerance: {rtol: 1e-5, atol: 1e-6, reason: why the default is not enough}",
+        "    # same_as: [{op: OTHER_OP, args: {x: $x}, then: mean}]",
+        "    # matrix: {args.NAME: [v1, v2]}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("verify", help="run cases and write reports")
+    v.add_argument("paths", nargs="*", help="case files or directories (default: cases/)")
+    v.add_argument("--report-dir", default="reports")
+    v.add_argument("-k", default=None, help="only cases whose id matches this pytest -k expression")
+    v.add_argument("-x", action="store_true", help="stop at the first failure")
+    v.add_argument("-n", default=None, help="parallel workers (pytest-xdist), e.g. auto")
+    v.add_argument("--lf", action="store_true", help="rerun only the cases that failed last time")
+    v.add_argument("--timing-repeats", type=int, default=5)
+    v.add_argument("--debug", action="store_true", help="show tracebacks for harness errors")
+    lo = sub.add_parser("list-ops", help="print the registry")
+    lo.add_argument("-v", "--verbose", action="store_true")
+    nw = sub.add_parser("new", help="print a commented template case for an op")
+    nw.add_argument("op")
+    sub.add_parser("schema", help="print the case-file JSON Schema (cases/schema.json)")
+    ns, extra = parser.parse_known_args(argv)
+    if ns.command != "verify" and extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if ns.command == "verify":
+        return _verify(ns, extra)
+    if ns.command == "list-ops":
+        return _list_ops(ns)
+    if ns.command == "new":
+        try:
+            sys.stdout.write(template(ns.op))
+        except UnknownOpError as exc:
+            print(f"harness: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    from harness.schema import schema_json
+
+    sys.stdout.write(schema_json())
+    return 0

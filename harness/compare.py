@@ -1,0 +1,227 @@
+"""The one comparison engine: reference result vs TensorFlow result, in the manner of
+``numpy.testing.assert_array_compare``.
+
+Checks, in order (the first failing one decides ``Comparison.kind``):
+
+1. ``shape``: exact equality (a 0-d scalar ``()`` differs from ``(1,)``);
+2. ``dtype``: dtype names (``float32`` vs ``float64``), when ``check_dtype``;
+3. ``nan``: NaN positions must match;
+4. ``inf``: ``+inf`` and ``-inf`` positions (and signs) must match;
+5. ``tolerance``: on the finite rest, ``|a - b| <= atol + rtol * |b|`` (``b`` = desired = TF),
+   or for a ULP tolerance, ``ulp_distance(a, b) <= ulp``.
+
+Errors are computed in float64. ``rel_err = |a - b| / |b|``; where ``b == 0`` it is ``0`` if
+``a == b`` and ``inf`` otherwise. The ``max_*`` statistics cover every element finite on both sides
+(so a passing comparison reports its margin too); ``worst_index`` and ``mismatches`` cover the
+failing elements only.
+
+Number formatting in messages (one rule per kind of number):
+
+* array values: the shortest ``%g`` string that round-trips in the value's own dtype
+  (``0.3265626`` for float32, ``0.3262`` for bfloat16, ``0.1`` for float64 ``0.1``);
+* absolute / relative errors: ``%.7g``; ULP distances: integers; tolerances: ``%g``;
+* percentages as ``numpy.testing``: ``%.3g`` of ``100 * k / n`` (``50%``, ``33.3%``, ``0.01%``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+from harness.tolerances import Tolerance
+
+MAX_MISMATCHES = 20
+_FLOAT_DTYPES = {
+    "float16": (np.float16, np.uint16),
+    "bfloat16": (ml_dtypes.bfloat16, np.uint16),
+    "float32": (np.float32, np.uint32),
+    "float64": (np.float64, np.uint64),
+}
+
+
+@dataclass
+class Mismatch:
+    index: tuple[int, ...]
+    actual: float
+    desired: float
+    abs_err: float
+    rel_err: float
+    ulp: float
+
+
+@dataclass
+class Comparison:
+    ok: bool
+    kind: str
+    message: str
+    n_mismatch: int
+    n_total: int
+    max_abs_err: float | None = None
+    max_rel_err: float | None = None
+    max_ulp: float | None = None
+    worst_index: tuple[int, ...] | None = None
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+
+def ulp_distance(a: Any, b: Any, dtype: Any) -> np.ndarray:
+    """Elementwise number of representable ``dtype`` values between ``a`` and ``b`` (as float64).
+
+    Both are cast to ``dtype``; each bit pattern becomes a signed magnitude on one ordered integer
+    line, so ``+0``/``-0`` are 0 ULP apart and adjacent floats 1 ULP, across the sign too. NaN vs
+    NaN and equal infinities are 0; NaN vs anything else and inf vs anything else are ``inf``.
+    """
+    name = np.dtype(dtype).name
+    if name not in _FLOAT_DTYPES:
+        raise TypeError(f"ulp_distance: {name} is not a float dtype ({', '.join(_FLOAT_DTYPES)})")
+    float_type, uint_type = _FLOAT_DTYPES[name]
+    a, b = np.broadcast_arrays(np.asarray(a).astype(float_type), np.asarray(b).astype(float_type))
+    bits = 8 * np.dtype(uint_type).itemsize
+    sign_bit = np.uint64(1) << np.uint64(bits - 1)
+
+    def sign_magnitude(x):
+        u = x.view(uint_type).astype(np.uint64)
+        return (u & sign_bit) != 0, u & ~sign_bit
+
+    sign_a, mag_a = sign_magnitude(a)
+    sign_b, mag_b = sign_magnitude(b)
+    distance = np.where(sign_a == sign_b, np.maximum(mag_a, mag_b) - np.minimum(mag_a, mag_b), mag_a + mag_b)
+    distance = distance.astype(np.float64)
+    wide_a, wide_b = a.astype(np.float64), b.astype(np.float64)
+    nan_a, nan_b = np.isnan(wide_a), np.isnan(wide_b)
+    nonfinite = ~np.isfinite(wide_a) | ~np.isfinite(wide_b)
+    distance = np.where(nonfinite, np.where((nan_a & nan_b) | (wide_a == wide_b), 0.0, np.inf), distance)
+    return distance
+
+
+def compare(actual: Any, desired: Any, tol: Tolerance, *, check_dtype: bool = True,
+            names: tuple[str, str] = ("reference", "tf"), header: str = "") -> Comparison:
+    """Compare ``actual`` (reference) with ``desired`` (TF); see the module docstring."""
+    a, b = np.asarray(actual), np.asarray(desired)
+    report = _Report(a, b, names, header)
+    if a.shape != b.shape:
+        return report.fail("shape", f"Shapes differ: {names[0]} {a.shape} vs {names[1]} {b.shape}",
+                           n_mismatch=max(a.size, b.size), n_total=max(a.size, b.size))
+    if check_dtype and a.dtype.name != b.dtype.name:
+        return report.fail("dtype", f"Dtypes differ: {names[0]} {a.dtype.name} vs {names[1]} {b.dtype.name}",
+                           n_mismatch=a.size, n_total=a.size)
+    dtype = _common_dtype(a.dtype, b.dtype)
+    wa, wb = a.astype(np.float64), b.astype(np.float64)
+    finite = np.isfinite(wa) & np.isfinite(wb)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        same_nonfinite = (np.isnan(wa) & np.isnan(wb)) | (~finite & (wa == wb))
+        abs_err = np.where(finite, np.abs(wa - wb), np.where(same_nonfinite, 0.0, np.inf))
+        rel_err = np.where(abs_err == 0, 0.0, np.where(finite & (wb != 0), abs_err / np.abs(wb), np.inf))
+    ulp = ulp_distance(a, b, dtype) if dtype.name in _FLOAT_DTYPES else None
+    stats = _stats(finite, abs_err, rel_err, ulp)
+
+    for kind, label, differs in (
+        ("nan", "NaN", np.isnan(wa) != np.isnan(wb)),
+        ("inf", "Inf", ((wa == np.inf) != (wb == np.inf)) | ((wa == -np.inf) != (wb == -np.inf))),
+    ):
+        if differs.any():
+            first = _index(np.flatnonzero(differs)[0], a.shape)
+            text = (f"{label} positions differ: {_count(differs.sum(), a.size)} elements, first at index {first}: "
+                    f"{names[0]} {_format_value(a[first], a.dtype)} vs {names[1]} {_format_value(b[first], b.dtype)}")
+            order = np.flatnonzero(differs)
+            return report.fail(kind, text, n_mismatch=int(differs.sum()), n_total=a.size, worst_index=first,
+                               mismatches=_mismatches(order, a.shape, wa, wb, abs_err, rel_err, ulp), **stats)
+
+    if tol.ulp is not None:
+        if ulp is None:
+            raise TypeError(f"a ULP tolerance needs a float dtype, got {dtype.name}")
+        score = np.where(finite, ulp, 0.0)
+        bad = score > tol.ulp
+    else:
+        score = abs_err
+        bad = finite & (abs_err > tol.atol + tol.rtol * np.abs(wb))
+    n_bad = int(bad.sum())
+    if n_bad == 0:
+        return Comparison(True, "ok", "", 0, a.size, **stats)
+    flat_bad = np.flatnonzero(bad)
+    order = flat_bad[np.argsort(-score.ravel()[flat_bad], kind="stable")]
+    worst = _index(order[0], a.shape)
+    lines = [f"Not equal to tolerance {tol.describe()} ({dtype.name})",
+             f"Mismatched elements: {_count(n_bad, a.size)}",
+             f"Max absolute difference: {stats['max_abs_err']:.7g}",
+             f"Max relative difference: {stats['max_rel_err']:.7g}"]
+    if ulp is not None:
+        lines.append(f"Max ULP difference: {_format_ulp(stats['max_ulp'])}")
+    lines.append(f"Worst index: {worst}")
+    return report.fail("tolerance", "\n".join(lines), n_mismatch=n_bad, n_total=a.size, worst_index=worst,
+                       mismatches=_mismatches(order, a.shape, wa, wb, abs_err, rel_err, ulp), **stats)
+
+
+class _Report:
+    """Builds failing :class:`Comparison` objects: header, the check's text, then both arrays."""
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, names: tuple[str, str], header: str) -> None:
+        self.arrays = ((names[0], a), (names[1], b))
+        self.header = header
+
+    def fail(self, kind: str, text: str, **fields: Any) -> Comparison:
+        lines = ([self.header] if self.header else []) + [text]
+        lines += [f" {name}: {_format_array(x, f' {name}: ')}" for name, x in self.arrays]
+        return Comparison(False, kind, "\n".join(lines), **fields)
+
+
+def _common_dtype(x: np.dtype, y: np.dtype) -> np.dtype:
+    """The coarser float dtype of the two (ULP distances and the message use it); float64 if neither is a float."""
+    floats = [d for d in (x, y) if d.name in _FLOAT_DTYPES]
+    if not floats:
+        return np.dtype(np.float64) if x.kind == "f" or y.kind == "f" else x
+    return max(floats, key=lambda d: float(ml_dtypes.finfo(d).eps))
+
+
+def _stats(finite: np.ndarray, abs_err: np.ndarray, rel_err: np.ndarray, ulp: np.ndarray | None) -> dict:
+    if not finite.any():
+        return {"max_abs_err": None, "max_rel_err": None, "max_ulp": None}
+    return {"max_abs_err": float(abs_err[finite].max()), "max_rel_err": float(rel_err[finite].max()),
+            "max_ulp": None if ulp is None else float(ulp[finite].max())}
+
+
+def _mismatches(order, shape, wa, wb, abs_err, rel_err, ulp) -> list[Mismatch]:
+    flat = [arr.ravel() for arr in (wa, wb, abs_err, rel_err)]
+    ulp_flat = None if ulp is None else ulp.ravel()
+    return [Mismatch(_index(i, shape), float(flat[0][i]), float(flat[1][i]), float(flat[2][i]),
+                     float(flat[3][i]), float("nan") if ulp_flat is None else float(ulp_flat[i]))
+            for i in order[:MAX_MISMATCHES]]
+
+
+def _index(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(int(flat_index), shape))
+
+
+def _count(k: int, n: int) -> str:
+    return f"{int(k)} / {n} ({100 * int(k) / n:.3g}%)"
+
+
+def _format_ulp(x: float | None) -> str:
+    return "inf" if x is None or not np.isfinite(x) else str(int(x))
+
+
+def _format_value(x: Any, dtype: np.dtype) -> str:
+    """Shortest ``%g`` string that round-trips in ``dtype`` (ints and bools as themselves)."""
+    if dtype.kind == "b":
+        return str(bool(x))
+    if dtype.kind in ("i", "u"):
+        return str(int(x))
+    value = float(x)
+    if np.isnan(value):
+        return "nan"
+    if np.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    target = dtype.type(value)
+    for digits in range(1, 18):
+        text = f"{value:.{digits}g}"
+        if dtype.type(float(text)) == target:
+            return text
+    return repr(value)
+
+
+def _format_array(x: np.ndarray, prefix: str) -> str:
+    """``np.array2string`` with at most about 20 values shown."""
+    edgeitems = 3 if x.ndim <= 1 else 2 if x.ndim == 2 else 1
+    return np.array2string(x, separator=", ", threshold=20, edgeitems=edgeitems, prefix=prefix,
+                           max_line_width=100, formatter={"all": lambda v: _format_value(v, x.dtype)})

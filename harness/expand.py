@@ -1,0 +1,61 @@
+"""Expanding a case into the concrete checks that run: ``matrix`` × ``dtypes``.
+
+The expanded id follows pytest's parametrize style: ``ID[none-0.2-float32]`` (matrix values
+in key order, then the dtype). Matrix values only use ``[A-Za-z0-9._-]`` in ids so the id
+is a valid ``-k`` expression.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+
+from harness.loader import Case
+from harness.tolerances import Tolerance, resolve_tolerance
+
+
+@dataclass
+class Expanded:
+    case: Case
+    id: str
+    dtype: str
+    params: dict
+    init: dict
+    args: dict
+    tolerance: Tolerance
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def op(self):
+        return self.case.op
+
+
+def _id_part(value) -> str:
+    text = "None" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:40] or "_"
+
+
+def expand(case: Case) -> list[Expanded]:
+    data = case.data
+    matrix = dict(data.get("matrix") or {})
+    combos = [dict(zip(matrix, vals)) for vals in itertools.product(*matrix.values())] or [{}]
+    out = []
+    for combo in combos:
+        for dtype in case.dtypes:
+            init = dict(data.get("init") or {})
+            args = dict(data.get("args") or {})
+            for key, value in combo.items():
+                section, name = key.split(".", 1)
+                (init if section == "init" else args)[name] = value
+            parts = [_id_part(v) for v in combo.values()] + [dtype]
+            out.append(Expanded(
+                case=case,
+                id=f"{case.id}[{'-'.join(parts)}]",
+                dtype=dtype,
+                params={"dtype": dtype, **combo},
+                init=init,
+                args=args,
+                tolerance=resolve_tolerance(data.get("tolerance"), dtype),
+                warnings=list(case.warnings),
+            ))
+    return out

@@ -1,0 +1,248 @@
+"""The pytest plugin: YAML case files are collected as pytest items.
+
+Load it with ``-p harness.plugin`` (``python -m harness verify`` does). Each expanded case
+is one item named by its expanded id, so ``-k``, ``-x``, ``--lf``, ``--junitxml`` and
+pytest-xdist's ``-n`` behave as usual. Results travel from xdist workers to the controller
+on the test report (``report.harness``); the controller writes ``results.json`` and
+``index.html`` at the end of the session and sets the exit status: 0 nothing failed,
+1 a case failed, 2 some input was invalid.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import pytest
+
+from harness.loader import CASE_SUFFIXES, CaseError, load_file
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+class CaseFailed(Exception):
+    """A case failed or is invalid; its message is the whole report (no traceback)."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "tf-parity harness")
+    group.addoption("--harness-report-dir", default=None, help="write results.json and index.html here")
+    group.addoption("--harness-timing-repeats", type=int, default=5,
+                    help="timed calls per side after the warm-up (median reported; 0 disables timing)")
+    group.addoption("--harness-debug", action="store_true", help="show tracebacks for harness errors")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config._harness = _Session(config)  # type: ignore[attr-defined]
+    config.pluginmanager.register(config._harness, "harness-session")  # type: ignore[attr-defined]
+
+
+def _display_path(config: pytest.Config, path: Path) -> str:
+    try:
+        rel = os.path.relpath(path, config.invocation_params.dir)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if file_path.suffix in CASE_SUFFIXES:
+        return CaseFile.from_parent(parent, path=file_path)
+    return None
+
+
+class CaseFile(pytest.File):
+    def collect(self):
+        from harness.expand import expand
+
+        loaded = load_file(self.path, _display_path(self.config, self.path))
+        names: set[str] = set()
+        for err in loaded.errors:
+            name = f"{err.case_id or 'INVALID'}@{err.line}"
+            while name in names:
+                name += "+"
+            names.add(name)
+            yield InvalidItem.from_parent(self, name=name, error=err)
+        for case in loaded.cases:
+            for exp in expand(case):
+                yield CaseItem.from_parent(self, name=exp.id, expanded=exp)
+
+
+class _HarnessItem(pytest.Item):
+    result: dict | None = None
+
+    def repr_failure(self, excinfo, style=None):
+        if excinfo.errisinstance(CaseFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+
+class InvalidItem(_HarnessItem):
+    def __init__(self, *, error: CaseError, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+
+    def reportinfo(self):
+        return self.path, self.error.line - 1, f"invalid input: {self.error.field}"
+
+    def runtest(self) -> None:
+        self.result = invalid_record(self.error)
+        raise CaseFailed(str(self.error))
+
+
+def invalid_record(err: CaseError) -> dict:
+    return {
+        "id": err.case_id or f"{err.path}:{err.line}", "base_id": err.case_id, "params": {}, "file": err.path,
+        "line": err.line, "op": None, "dtype": None, "status": "error", "message": str(err),
+        "max_abs_err": None, "max_rel_err": None, "max_ulp": None, "rtol": None, "atol": None,
+        "time_reference_s": None, "time_tf_s": None,
+        "repro": f"python -m harness verify {err.path}", "invalid_input": True,
+    }
+
+
+class CaseItem(_HarnessItem):
+    def __init__(self, *, expanded, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.expanded = expanded
+        self.duplicate_of: str | None = None
+
+    def reportinfo(self):
+        return self.path, self.expanded.case.line - 1, self.name
+
+    def runtest(self) -> None:
+        from harness.runner import run_expanded
+
+        exp = self.expanded
+        if self.duplicate_of:
+            err = CaseError(exp.case.display_path, exp.case.line, "id", f"duplicate id {exp.case.id!r}",
+                            f"also at {self.duplicate_of}", exp.case.id)
+            self.result = invalid_record(err)
+            raise CaseFailed(str(err))
+        try:
+            self.result = run_expanded(exp, timing_repeats=self.config.getoption("harness_timing_repeats"))
+        except Exception as exc:
+            detail = traceback.format_exc() if self.config.getoption("harness_debug") else f"{type(exc).__name__}: {exc}"
+            self.result = {**invalid_record(CaseError(exp.case.display_path, exp.case.line, "(harness)",
+                                                       f"internal error while running {exp.id}: {detail}",
+                                                       "rerun with --debug for the traceback", exp.case.id)),
+                           "id": exp.id, "op": exp.op.name, "dtype": exp.dtype, "invalid_input": False}
+            raise CaseFailed(self.result["message"]) from None
+        status, message = self.result["status"], self.result["message"]
+        if status == "skipped":
+            pytest.skip(message)
+        if status in ("failed", "error"):
+            where = f"{exp.case.display_path}:{exp.case.line}: {exp.id} ({exp.op.name}, {exp.dtype})"
+            raise CaseFailed(f"{where}\n{message}\nrepro: {self.result['repro']}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if call.when != "call" or not isinstance(item, _HarnessItem) or item.result is None:
+        return
+    rep.harness = item.result
+    status = item.result["status"]
+    if status == "xfailed":
+        rep.outcome, rep.wasxfail, rep.longrepr = "skipped", item.result.get("xfail_reason") or "", None
+    elif status == "xpassed":
+        rep.outcome, rep.wasxfail = "passed", item.result.get("xfail_reason") or ""
+    if isinstance(item, CaseItem):
+        for key in ("op", "dtype", "status", "max_abs_err", "max_ulp"):
+            item.user_properties.append((key, str(item.result.get(key))))
+        item.user_properties.append(("location", f"{item.result['file']}:{item.result['line']}"))
+        rep.user_properties = list(item.user_properties)
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    first: dict[str, str] = {}
+    for item in items:
+        if isinstance(item, CaseItem):
+            case = item.expanded.case
+            where = f"{case.display_path}:{case.line}"
+            if first.setdefault(case.id, where) != where:
+                item.duplicate_of = first[case.id]
+
+
+class _Session:
+    """Controller-side collection of results and report writing."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.results: list[dict] = []
+        self.started = dt.datetime.now(dt.timezone.utc)
+        self.t0 = time.perf_counter()
+        self.written: list[Path] = []
+
+    @property
+    def is_worker(self) -> bool:
+        return hasattr(self.config, "workerinput")
+
+    def pytest_runtest_logreport(self, report) -> None:
+        record = getattr(report, "harness", None)
+        if record is not None and report.when == "call":
+            self.results.append(record)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session, exitstatus) -> None:
+        if self.is_worker:
+            return
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        statuses = {r["status"] for r in self.results}
+        if "error" in statuses:
+            session.exitstatus = EXIT_INVALID
+        elif "failed" in statuses:
+            session.exitstatus = EXIT_FAILED
+        elif self.results and not interrupted:
+            session.exitstatus = EXIT_OK
+        elif exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            session.exitstatus = EXIT_INVALID
+        report_dir = self.config.getoption("harness_report_dir")
+        if report_dir and (self.results or exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED):
+            self._write(Path(report_dir), interrupted)
+
+    def _write(self, report_dir: Path, interrupted: bool) -> None:
+        from harness.report import results as results_mod
+
+        warnings = [w for r in self.results for w in r.get("warnings", [])]
+        if not self.results:
+            warnings.append("no cases were collected: check the paths and the -k expression")
+        run = {
+            "started": self.started.isoformat(timespec="seconds"),
+            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "duration_s": round(time.perf_counter() - self.t0, 3),
+            "argv": list(self.config.invocation_params.args),
+            "paths": [str(a) for a in self.config.args],
+            "interrupted": interrupted,
+        }
+        data = results_mod.build(self.results, run=run, env=results_mod.environment(Path.cwd()), warnings=warnings)
+        results_mod.write_json(data, report_dir / "results.json")
+        self.written = [report_dir / "results.json"]
+        self.summary = data["summary"]
+        try:
+            from harness.report.html import write_html
+
+            write_html(data, report_dir / "index.html")
+        except Exception as exc:  # the JSON report above still stands
+            print(f"harness: HTML report not written: {type(exc).__name__}: {exc}", file=sys.stderr)
+        else:
+            self.written.append(report_dir / "index.html")
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.is_worker or not self.results:
+            return
+        tr = terminalreporter
+        invalid = [r for r in self.results if r["status"] == "error"]
+        if invalid:
+            tr.section("invalid input", sep="-", red=True)
+            for r in sorted(invalid, key=lambda r: (r["file"], r["line"])):
+                tr.write_line(r["message"].splitlines()[0])
+        summary = getattr(self, "summary", None)
+        if summary:
+            text = ", ".join(f"{n} {s}" for s, n in summary.items() if n)
+            tr.write_line(f"tf-parity: {text}")
+        for path in self.written:
+            tr.write_line(f"report: {path}")

@@ -1,0 +1,322 @@
+"""Running one expanded case through the reference and TensorFlow and judging it.
+
+The result is a plain dict (one entry of ``results.json``'s ``cases``). Checks, in order:
+``reference vs tf`` (or, with ``expect_error``, that both sides raise the named class),
+``expect vs tf`` / ``expect vs reference``, then each ``same_as`` / ``differs_from``.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+import statistics
+import time
+import traceback
+from typing import Any, Callable
+
+import numpy as np
+
+from harness import inputs, tfbridge
+from harness.compare import Comparison, compare
+from harness.expand import Expanded
+from harness.registry import OpSpec, get_op
+from harness.tolerances import Tolerance, resolve_tolerance
+
+TIMING_REPEATS = 5
+MAX_REPORTED_ELEMENTS = 1000
+MAX_DIFF_ELEMENTS = 2500
+
+
+class _Raised:
+    """An exception caught from one side, kept as a value."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+        self.names = tfbridge.error_names(exc)
+
+    def __str__(self) -> str:
+        text = str(self.exc).strip().splitlines()
+        return f"{type(self.exc).__name__}: {text[0] if text else ''}"[:500]
+
+
+def _call(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except Exception as exc:  # a side raising is a result, judged by the caller
+        return _Raised(exc)
+
+
+def _median_time(fn: Callable[[], Any], repeats: int) -> float | None:
+    if repeats <= 0:
+        return None
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _leaves(tree: Any, path: str = "") -> list[tuple[str, np.ndarray]]:
+    if isinstance(tree, (list, tuple)):
+        out = []
+        for i, v in enumerate(tree):
+            out += _leaves(v, f"{path}[{i}]")
+        return out
+    return [(path, np.asarray(tree))]
+
+
+def _pair_expect(expect: Any, output: Any) -> Any:
+    """Give a published value the structure of the output (lists for tuple outputs)."""
+    if isinstance(output, (list, tuple)):
+        if not isinstance(expect, list) or len(expect) != len(output):
+            raise ValueError(f"expect must be a list of {len(output)} items matching the op's outputs")
+        return type(output)(_pair_expect(e, o) for e, o in zip(expect, output))
+    return np.asarray(expect, dtype=np.float64)
+
+
+def _check(name: str, actual: Any, desired: Any, tol: Tolerance, *, check_dtype: bool,
+           names: tuple[str, str]) -> dict:
+    """Compare two output trees leaf by leaf; the record of the worst leaf."""
+    la, ld = _leaves(actual), _leaves(desired)
+    if [p for p, _ in la] != [p for p, _ in ld]:
+        return {"name": name, "ok": False, "kind": "structure",
+                "message": f"{name}\nOutputs differ in structure: {names[0]} has {len(la)} outputs, {names[1]} has {len(ld)}"}
+    record: dict = {"name": name, "ok": True, "message": "", "max_abs_err": None, "max_rel_err": None, "max_ulp": None,
+                    "worst_index": None}
+    for path, a in la:
+        d = dict(ld)[path]
+        header = f"{name}{' output ' + path if path else ''}"
+        c: Comparison = compare(a, d, tol, check_dtype=check_dtype, names=names, header=header)
+        for key in ("max_abs_err", "max_rel_err", "max_ulp"):
+            v = getattr(c, key)
+            if v is not None and (record[key] is None or v > record[key]):
+                record[key] = float(v)
+        if not c.ok and record["ok"]:
+            record.update(ok=False, kind=c.kind, message=c.message, leaf=path,
+                          worst_index=list(c.worst_index) if c.worst_index is not None else None,
+                          _comparison=c, _arrays=(a, d))
+    return record
+
+
+def jsonable(x: Any, limit: int = MAX_REPORTED_ELEMENTS) -> Any:
+    """Arrays -> nested lists with non-finite floats as strings ("nan", "inf", "-inf")."""
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v, limit) for v in x]
+    arr = np.asarray(x)
+    if arr.dtype.kind in "fcV" or arr.dtype.name == "bfloat16":
+        arr = arr.astype(np.float64)
+        flat = [v if np.isfinite(v) else str(v) for v in arr.ravel()[:limit].tolist()]
+    else:
+        flat = arr.ravel()[:limit].tolist()
+    if arr.ndim == 0:
+        return flat[0]
+    if arr.size > limit:
+        return flat
+    return np.array(flat, dtype=object).reshape(arr.shape).tolist()
+
+
+def _diff(record: dict, tol: Tolerance) -> dict | None:
+    """Element grids for the HTML diff view of a failed 1-D/2-D comparison."""
+    if "_arrays" not in record:
+        return None
+    a, d = record["_arrays"]
+    if a.shape != d.shape or a.ndim not in (1, 2) or a.size > MAX_DIFF_ELEMENTS:
+        return None
+    wa, wd = a.astype(np.float64), d.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(wa - wd)
+        allowed = tol.atol + tol.rtol * np.abs(wd)
+        bad = ~((err <= allowed) | (np.isnan(wa) & np.isnan(wd)) | (wa == wd))
+    return {"abs_err": jsonable(err), "allowed": jsonable(allowed), "mismatch": bad.tolist(),
+            "worst_index": record.get("worst_index"), "leaf": record.get("leaf", "")}
+
+
+def repro_command(exp: Expanded) -> str:
+    return f"python -m harness verify {shlex.quote(f'{exp.case.display_path}::{exp.id}')}"
+
+
+def _resolve_refs(spec: dict, given: dict, other: OpSpec) -> dict:
+    """Arguments of a same_as/differs_from computation: this case's arguments the other op
+    also takes, overridden by the computation's own; ``$name`` reuses this case's ``name``."""
+    out = {k: v for k, v in given.items() if other.arg(k) is not None}
+    for k, v in (spec or {}).items():
+        if isinstance(v, str) and v.startswith("$"):
+            if v[1:] not in given:
+                raise ValueError(f"{v} names no argument of this case (it has {', '.join(given)})")
+            out[k] = given[v[1:]]
+        else:
+            out[k] = v
+    return out
+
+
+class CaseRun:
+    """Everything computed for one expanded case; :meth:`result` is its report entry."""
+
+    def __init__(self, exp: Expanded, *, timing_repeats: int = TIMING_REPEATS) -> None:
+        self.exp = exp
+        self.timing_repeats = timing_repeats
+        self.checks: list[dict] = []
+        self.record: dict = self._base_record()
+
+    def _base_record(self) -> dict:
+        exp, data = self.exp, self.exp.case.data
+        return {
+            "id": exp.id, "base_id": exp.case.id, "params": exp.params, "file": exp.case.display_path,
+            "line": exp.case.line, "op": exp.op.name, "dtype": exp.dtype, "status": None, "message": "",
+            "max_abs_err": None, "max_rel_err": None, "max_ulp": None,
+            "rtol": exp.tolerance.rtol, "atol": exp.tolerance.atol, "ulp": exp.tolerance.ulp,
+            "tolerance_reason": exp.tolerance.reason,
+            "time_reference_s": None, "time_tf_s": None, "repro": repro_command(exp),
+            "description": data.get("description"), "source": data.get("source"),
+            "xfail_reason": data.get("xfail"), "warnings": list(exp.warnings),
+            "checks": [], "outputs": {}, "inputs": {}, "diff": None,
+        }
+
+    # -- inputs -------------------------------------------------------------------------
+    def _materialize(self, op: OpSpec, args: dict, init: dict) -> tuple[dict, dict]:
+        exp = self.exp
+        arrays = {}
+        for name, spec in args.items():
+            arg = op.arg(name)
+            arrays[name] = inputs.materialize(
+                f"args.{name}", spec, arg.role if arg else "value", exp.dtype,
+                seed=inputs.derive_seed(exp.case.id, name), base_dir=exp.case.path.parent)
+        return arrays, {k: inputs._plain(v) for k, v in init.items()}
+
+    def _sides(self, op: OpSpec, init: dict, args: dict):
+        tf = tfbridge.tf()
+        tf_args = {k: tfbridge.to_tf(v) for k, v in args.items()}
+        ref = _call(lambda: op.run_reference(init, args))
+        out = _call(lambda: tfbridge.to_numpy(op.run_tf(tf, init, tf_args)))
+        timers = (lambda: op.run_reference(init, args), lambda: op.run_tf(tf, init, tf_args))
+        return ref, out, timers
+
+    # -- judging ------------------------------------------------------------------------
+    def run(self) -> dict:
+        exp, rec = self.exp, self.record
+        if exp.dtype not in exp.op.dtypes:
+            return self._finish("skipped", f"{exp.op.name} is not run in {exp.dtype}: TF has no {exp.dtype} kernel for it on CPU")
+        try:
+            args, init = self._materialize(exp.op, exp.args, exp.init)
+        except inputs.InputError as exc:
+            return self._finish("error", f"{exp.case.display_path}:{exp.case.line}: {exc}")
+        rec["inputs"] = {k: inputs.describe(v) for k, v in args.items()}
+        if exp.op.check is not None:
+            problem = exp.op.check(init, args)
+            if problem and not exp.case.data.get("expect_error"):
+                return self._finish("error", f"{exp.case.display_path}:{exp.case.line}: args: {problem} (TF would reject these inputs)")
+        ref, out, (time_ref, time_tf) = self._sides(exp.op, init, args)
+        if exp.case.data.get("expect_error") is not None:
+            self._judge_error(ref, out)
+        else:
+            self._judge_values(ref, out, args)
+            if not isinstance(ref, _Raised) and not isinstance(out, _Raised):
+                rec["time_reference_s"] = _median_time(time_ref, self.timing_repeats)
+                rec["time_tf_s"] = _median_time(time_tf, self.timing_repeats)
+        ok = all(c["ok"] for c in self.checks)
+        message = "\n\n".join(c["message"] for c in self.checks if not c["ok"])
+        if exp.case.data.get("xfail"):
+            return self._finish("xpassed" if ok else "xfailed", message or f"expected to fail ({exp.case.data['xfail']}) but passed")
+        return self._finish("passed" if ok else "failed", message)
+
+    def _judge_error(self, ref: Any, out: Any) -> None:
+        spec = self.exp.case.data["expect_error"]
+        name, pattern = (spec, None) if isinstance(spec, str) else (spec["type"], spec.get("match"))
+        for side, value in (("tf", out), ("reference", ref)):
+            if not isinstance(value, _Raised):
+                msg = f"expect_error: {side} did not raise {name}; it returned {jsonable(_leaves(value)[0][1], 10)}"
+                self.checks.append({"name": f"{side} raises {name}", "ok": False, "message": msg})
+            elif name not in value.names:
+                self.checks.append({"name": f"{side} raises {name}", "ok": False,
+                                    "message": f"expect_error: {side} raised {value} (not a {name})"})
+            elif side == "tf" and pattern and not re.search(pattern, str(value.exc)):
+                self.checks.append({"name": f"{side} raises {name}", "ok": False,
+                                    "message": f"expect_error: tf raised {name} but its message does not match {pattern!r}: {value}"})
+            else:
+                self.checks.append({"name": f"{side} raises {name}", "ok": True, "message": "", "error": str(value)})
+        self.record["outputs"] = {"reference": str(ref) if isinstance(ref, _Raised) else jsonable(ref),
+                                  "tf": str(out) if isinstance(out, _Raised) else jsonable(out)}
+
+    def _judge_values(self, ref: Any, out: Any, args: dict) -> None:
+        exp, rec = self.exp, self.record
+        for side, value in (("tf", out), ("reference", ref)):
+            if isinstance(value, _Raised):
+                detail = "".join(traceback.format_exception_only(type(value.exc), value.exc)).strip() if side == "reference" else str(value)
+                self.checks.append({"name": f"{side} runs", "ok": False, "message": f"{side} raised {detail[:800]}"})
+        if self.checks:
+            rec["outputs"] = {"reference": str(ref) if isinstance(ref, _Raised) else jsonable(ref),
+                              "tf": str(out) if isinstance(out, _Raised) else jsonable(out)}
+            return
+        main = _check("reference vs tf", ref, out, exp.tolerance, check_dtype=True, names=("reference", "tf"))
+        self.checks.append(main)
+        rec["outputs"] = {"reference": jsonable(ref), "tf": jsonable(out)}
+        leaves = _leaves(out)
+        rec["output_shape"] = list(leaves[0][1].shape) if len(leaves) == 1 else None
+        rec["truncated"] = any(a.size > MAX_REPORTED_ELEMENTS for _, a in leaves)
+        rec["diff"] = _diff(main, exp.tolerance)
+        data = exp.case.data
+        if "expect" in data:
+            spec = data["expect"]
+            value, tol = spec, exp.tolerance
+            if isinstance(spec, dict):
+                value = spec["value"]
+                if spec.get("tolerance") is not None:
+                    tol = resolve_tolerance(spec["tolerance"], exp.dtype, field="expect.tolerance")
+            try:
+                expected = _pair_expect(value, out)
+            except ValueError as exc:
+                self.checks.append({"name": "expect", "ok": False, "message": f"expect: {exc}"})
+            else:
+                rec["outputs"]["expect"] = jsonable(expected)
+                for side, got in (("tf", out), ("reference", ref)):
+                    self.checks.append(_check(f"expect vs {side}", got, expected, tol, check_dtype=False,
+                                              names=(side, "expect")))
+        for key in ("same_as", "differs_from"):
+            for j, spec in enumerate(data.get(key) or []):
+                self._judge_related(key, j, spec, ref, out, args)
+
+    def _judge_related(self, key: str, j: int, spec: dict, ref: Any, out: Any, args: dict) -> None:
+        exp = self.exp
+        other = get_op(spec["op"])
+        then = spec.get("then")
+        label = f"{key}[{j}] {other.name}" + (f" then {then}" if then else "")
+        try:
+            other_args = _resolve_refs(spec.get("args"), exp.args, other)
+            o_args, o_init = self._materialize(other, other_args, dict(spec.get("init") or {}))
+        except (ValueError, inputs.InputError) as exc:
+            self.checks.append({"name": label, "ok": False, "message": f"{label}: {exc}"})
+            return
+        o_ref, o_out, _ = self._sides(other, o_init, o_args)
+        reduce = {"mean": np.mean, "sum": np.sum, None: None}[then]
+        for side, mine, theirs in (("tf", out, o_out), ("reference", ref, o_ref)):
+            name = f"{label} ({side})"
+            if isinstance(theirs, _Raised):
+                self.checks.append({"name": name, "ok": False, "message": f"{name}: raised {theirs}"})
+                continue
+            if reduce is not None:
+                theirs = np.asarray(reduce(theirs)).astype(np.asarray(theirs).dtype)
+            rec = _check(name, mine, theirs, exp.tolerance, check_dtype=False, names=("this case", "other"))
+            if key == "differs_from":
+                rec = {"name": name, "ok": not rec["ok"],
+                       "message": "" if not rec["ok"] else f"{name}: expected the results to differ, but they agree within "
+                       f"{exp.tolerance.describe()} (max abs difference {rec['max_abs_err']:.3g})",
+                       "max_abs_err": rec["max_abs_err"]}
+            self.checks.append(rec)
+
+    def _finish(self, status: str, message: str) -> dict:
+        rec = self.record
+        rec["status"] = status
+        rec["message"] = message
+        main = next((c for c in self.checks if c["name"] == "reference vs tf"), None)
+        if main is not None:
+            for key in ("max_abs_err", "max_rel_err", "max_ulp"):
+                rec[key] = main.get(key)
+        rec["checks"] = [{k: v for k, v in c.items() if not k.startswith("_")} for c in self.checks]
+        for c in rec["checks"]:
+            if isinstance(c.get("worst_index"), tuple):
+                c["worst_index"] = list(c["worst_index"])
+        return rec
+
+
+def run_expanded(exp: Expanded, *, timing_repeats: int = TIMING_REPEATS) -> dict:
+    return CaseRun(exp, timing_repeats=timing_repeats).run()

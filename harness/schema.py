@@ -1,0 +1,119 @@
+"""The JSON Schema of a case file, published as ``cases/schema.json``.
+
+``python -m harness schema > cases/schema.json`` regenerates the published file; a test
+checks the two agree. Semantic checks the schema cannot express (the op exists, its
+arguments are known, shapes TF would reject) are done by :mod:`harness.loader`.
+"""
+from __future__ import annotations
+
+import json
+
+DTYPES = ["float16", "bfloat16", "float32", "float64"]
+INT_DTYPES = ["int8", "int16", "int32", "int64", "uint8"]
+ID_PATTERN = r"^[A-Za-z0-9._-]+$"
+CASE_KEYS = [
+    "id", "op", "source", "description", "args", "init", "dtypes", "tolerance", "expect",
+    "expect_error", "same_as", "differs_from", "matrix", "xfail",
+]
+RESERVED_KEYS = {"grad": "gradient parity", "modes": "execution modes (eager/function/xla)"}
+
+_number = {"type": ["number", "string"], "description": "a number, or .inf/-.inf/.nan"}
+_tol_one = {
+    "type": "object",
+    "properties": {
+        "rtol": {"type": "number", "minimum": 0},
+        "atol": {"type": "number", "minimum": 0},
+        "ulp": {"type": "integer", "minimum": 0},
+        "reason": {"type": "string", "minLength": 1},
+    },
+    "additionalProperties": False,
+}
+_tolerance = {
+    "description": "{rtol, atol, reason} or {ulp, reason}, or a mapping keyed by dtype of those",
+    "anyOf": [
+        _tol_one,
+        {"type": "object", "propertyNames": {"enum": DTYPES}, "additionalProperties": _tol_one},
+    ],
+}
+_computation = {
+    "type": "object",
+    "required": ["op"],
+    "properties": {
+        "op": {"type": "string"},
+        "args": {"type": "object"},
+        "init": {"type": "object"},
+        "then": {"enum": ["mean", "sum"]},
+        "description": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+_case_properties = {
+    "id": {"type": "string", "pattern": ID_PATTERN},
+    "op": {"type": "string", "description": "TF public name, e.g. tf.nn.softmax_cross_entropy_with_logits"},
+    "source": {"type": "string"},
+    "description": {"type": "string"},
+    "args": {"type": "object", "description": "call arguments by TF keyword name"},
+    "init": {"type": "object", "description": "Keras loss-class constructor arguments"},
+    "dtypes": {"type": "array", "items": {"enum": DTYPES}, "minItems": 1, "uniqueItems": True},
+    "tolerance": _tolerance,
+    "expect": {
+        "description": "published value, or {value, tolerance}",
+        "anyOf": [
+            {"type": ["number", "string", "array"]},
+            {
+                "type": "object",
+                "required": ["value"],
+                "properties": {"value": {}, "tolerance": _tolerance},
+                "additionalProperties": False,
+            },
+        ],
+    },
+    "expect_error": {
+        "anyOf": [
+            {"type": "string", "minLength": 1},
+            {
+                "type": "object",
+                "required": ["type"],
+                "properties": {"type": {"type": "string"}, "match": {"type": "string"}},
+                "additionalProperties": False,
+            },
+        ]
+    },
+    "same_as": {"type": "array", "items": _computation},
+    "differs_from": {"type": "array", "items": _computation},
+    "matrix": {
+        "type": "object",
+        "propertyNames": {"pattern": r"^(args|init)\.[A-Za-z_][A-Za-z0-9_]*$"},
+        "additionalProperties": {"type": "array", "minItems": 1},
+    },
+    "xfail": {"type": "string", "minLength": 1},
+}
+assert sorted(_case_properties) == sorted(CASE_KEYS)
+
+CASE_SCHEMA = {
+    "type": "object",
+    "required": ["id", "op"],
+    "properties": _case_properties,
+    "additionalProperties": False,
+}
+DEFAULTS_SCHEMA = {
+    "type": "object",
+    "properties": {k: v for k, v in _case_properties.items() if k not in ("id",)},
+    "additionalProperties": False,
+}
+FILE_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "tf-parity/case-file",
+    "title": "tf-parity case file",
+    "type": "object",
+    "required": ["cases"],
+    "properties": {
+        "defaults": DEFAULTS_SCHEMA,
+        "cases": {"type": "array", "items": CASE_SCHEMA},
+    },
+    "additionalProperties": False,
+}
+
+
+def schema_json() -> str:
+    return json.dumps(FILE_SCHEMA, indent=2, sort_keys=False) + "\n"

@@ -1,0 +1,169 @@
+"""The comparison engine: exact failure messages, ULP distances, and no false positives."""
+import ml_dtypes
+import numpy as np
+import pytest
+
+from harness.compare import compare, ulp_distance
+from harness.tolerances import Tolerance, default_tolerance
+
+F32 = default_tolerance("float32")
+F64 = default_tolerance("float64")
+
+
+def f32(*values):
+    return np.array(values, dtype=np.float32)
+
+
+def test_tolerance_failure_message():
+    result = compare(f32(0.3265626, 0.5643688), f32(0.3265626, 0.4643688), F32)
+    assert not result.ok and result.kind == "tolerance"
+    assert result.message == (
+        "Not equal to tolerance rtol=1.3e-06, atol=1e-05 (float32)\n"
+        "Mismatched elements: 1 / 2 (50%)\n"
+        "Max absolute difference: 0.09999999\n"
+        "Max relative difference: 0.2153461\n"
+        "Max ULP difference: 2275514\n"
+        "Worst index: (1,)\n"
+        " reference: [0.3265626, 0.5643688]\n"
+        " tf: [0.3265626, 0.4643688]")
+    assert (result.n_mismatch, result.n_total, result.worst_index) == (1, 2, (1,))
+    assert result.max_ulp == 2275514
+    [mismatch] = result.mismatches
+    assert mismatch.index == (1,) and mismatch.actual == np.float32(0.5643688)
+
+
+def test_ulp_failure_message_with_header():
+    one = np.float32(1)
+    four_up = np.nextafter(np.nextafter(one + np.float32(2**-22), np.float32(2)), np.float32(2))  # 1 + 4 ulp
+    result = compare(f32(1, four_up + 2**-23), f32(1, 1), Tolerance(0, 0, ulp=4, reason="r"),
+                     header="reference vs tf")
+    assert result.kind == "tolerance"
+    assert result.message == (
+        "reference vs tf\n"
+        "Not equal to tolerance ulp=4 (float32)\n"
+        "Mismatched elements: 1 / 2 (50%)\n"
+        "Max absolute difference: 5.960464e-07\n"
+        "Max relative difference: 5.960464e-07\n"
+        "Max ULP difference: 5\n"
+        "Worst index: (1,)\n"
+        " reference: [1, 1.0000006]\n"
+        " tf: [1, 1]")
+    assert compare(f32(1, four_up), f32(1, 1), Tolerance(0, 0, ulp=4, reason="r")).ok
+
+
+def test_shape_mismatch_scalar_vs_vector():
+    result = compare(np.float32(1), f32(1), F32)
+    assert result.kind == "shape"
+    assert result.message == "Shapes differ: reference () vs tf (1,)\n reference: 1\n tf: [1]"
+    message = compare(np.zeros(2), np.zeros((2, 1)), F64).message
+    assert message.splitlines()[0] == "Shapes differ: reference (2,) vs tf (2, 1)"
+
+
+def test_dtype_mismatch_and_check_dtype_off():
+    result = compare(np.array([0.5, 0.25]), f32(0.5, 0.25), F32)
+    assert result.kind == "dtype"
+    assert result.message == ("Dtypes differ: reference float64 vs tf float32\n"
+                              " reference: [0.5, 0.25]\n tf: [0.5, 0.25]")
+    assert compare(np.array([0.5, 0.25]), f32(0.5, 0.25), F32, check_dtype=False).ok
+
+
+def test_nan_mismatch_message():
+    result = compare(np.array([[1.0, np.nan]]), np.array([[1.0, 0.4643688]]), F64)
+    assert result.kind == "nan" and result.worst_index == (0, 1)
+    assert result.message == (
+        "NaN positions differ: 1 / 2 (50%) elements, first at index (0, 1): reference nan vs tf 0.4643688\n"
+        " reference: [[1, nan]]\n"
+        " tf: [[1, 0.4643688]]")
+
+
+def test_inf_mismatch_message_includes_sign():
+    result = compare(f32(np.inf, 2, 3), f32(-np.inf, 2, 3), F32, names=("ref", "TF"))
+    assert result.kind == "inf"
+    assert result.message == (
+        "Inf positions differ: 1 / 3 (33.3%) elements, first at index (0,): ref inf vs TF -inf\n"
+        " ref: [inf, 2, 3]\n"
+        " TF: [-inf, 2, 3]")
+
+
+def test_matching_nan_and_inf_are_ok():
+    values = f32(np.nan, np.inf, -np.inf, 1.5)
+    result = compare(values, values.copy(), F32)
+    assert result.ok and result.kind == "ok" and result.message == ""
+    assert result.max_abs_err == 0.0
+
+
+def test_no_false_positives():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 5)).astype(np.float32)
+    assert compare(x, x.copy(), F32).ok
+    near = x * np.float32(1 + 1e-6)
+    result = compare(near, x, F32)
+    assert result.ok and result.worst_index is None and result.max_abs_err > 0
+    assert compare(np.array([]), np.array([]), F64).ok
+    assert compare(np.array([1, 2], np.int32), np.array([1, 2], np.int32), default_tolerance("int32")).ok
+
+
+def test_tolerance_bound_is_inclusive_and_relative_to_desired():
+    tol = Tolerance(rtol=0.5, atol=0.0)
+    assert compare(np.array([3.0]), np.array([2.0]), tol).ok          # |3-2| <= 0.5*|2|
+    assert not compare(np.array([3.0 + 1e-9]), np.array([2.0]), tol).ok
+    tol = Tolerance(rtol=0.4, atol=0.0)
+    assert compare(np.array([2.0]), np.array([3.0]), tol).ok          # 1 <= 0.4*3, though not 0.4*2
+
+
+def test_scalars():
+    assert compare(np.float64(0.1), 0.1, F64).ok
+    result = compare(np.float32(2), np.float32(1), F32)
+    assert result.worst_index == () and result.n_total == 1
+    assert result.message.splitlines()[-2:] == [" reference: 2", " tf: 1"]
+
+
+def test_worst_index_is_largest_failure_and_mismatches_sorted():
+    desired = np.zeros((3, 4))
+    actual = desired.copy()
+    actual[0, 1], actual[2, 3], actual[1, 0] = 0.5, 3.0, 1.0
+    result = compare(actual, desired, F64)
+    assert result.worst_index == (2, 3)
+    assert [m.index for m in result.mismatches] == [(2, 3), (1, 0), (0, 1)]
+    assert result.max_rel_err == np.inf  # desired == 0 and actual != desired
+
+
+def test_mismatch_list_is_capped_and_arrays_summarised():
+    desired = np.zeros(1000, np.float32)
+    result = compare(desired + 1, desired, F32)
+    assert result.n_mismatch == 1000 and len(result.mismatches) == 20
+    assert result.message.splitlines()[-1] == " tf: [0, 0, 0, ..., 0, 0, 0]"
+    assert "(100%)" in result.message
+    assert "(0.1%)" in compare(np.eye(1, 1000)[0], np.zeros(1000), F64).message
+
+
+def test_bfloat16_arrays():
+    a = np.array([1.0, 2.0], dtype=ml_dtypes.bfloat16)
+    b = np.array([1.0, 2.015625], dtype=ml_dtypes.bfloat16)  # next bfloat16 after 2
+    assert compare(a, b, Tolerance(0, 0, ulp=1, reason="r")).ok
+    result = compare(a, b, Tolerance(0, 0, ulp=0, reason="r"))
+    assert result.message.splitlines()[0] == "Not equal to tolerance ulp=0 (bfloat16)"
+    assert result.message.splitlines()[-1] == " tf: [1, 2.02]"  # shortest text that rounds back to 2.015625
+    assert compare(a, b, default_tolerance("bfloat16")).ok
+
+
+@pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16, np.float32, np.float64])
+def test_ulp_distance_basics(dtype):
+    one = np.array(1, dtype)
+    tiny = ml_dtypes.finfo(dtype).smallest_subnormal
+    up = np.array(one.astype(np.float64) + float(ml_dtypes.finfo(dtype).eps), dtype)
+    assert ulp_distance(one, up, dtype) == 1
+    assert ulp_distance(np.array(0.0, dtype), np.array(-0.0, dtype), dtype) == 0
+    assert ulp_distance(np.array(tiny, dtype), np.array(-tiny, dtype), dtype) == 2  # across zero
+    assert ulp_distance(np.array(-1, dtype), np.array(-1, dtype), dtype) == 0
+    assert ulp_distance(np.array(np.nan, dtype), np.array(1, dtype), dtype) == np.inf
+    assert ulp_distance(np.array(np.inf, dtype), np.array(1, dtype), dtype) == np.inf
+    assert ulp_distance(np.array(np.nan, dtype), np.array(np.nan, dtype), dtype) == 0
+
+
+def test_ulp_distance_casts_to_the_given_dtype():
+    assert ulp_distance([1.0], [1.0 + 2**-10], "float16") == [1]
+    assert ulp_distance([1.0], [1.0 + 2**-10], "bfloat16") == [0]  # rounds back to 1 in bfloat16
+    assert ulp_distance(-np.finfo(np.float64).max, np.finfo(np.float64).max, "float64") > 1.8e19
+    with pytest.raises(TypeError):
+        ulp_distance([1], [2], "int32")
