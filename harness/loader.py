@@ -84,6 +84,14 @@ def _line_at(doc: Any, path) -> int:
     return line
 
 
+def _field(prefix: str, path) -> str:
+    """``cases[0]`` + ``["dtypes", 1]`` -> ``cases[0].dtypes[1]``."""
+    out = prefix
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
 def _schema_errors(obj: dict, schema: dict, prefix: str) -> list[tuple[list, str, str, str]]:
     """jsonschema errors as (path, field, problem, hint), most specific first."""
     out = []
@@ -94,7 +102,7 @@ def _schema_errors(obj: dict, schema: dict, prefix: str) -> list[tuple[list, str
             errs = [max(err.context, key=lambda e: len(e.absolute_path))]
         for e in errs:
             path = list(e.absolute_path)
-            fld = ".".join([prefix] + [str(p) for p in path]) if prefix else ".".join(map(str, path))
+            fld = _field(prefix, path)
             if e.validator == "additionalProperties":
                 allowed = list(e.schema.get("properties", {}))
                 for key in sorted(set(e.instance) - set(allowed)):
@@ -109,7 +117,8 @@ def _schema_errors(obj: dict, schema: dict, prefix: str) -> list[tuple[list, str
             if e.validator == "pattern" and path and path[-1] == "id":
                 hint = "ids use letters, digits, '.', '_' and '-'"
             elif e.validator == "enum":
-                hint = f"one of {', '.join(map(str, e.validator_value))}"
+                out.append((path, fld, f"{e.instance!r} is not allowed", f"one of {', '.join(map(str, e.validator_value))}"))
+                continue
             out.append((path, fld or "(file)", e.message, hint))
     return out
 
@@ -226,7 +235,9 @@ def _validate_case(data: LineDict, path: Path, shown: str, prefix: str):
             if isinstance(exp, dict):
                 resolve_tolerance(exp.get("tolerance"), dtype)
         except ToleranceError as exc:
-            errs.append((["tolerance"], f"{prefix}.{getattr(exc, 'field', 'tolerance')}", str(exc), ""))
+            problem = str(exc).split(": ", 1)[1] if str(exc).startswith(exc.field.split(".")[0] + ":") else str(exc)
+            problem, _, hint = problem.partition(" (")
+            errs.append((exc.field.split("."), f"{prefix}.{exc.field}", problem, hint.rstrip(")")))
             break
     for key in ("same_as", "differs_from"):
         for j, comp in enumerate(data.get(key) or []):

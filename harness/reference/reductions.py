@@ -100,3 +100,113 @@ def v1_compute_weighted_loss(losses, weights=1.0, reduction: str = V1_SUM_BY_NON
 
 
 # --- Section 2: Keras 3 -------------------------------------------------------------
+from harness.reference.errors import InvalidArgumentError as _InvalidArgumentError  # noqa: E402
+
+KERAS_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+"""``keras.losses.Loss(reduction=...)``'s accepted values (``"none"`` and ``None`` alike)."""
+
+
+def keras_standardize_reduction(reduction):
+    """``loss.standardize_reduction``: anything outside ``KERAS_REDUCTIONS`` is a ValueError
+    raised by the constructor."""
+    if reduction not in KERAS_REDUCTIONS:
+        raise _TFValueError(
+            "Invalid value for argument `reduction`. Expected one of "
+            f"{set(KERAS_REDUCTIONS)}. Received: reduction={reduction}"
+        )
+    return reduction
+
+
+def keras_squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1: bool = True):
+    """``loss.squeeze_or_expand_to_same_rank``: when the ranks differ by exactly one and the
+    longer one ends in a dimension of 1, that dimension is squeezed, except that a rank-1
+    partner is expanded instead (so losses ``[B]`` with weights ``[B, 1]`` become ``[B, 1]``)."""
+    x1, x2 = np.asarray(x1), np.asarray(x2)
+    if x1.ndim == x2.ndim:
+        return x1, x2
+    if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
+        if x2.ndim == 1 and expand_rank_1:
+            x2 = x2[..., None]
+        else:
+            x1 = np.squeeze(x1, axis=-1)
+    if x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
+        if x1.ndim == 1 and expand_rank_1:
+            x1 = x1[..., None]
+        else:
+            x2 = np.squeeze(x2, axis=-1)
+    return x1, x2
+
+
+def keras_multiply(x, y):
+    """x * y with TF's broadcasting; incompatible shapes are an InvalidArgumentError
+    (raised by the eager Mul kernel), not NumPy's ValueError."""
+    try:
+        np.broadcast_shapes(np.shape(x), np.shape(y))
+    except ValueError:
+        raise _InvalidArgumentError(
+            f"Incompatible shapes: {list(np.shape(x))} vs. {list(np.shape(y))} [Op:Mul]"
+        ) from None
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.multiply(x, y)
+
+
+def keras_apply_mask(sample_weight, mask, dtype, reduction):
+    """``loss.apply_mask``: folds a Keras mask into the sample weights.
+
+    For ``"mean"``/``"sum_over_batch_size"`` a valid entry weighs ``total / valid``
+    (div_no_nan, so all-masked gives 0) and a masked one 0, so that the later division by
+    the element count divides by the number of valid entries; for the other reductions the
+    mask is a plain 0/1 weight."""
+    if mask is None:
+        return sample_weight
+    mask = np.asarray(mask, dtype=bool)
+    if reduction in ("mean", "sum_over_batch_size"):
+        total = np.asarray(mask.size, dtype=dtype)
+        valid = np.sum(mask, dtype=dtype)
+        float_mask = np.where(mask, _stable.div_no_nan(total, valid).astype(dtype), dtype(0))
+    else:
+        float_mask = mask.astype(dtype)
+    if sample_weight is None:
+        return float_mask
+    float_mask, sample_weight = keras_squeeze_or_expand_to_same_rank(
+        float_mask, np.asarray(sample_weight).astype(dtype)
+    )
+    return keras_multiply(sample_weight, float_mask)
+
+
+def keras_reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
+    """``loss.reduce_values``: ``None``/``"none"`` and losses of shape ``()`` or ``(0,)`` come
+    back unreduced; otherwise sum, divided (div_no_nan) for ``"sum_over_batch_size"``/
+    ``"mean"`` by the element count of ``values`` and for ``"mean_with_sample_weight"`` by
+    ``sum(sample_weight)`` (the count when no weight was given).
+
+    Keras quirk mirrored: the divisor is the sum of the weights *before* they are
+    broadcast against the losses, so a scalar weight w gives ``sum(losses)``, not the mean."""
+    values = np.asarray(values)
+    if reduction in (None, "none") or values.shape in ((), (0,)):
+        return values
+    dtype = values.dtype.type
+    loss = np.sum(values, dtype=dtype)
+    if reduction == "sum":
+        return loss
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:
+        divisor = np.sum(np.asarray(sample_weight), dtype=dtype)
+    else:
+        divisor = np.asarray(values.size, dtype=dtype)
+    return _stable.div_no_nan(loss, divisor).astype(dtype)
+
+
+def keras_reduce_weighted_values(values, sample_weight=None, mask=None,
+                                 reduction="sum_over_batch_size", dtype=np.float32):
+    """``loss.reduce_weighted_values``: losses, weights and mask cast to the loss dtype
+    (float32 by default: ``floatx()``), the mask folded into the weights, weights squeezed
+    or expanded to the losses' rank and multiplied in (TF broadcasting), then reduced."""
+    keras_standardize_reduction(reduction)
+    values = np.asarray(values).astype(dtype)
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight).astype(dtype)
+    sample_weight = keras_apply_mask(sample_weight, mask, dtype, reduction)
+    if sample_weight is not None:
+        values, sample_weight = keras_squeeze_or_expand_to_same_rank(values, sample_weight)
+        values = keras_multiply(values, sample_weight)
+    return keras_reduce_values(values, sample_weight, reduction)

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping
 
 import jinja2
 import numpy as np
+from markupsafe import Markup, escape
 
 from harness.report import svg
 
@@ -188,7 +189,7 @@ def format_array(value: Any, dtype: str | None = None, line_width: int = 76) -> 
             lines, line = [], ""
             for i, item in enumerate(node):
                 cell = fmt_value(item, dtype).rjust(width) + ("," if i < len(node) - 1 else "")
-                if line and len(line) + 1 + len(cell) + level + 1 > line_width:
+                if line and level == 0 and len(line) + 1 + len(cell) + 1 > line_width:
                     lines.append(line)
                     line = cell
                 else:
@@ -525,6 +526,15 @@ def csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
+def breakable(text: Any, after: str) -> Markup:
+    """Escaped ``text`` with a line-break opportunity (``<wbr>``) after each ``after``.
+
+    Long op names and paths have no natural break points; without these a table column
+    cannot shrink below the longest name.
+    """
+    return Markup(Markup(after + "<wbr>").join(escape(str(text or "")).split(after)))
+
+
 @functools.lru_cache(maxsize=1)
 def _jinja() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -535,6 +545,7 @@ def _jinja() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["csp_hash"] = csp_hash
+    env.filters["breakable"] = breakable
     return env
 
 

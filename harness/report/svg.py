@@ -13,9 +13,10 @@ from markupsafe import Markup, escape
 
 MAX_OPS = 80
 ROW_H = 20
-LABEL_W = 330
-PLOT_W = 420
-TOP = 30
+PLOT_W = 480
+TOP = 46
+CHAR_W = 6.8
+"""Width of one character of the 11px monospace op labels."""
 BOTTOM = 8
 
 
@@ -36,19 +37,20 @@ def timing_chart(rows: Sequence[Mapping[str, Any]]) -> Markup:
     hi = math.ceil(math.log10(max(values)))
     if hi == lo:
         hi += 1
-    width = LABEL_W + PLOT_W + 20
+    label_w = max(120, int(CHAR_W * max(len(str(r.get("op", ""))) for r in timed)) + 16)
+    width = label_w + PLOT_W + 24
     height = TOP + ROW_H * len(timed) + BOTTOM
 
     def x(seconds: float) -> float:
-        return LABEL_W + PLOT_W * (math.log10(seconds) - lo) / (hi - lo)
+        return label_w + PLOT_W * (math.log10(seconds) - lo) / (hi - lo)
 
     parts = [
         f'<svg class="timing-chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'role="img" aria-label="median time per op, reference and TensorFlow, log scale">',
-        f'<circle cx="{LABEL_W + 6}" cy="10" r="4.5" class="dot-ref"/>'
-        f'<text x="{LABEL_W + 14}" y="14" class="legend">NumPy reference</text>',
-        f'<rect x="{LABEL_W + 136}" y="5.5" width="9" height="9" class="dot-tf"/>'
-        f'<text x="{LABEL_W + 150}" y="14" class="legend">TensorFlow (median per op, log scale)</text>',
+        f'<circle cx="{label_w + 6}" cy="10" r="4.5" class="dot-ref"/>'
+        f'<text x="{label_w + 14}" y="14" class="legend">NumPy reference</text>',
+        f'<rect x="{label_w + 126}" y="5.5" width="9" height="9" class="dot-tf"/>'
+        f'<text x="{label_w + 140}" y="14" class="legend">TensorFlow — median time per op, log scale</text>',
     ]
     for decade in range(lo, hi + 1):
         tx = x(10.0 ** decade)
@@ -56,7 +58,7 @@ def timing_chart(rows: Sequence[Mapping[str, Any]]) -> Markup:
         parts.append(f'<text x="{tx:.1f}" y="{TOP - 9}" class="tick">{escape(_time_label(10.0 ** decade))}</text>')
     for i, row in enumerate(timed):
         cy = TOP + ROW_H * i + ROW_H / 2
-        parts.append(f'<text x="{LABEL_W - 8}" y="{cy + 4:.1f}" class="op">{escape(str(row.get("op", "")))}</text>')
+        parts.append(f'<text x="{label_w - 8}" y="{cy + 4:.1f}" class="op">{escape(str(row.get("op", "")))}</text>')
         ref, tf = row.get("ref_s"), row.get("tf_s")
         if ref and tf and ref > 0 and tf > 0:
             parts.append(f'<line x1="{x(ref):.1f}" y1="{cy:.1f}" x2="{x(tf):.1f}" y2="{cy:.1f}" class="gap"/>')

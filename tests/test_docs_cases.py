@@ -1,0 +1,52 @@
+"""The document cases stay traceable: every case names its source document, its id carries
+that document's number, and cases/docs/README.md gives each case a verdict row."""
+import re
+from pathlib import Path
+
+import pytest
+
+from harness.loader import load_file
+
+DOCS = Path(__file__).resolve().parents[1] / "cases" / "docs"
+FILES = sorted(DOCS.glob("*.yaml"))
+
+
+def loaded_cases():
+    for path in FILES:
+        for case in load_file(path, path.name).cases:
+            yield path, case
+
+
+def test_every_document_has_a_case_file():
+    assert [p.name for p in FILES] == [f"doc00{i}.yaml" for i in range(5)]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_file_loads_without_errors(path):
+    assert [str(e) for e in load_file(path, path.name).errors] == []
+
+
+def test_each_case_names_its_document():
+    for path, case in loaded_cases():
+        source = case.data.get("source", "")
+        number = re.fullmatch(r"(\d{3})_[0-9a-f]{16}\.txt", source)
+        assert number, f"{case.id}: source {source!r} is not a document file name"
+        assert case.id.startswith(f"doc{number.group(1)}-"), case.id
+        assert path.stem == f"doc{number.group(1)}", case.id
+
+
+def test_readme_has_a_row_per_case():
+    readme = (DOCS / "README.md").read_text()
+    listed = set(re.findall(r"`(doc\d{3}-[A-Za-z0-9._-]+)`", readme))
+    ids = {case.id for _, case in loaded_cases()}
+    assert ids - listed == set(), "cases without a README row"
+    assert listed - ids == set(), "README rows for cases that do not exist"
+
+
+def test_published_numbers_keep_their_reason():
+    """A published value checked with a tolerance says why (rounding, float64 drift)."""
+    for _, case in loaded_cases():
+        expect = case.data.get("expect")
+        if isinstance(expect, dict) and "tolerance" in expect:
+            assert "reason" in expect["tolerance"] or all(
+                "reason" in v for v in expect["tolerance"].values()), case.id
