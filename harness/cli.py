@@ -1,4 +1,4 @@
-"""``python -m harness``: verify, list-ops, new, schema."""
+"""``python -m harness``: verify, list-ops, new, coverage, schema."""
 from __future__ import annotations
 
 import argparse
@@ -125,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     nw = sub.add_parser("new", help="print a commented template case for an op")
     nw.add_argument("op")
     sub.add_parser("schema", help="print the case-file JSON Schema (cases/schema.json)")
+    cv = sub.add_parser("coverage", help="each op x the argument values and dtypes its cases exercise")
+    cv.add_argument("paths", nargs="*", help="case files or directories (default: cases/)")
     ns, extra = parser.parse_known_args(argv)
     if ns.command != "verify" and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -139,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"harness: {exc}", file=sys.stderr)
             return 2
         return 0
+    if ns.command == "coverage":
+        from harness import coverage
+
+        table = coverage.collect([Path(p) for p in ns.paths or ["cases/"]])
+        sys.stdout.write(coverage.format_table(table))
+        return 1 if any(c.cases == 0 for c in table.values()) else 0
     from harness.schema import schema_json
 
     sys.stdout.write(schema_json())
