@@ -219,6 +219,7 @@ class _Session:
             "interrupted": interrupted,
         }
         data = results_mod.build(self.results, run=run, env=results_mod.environment(Path.cwd()), warnings=warnings)
+        data["coverage"] = self._coverage()
         results_mod.write_json(data, report_dir / "results.json")
         self.written = [report_dir / "results.json"]
         self.summary = data["summary"]
@@ -230,6 +231,13 @@ class _Session:
             print(f"harness: HTML report not written: {type(exc).__name__}: {exc}", file=sys.stderr)
         else:
             self.written.append(report_dir / "index.html")
+
+    def _coverage(self) -> list[dict]:
+        """Op × argument-value coverage of the case files this run was given."""
+        from harness import coverage
+
+        paths = [Path(str(a).split("::")[0]) for a in self.config.args]
+        return coverage.as_json(coverage.collect([p for p in paths if p.exists()]))
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.is_worker or not self.results:

@@ -1,0 +1,227 @@
+"""The pieces of Keras 3's TensorFlow backend (``keras.src.backend.tensorflow``) that the
+losses use, in NumPy.
+
+Arithmetic stays in the input dtype, as in TF: every Python constant is first converted
+to that dtype (``const``), which is what TF does with a Python scalar operand. That matters
+for the 1e-7 clipping: in float16 the bounds become 1.19e-7 (a subnormal) and exactly 1.0,
+in bfloat16 1.0012e-7 and 1.0, in float32 1e-7 and 0.99999988.
+Reductions of float16/bfloat16 accumulate in float32 and round once at the end.
+"""
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+
+from harness.reference import stable
+from harness.reference.errors import InvalidArgumentError, TFValueError
+
+EPSILON = 1e-7
+"""``keras.backend.epsilon()``."""
+
+LOW_PRECISION = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
+
+
+def const(value, dtype) -> np.ndarray:
+    """A Python scalar converted to ``dtype`` (0-d), as TF converts a scalar operand."""
+    with np.errstate(over="ignore"):
+        return np.asarray(value, dtype=dtype)
+
+
+def as_float(x, dtype=None) -> np.ndarray:
+    """``ops.convert_to_tensor(x, dtype)``: a cast when the dtype is given."""
+    x = np.asarray(x)
+    return x if dtype is None else x.astype(dtype)
+
+
+def canonical_axis(axis):
+    """NumPy wants a tuple where Keras accepts a list of axes."""
+    return tuple(axis) if isinstance(axis, (list, tuple)) else axis
+
+
+def _accumulator(dtype):
+    return np.float32 if np.dtype(dtype) in LOW_PRECISION else dtype
+
+
+def reduce_sum(x, axis=None, keepdims=False) -> np.ndarray:
+    """``tf.reduce_sum``; float16/bfloat16 summed in float32 then rounded."""
+    x = np.asarray(x)
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = np.sum(x, axis=canonical_axis(axis), keepdims=keepdims, dtype=_accumulator(x.dtype))
+    return np.asarray(s).astype(x.dtype)
+
+
+def mean(x, axis=None, keepdims=False) -> np.ndarray:
+    """``keras.ops.mean``: float16/bfloat16 are averaged in float32 and cast back (Keras
+    does this explicitly to avoid float16 overflow)."""
+    x = np.asarray(x)
+    with np.errstate(invalid="ignore", over="ignore"):
+        m = np.mean(x, axis=canonical_axis(axis), keepdims=keepdims, dtype=_accumulator(x.dtype))
+    return np.asarray(m).astype(x.dtype)
+
+
+def clip(x, low, high) -> np.ndarray:
+    """``tf.clip_by_value`` with Python bounds converted to ``x``'s dtype."""
+    x = np.asarray(x)
+    return np.maximum(np.minimum(x, const(high, x.dtype)), const(low, x.dtype))
+
+
+def log(x) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(x)
+
+
+def sigmoid(x) -> np.ndarray:
+    """1 / (1 + exp(-x)) without overflow, in the dtype of ``x``."""
+    x = np.asarray(x)
+    one = const(1, x.dtype)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= const(0, x.dtype), one / (one + e), e / (one + e))
+
+
+def softplus(x) -> np.ndarray:
+    """``tf.math.softplus``: max(x, 0) + log1p(exp(-|x|)) (TF's kernel uses thresholds;
+    the two agree to a few ulp)."""
+    x = np.asarray(x)
+    return np.maximum(x, const(0, x.dtype)) + np.log1p(np.exp(-np.abs(x)))
+
+
+def softmax(x, axis=-1) -> np.ndarray:
+    x = np.asarray(x)
+    e = np.exp(stable.shift_by_max(x, axis))
+    return e / reduce_sum(e, axis=axis, keepdims=True)
+
+
+def l2_normalize(x, axis=-1) -> np.ndarray:
+    """``keras.ops.normalize(order=2)``: x * min(rsqrt(sum(x**2)), 1/epsilon).
+
+    Keras quirk mirrored: the cap 1/epsilon = 1e7 is converted to ``x``'s dtype, which in
+    float16 is ``inf``, so a zero vector gives 0 * inf = NaN there (0 elsewhere)."""
+    x = np.asarray(x)
+    square_sum = reduce_sum(np.square(x), axis=axis, keepdims=True)
+    with np.errstate(divide="ignore"):
+        inv_norm = const(1, x.dtype) / np.sqrt(square_sum)
+    inv_norm = np.minimum(inv_norm, const(1.0 / EPSILON, x.dtype))
+    with np.errstate(invalid="ignore"):
+        return x * inv_norm
+
+
+# --- tf.nn kernels ------------------------------------------------------------------
+
+
+def softmax_cross_entropy_with_logits(labels, logits, axis=-1) -> np.ndarray:
+    """sum(labels * (log(sum(exp(z))) - z)) with z = logits - max(logits): TF's kernel,
+    exact at logits of +-1e4."""
+    z = stable.shift_by_max(np.asarray(logits), axis)
+    lse = log(reduce_sum(np.exp(z), axis=axis, keepdims=True))
+    with np.errstate(invalid="ignore"):
+        return reduce_sum(labels * (lse - z), axis=axis)
+
+
+def sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
+    """log(sum(exp(z))) - z[label] with z = logits - max(logits).
+
+    TF quirk mirrored: on CPU a label outside [0, num_classes) raises InvalidArgumentError."""
+    labels = np.asarray(labels)
+    n = logits.shape[-1]
+    bad = (labels < 0) | (labels >= n)
+    if np.any(bad):
+        raise InvalidArgumentError(
+            f"Received a label value of {labels[bad].flat[0]} which is outside the valid "
+            f"range of [0, {n})."
+        )
+    z = stable.shift_by_max(np.asarray(logits), -1)
+    lse = log(reduce_sum(np.exp(z), axis=-1))
+    picked = np.take_along_axis(z, labels[..., None].astype(np.intp), axis=-1)[..., 0]
+    return lse - picked
+
+
+def sigmoid_cross_entropy_with_logits(labels, logits) -> np.ndarray:
+    """max(x, 0) - x * z + log1p(exp(-|x|)), TF's formulation."""
+    x = np.asarray(logits)
+    zero = const(0, x.dtype)
+    return np.where(x >= zero, x, zero) - x * labels + np.log1p(np.exp(-np.abs(x)))
+
+
+# --- keras.src.backend.tensorflow.nn --------------------------------------------------
+
+
+def _same_shape(target, output):
+    if target.ndim != output.ndim:
+        raise TFValueError(
+            "Arguments `target` and `output` must have the same rank (ndim). Received: "
+            f"target.shape={target.shape}, output.shape={output.shape}"
+        )
+    if target.shape != output.shape:
+        raise TFValueError(
+            "Arguments `target` and `output` must have the same shape. Received: "
+            f"target.shape={target.shape}, output.shape={output.shape}"
+        )
+
+
+def binary_crossentropy(target, output, from_logits=False) -> np.ndarray:
+    """Per element: from logits ``sigmoid_cross_entropy_with_logits``; from probabilities
+    -(t log(p) + (1 - t) log(1 - p)) with p clipped to [eps, 1 - eps] in the input dtype
+    (so in float16 the upper bound is 1.0 and p = 1 with t = 0 gives inf).
+
+    A rank or shape mismatch is a ValueError (no broadcasting)."""
+    target, output = np.asarray(target), np.asarray(output)
+    _same_shape(target, output)
+    if from_logits:
+        return sigmoid_cross_entropy_with_logits(target, output)
+    output = clip(output, EPSILON, 1.0 - EPSILON)
+    one = const(1, output.dtype)
+    with np.errstate(invalid="ignore"):
+        bce = target * log(output)
+        bce = bce + (one - target) * log(one - output)
+    return -bce
+
+
+def categorical_crossentropy(target, output, from_logits=False, axis=-1) -> np.ndarray:
+    """From logits: ``softmax_cross_entropy_with_logits``. From probabilities: Keras
+    re-normalises ``output / sum(output, axis)`` first, clips to [eps, 1 - eps], then
+    -sum(target * log(output)). Rank < 1, a rank or a shape mismatch is a ValueError."""
+    target, output = np.asarray(target), np.asarray(output)
+    if target.ndim < 1:
+        raise TFValueError(
+            "Arguments `target` and `output` must be at least rank 1. Received: "
+            f"target.shape={target.shape}, output.shape={output.shape}"
+        )
+    _same_shape(target, output)
+    if from_logits:
+        return softmax_cross_entropy_with_logits(target, output, axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        output = output / reduce_sum(output, axis=axis, keepdims=True)
+    output = clip(output, EPSILON, 1.0 - EPSILON)
+    with np.errstate(invalid="ignore"):
+        return -reduce_sum(target * log(output), axis=axis)
+
+
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1) -> np.ndarray:
+    """Integer targets (cast to int64, truncating float labels; a trailing dimension of 1
+    squeezed). From probabilities: clip to [eps, 1 - eps] then log, *without* the
+    re-normalisation the dense version does, and feed that to the sparse softmax
+    cross-entropy, which normalises through its logsumexp.
+
+    ValueError for ``axis`` other than the last, and for shapes that do not match
+    ``output.shape[:-1]``; InvalidArgumentError for an out-of-range label."""
+    output = np.asarray(output)
+    if axis != -1 and axis != output.ndim - 1:
+        raise TFValueError(f"Only axis=-1 is currently supported. Received: axis={axis}")
+    target = np.trunc(np.asarray(target)).astype(np.int64)
+    if target.ndim == output.ndim and target.shape[-1] == 1:
+        target = np.squeeze(target, axis=-1)
+    if output.ndim < 1:
+        raise TFValueError(f"Argument `output` must be at least rank 1. Received: output.shape={output.shape}")
+    if target.ndim != output.ndim - 1:
+        raise TFValueError(
+            "Argument `output` must have rank (ndim) `target.ndim - 1`. Received: "
+            f"target.shape={target.shape}, output.shape={output.shape}"
+        )
+    if target.shape != output.shape[:-1]:
+        raise TFValueError(
+            "Arguments `target` and `output` must have the same shape up until the last "
+            f"dimension: target.shape={target.shape}, output.shape={output.shape}"
+        )
+    if not from_logits:
+        output = log(clip(output, EPSILON, 1.0 - EPSILON))
+    return sparse_softmax_cross_entropy_with_logits(target, output)
