@@ -94,3 +94,67 @@ def div_no_nan(x, y):
     with np.errstate(divide="ignore", invalid="ignore"):
         q = x / np.where(y == 0, np.ones_like(y), y)
     return np.where(y == 0, np.zeros_like(q), q)
+
+
+# --- Eigen's reduction order for float16/bfloat16 -----------------------------------
+# TF's CPU kernels written as Eigen expressions (Softmax, LogSoftmax, the sparse
+# cross-entropy of bfloat16) sum float16/bfloat16 rows in the element type, rounding
+# after every add. The order below reproduces TF 2.21's results bit for bit on x86-64
+# for rows of up to 1024 (bfloat16) / 8192 (float16) elements; longer rows are split in
+# two halves and summed recursively, which is close but not always bit-exact.
+
+_EIGEN_PACKET = 8
+_EIGEN_ACCUMULATORS = 4
+_EIGEN_LEAF = {"float16": 8192, "bfloat16": 1024}
+
+
+def _rounded_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a.astype(np.float32) + b.astype(np.float32)).astype(a.dtype)
+
+
+def _eigen_leaf_sum(x: np.ndarray) -> np.ndarray:
+    """Four packet accumulators of 8 lanes over whole groups of 32, combined in order,
+    then the remaining packets, a float32 horizontal sum of the lanes (rounded once),
+    and the leftover scalars summed one by one and added last."""
+    p, k = _EIGEN_PACKET, _EIGEN_ACCUMULATORS
+    n = x.shape[-1]
+    n_packets = (n // p) * p
+    n_unrolled = (n // (k * p)) * (k * p)
+    scalars = np.zeros(x.shape[:-1], x.dtype)
+    for j in range(n_packets, n):
+        scalars = _rounded_add(scalars, x[..., j])
+    if n_packets == 0:
+        return scalars
+    accs = [np.zeros(x.shape[:-1] + (p,), x.dtype) for _ in range(k)]
+    for j in range(0, n_unrolled, k * p):
+        for a in range(k):
+            accs[a] = _rounded_add(accs[a], x[..., j + a * p: j + (a + 1) * p])
+    acc = accs[0]
+    for other in accs[1:]:
+        acc = _rounded_add(acc, other)
+    for j in range(n_unrolled, n_packets, p):
+        acc = _rounded_add(acc, x[..., j: j + p])
+    lanes = np.sum(acc.astype(np.float32), axis=-1).astype(x.dtype)
+    return _rounded_add(scalars, lanes)
+
+
+def _eigen_tree_sum(x: np.ndarray, leaf: int) -> np.ndarray:
+    n = x.shape[-1]
+    if n <= leaf:
+        return _eigen_leaf_sum(x)
+    split = _EIGEN_PACKET * -(-(n // 2) // _EIGEN_PACKET)
+    left = _eigen_tree_sum(x[..., :split], leaf)
+    return _rounded_add(left, _eigen_tree_sum(x[..., split:], leaf))
+
+
+def eigen_sum(x: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
+    """Sum along ``axis`` in Eigen's order and rounding for float16/bfloat16 (see above);
+    ``np.sum`` for other dtypes."""
+    x = np.asarray(x)
+    leaf = _EIGEN_LEAF.get(x.dtype.name)
+    if leaf is None:
+        return np.sum(x, axis=axis, keepdims=keepdims)
+    moved = np.moveaxis(x, axis, -1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = _eigen_tree_sum(moved, leaf)
+    return np.expand_dims(s, axis) if keepdims else s
