@@ -28,12 +28,13 @@ def _verify(ns: argparse.Namespace, extra: list[str]) -> int:
         args += ["-k", ns.k]
     if ns.x:
         args.append("-x")
-    if ns.n:
-        args += ["-n", ns.n]
+    if ns.n not in ("0", None):  # xdist workers isolate crashes and timeouts
+        args += ["-n", ns.n, "--max-worker-restart", "1000"]
     if ns.lf:
         args.append("--lf")
     if ns.debug:
         args.append("--harness-debug")
+    args.append(f"--harness-timeout={ns.timeout}")
     missing = [p for p in (ns.paths or ["cases/"]) if not Path(p.split("::")[0]).exists()]
     if missing:
         print(f"harness: {missing[0]}: no such file or directory (give a case file or a directory of them)", file=sys.stderr)
@@ -116,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--report-dir", default="reports")
     v.add_argument("-k", default=None, help="only cases whose id matches this pytest -k expression")
     v.add_argument("-x", action="store_true", help="stop at the first failure")
-    v.add_argument("-n", default=None, help="parallel workers (pytest-xdist), e.g. auto")
+    v.add_argument("-n", default="auto", help="worker processes (pytest-xdist; default auto). Workers isolate cases: "
+                   "a TF abort, segfault or hang is reported as crashed/timeout and the run goes on. 0: run in-process")
+    v.add_argument("--timeout", type=float, default=60.0, help="seconds per case before it is reported as timeout (0: none)")
     v.add_argument("--lf", action="store_true", help="rerun only the cases that failed last time")
     v.add_argument("--timing-repeats", type=int, default=5)
     v.add_argument("--debug", action="store_true", help="show tracebacks for harness errors")

@@ -9,8 +9,13 @@ on the test report (``report.harness``); the controller writes ``results.json`` 
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import os
+import shlex
+import tempfile
+import threading
 import sys
 import time
 import traceback
@@ -33,6 +38,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-timing-repeats", type=int, default=5,
                     help="timed calls per side after the warm-up (median reported; 0 disables timing)")
     group.addoption("--harness-debug", action="store_true", help="show tracebacks for harness errors")
+    group.addoption("--harness-timeout", type=float, default=60.0,
+                    help="seconds a case may run before its worker is stopped and the case reported as timeout (0: none)")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist controller: tell each worker where to leave timeout markers."""
+    node.workerinput["harness_markers"] = node.config._harness.markers  # type: ignore[attr-defined]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -122,7 +135,8 @@ class CaseItem(_HarnessItem):
             self.result = invalid_record(err)
             raise CaseFailed(str(err))
         try:
-            self.result = run_expanded(exp, timing_repeats=self.config.getoption("harness_timing_repeats"))
+            with _watchdog(self):
+                self.result = run_expanded(exp, timing_repeats=self.config.getoption("harness_timing_repeats"))
         except Exception as exc:
             detail = traceback.format_exc() if self.config.getoption("harness_debug") else f"{type(exc).__name__}: {exc}"
             self.result = {**invalid_record(CaseError(exp.case.display_path, exp.case.line, "(harness)",
@@ -136,6 +150,42 @@ class CaseItem(_HarnessItem):
         if status in ("failed", "error"):
             where = f"{exp.case.display_path}:{exp.case.line}: {exp.id} ({exp.op.name}, {exp.dtype})"
             raise CaseFailed(f"{where}\n{message}\nrepro: {self.result['repro']}")
+
+
+def _marker_path(markers: str, nodeid: str) -> Path:
+    return Path(markers) / hashlib.sha1(nodeid.encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def _watchdog(item: pytest.Item):
+    """Stop the process when a case hangs past ``--harness-timeout``.
+
+    A hang inside a TF kernel cannot be interrupted from Python, so the worker leaves a
+    marker naming the case and exits; pytest-xdist reports the item as crashed and starts a
+    new worker, and the controller turns the marker into status ``timeout``."""
+    seconds = item.config.getoption("harness_timeout")
+    if not seconds:
+        yield
+        return
+    from harness import tfbridge
+
+    tfbridge.tf()  # importing TF takes seconds: not part of any case's time
+    markers = getattr(item.config, "workerinput", {}).get("harness_markers")
+
+    def fire() -> None:
+        if markers:
+            _marker_path(markers, item.nodeid).write_text(str(seconds))
+        sys.stderr.write(f"harness: {item.nodeid} ran past the {seconds:g} s timeout; stopping this process\n")
+        sys.stderr.flush()
+        os._exit(70)
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -176,6 +226,7 @@ class _Session:
         self.started = dt.datetime.now(dt.timezone.utc)
         self.t0 = time.perf_counter()
         self.written: list[Path] = []
+        self.markers = getattr(config, "workerinput", {}).get("harness_markers") or tempfile.mkdtemp(prefix="tf-parity-")
 
     @property
     def is_worker(self) -> bool:
@@ -185,6 +236,26 @@ class _Session:
         record = getattr(report, "harness", None)
         if record is not None and report.when == "call":
             self.results.append(record)
+        elif report.when == "???" and report.failed:  # an xdist worker died while running this item
+            self.results.append(self._crash_record(report.nodeid))
+
+    def _crash_record(self, nodeid: str) -> dict:
+        rel, _, case_id = nodeid.partition("::")
+        full = self.config.rootpath / rel
+        path = _display_path(self.config, full)
+        timed_out = _marker_path(self.markers, nodeid).exists()
+        base = case_id.split("[", 1)[0]
+        line = next((c.line for c in load_file(full).cases if c.id == base), 1) if full.is_file() else 1
+        timeout = self.config.getoption("harness_timeout")
+        message = (f"{path}:{line}: {case_id} ran past the {timeout:g} s timeout; its worker was stopped and the run went on"
+                   if timed_out else
+                   f"{path}:{line}: {case_id} crashed its worker process (a TF abort or segfault?); the run went on")
+        return {
+            "id": case_id, "base_id": base, "params": {}, "file": path, "line": line, "op": None, "dtype": None,
+            "status": "timeout" if timed_out else "crashed", "message": message,
+            "max_abs_err": None, "max_rel_err": None, "max_ulp": None, "rtol": None, "atol": None,
+            "time_reference_s": None, "time_tf_s": None, "repro": f"python -m harness verify {shlex.quote(f'{path}::{case_id}')} -n 0",
+        }
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session, exitstatus) -> None:
@@ -194,7 +265,7 @@ class _Session:
         statuses = {r["status"] for r in self.results}
         if "error" in statuses:
             session.exitstatus = EXIT_INVALID
-        elif "failed" in statuses:
+        elif statuses & {"failed", "crashed", "timeout"}:
             session.exitstatus = EXIT_FAILED
         elif self.results and not interrupted:
             session.exitstatus = EXIT_OK
@@ -243,9 +314,9 @@ class _Session:
         if self.is_worker or not self.results:
             return
         tr = terminalreporter
-        invalid = [r for r in self.results if r["status"] == "error"]
+        invalid = [r for r in self.results if r["status"] in ("error", "crashed", "timeout")]
         if invalid:
-            tr.section("invalid input", sep="-", red=True)
+            tr.section("invalid input, crashes and timeouts", sep="-", red=True)
             for r in sorted(invalid, key=lambda r: (r["file"], r["line"])):
                 tr.write_line(r["message"].splitlines()[0])
         summary = getattr(self, "summary", None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -184,16 +185,23 @@ class Registry:
 _REGISTRY: Registry | None = None
 
 
+EXTRA_OPS_ENV = "TF_PARITY_EXTRA_OPS"
+"""Comma-separated module names whose ``OPS`` are registered too (the harness's own
+tests use it for ops that crash or hang on purpose)."""
+
+
 def registry() -> Registry:
-    """The process-wide registry, filled from every module in ``harness.ops``."""
+    """The process-wide registry, filled from every module in ``harness.ops`` (and any
+    module named in ``$TF_PARITY_EXTRA_OPS``)."""
     global _REGISTRY
     if _REGISTRY is None:
         reg = Registry()
         import harness.ops as ops_pkg
 
-        for mod in sorted(pkgutil.iter_modules(ops_pkg.__path__), key=lambda m: m.name):
-            module = importlib.import_module(f"harness.ops.{mod.name}")
-            for spec in getattr(module, "OPS", ()):
+        names = [f"harness.ops.{m.name}" for m in sorted(pkgutil.iter_modules(ops_pkg.__path__), key=lambda m: m.name)]
+        names += [n.strip() for n in os.environ.get(EXTRA_OPS_ENV, "").split(",") if n.strip()]
+        for name in names:
+            for spec in getattr(importlib.import_module(name), "OPS", ()):
                 reg.add(spec)
         _REGISTRY = reg
     return _REGISTRY

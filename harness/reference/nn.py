@@ -32,18 +32,64 @@ def _relu(x: np.ndarray) -> np.ndarray:
 # --- activations --------------------------------------------------------------------
 
 
+def _in_dtype(fn, x: np.ndarray) -> np.ndarray:
+    """fn evaluated in float32 on ``x`` and rounded to x's dtype (one Eigen element op)."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        return fn(x.astype(np.float32)).astype(x.dtype)
+
+
+def _shifted_and_exp_sum(x: np.ndarray):
+    """Low-precision softmax prologue as TF's Eigen kernels run it: s = x - max(x) and
+    sum(exp(s)) along the last axis, every step rounded to x's dtype."""
+    shifted = _in_dtype(lambda f: f - np.max(f, axis=-1, keepdims=True), x)
+    total = stable.eigen_sum(_in_dtype(np.exp, shifted), axis=-1, keepdims=True)
+    return shifted, total
+
+
+def _along_last(fn, x: np.ndarray, axis: int) -> np.ndarray:
+    moved = np.moveaxis(x, axis, -1)
+    return np.moveaxis(fn(moved), -1, axis)
+
+
 def softmax(logits, axis=None):
     """softmax(x)_i = exp(x_i - max x) / sum_j exp(x_j - max x) along ``axis`` (None = -1).
 
-    Computed in the input dtype like TF's Softmax kernel; a row of all ``-inf`` is NaN."""
-    return stable.softmax(np.asarray(logits), axis=-1 if axis is None else axis)
+    Mirrors TF's CPU kernels per dtype: float16 runs Eigen's element ops in float16
+    (exp(s) * (1 / sum), the sum in Eigen's order, see ``stable.eigen_sum``); bfloat16
+    is computed in float32 and rounded once; float32/float64 in their own precision.
+    A row of all ``-inf`` is NaN."""
+    x = np.asarray(logits)
+    axis = -1 if axis is None else axis
+    if x.dtype.name == "bfloat16":
+        return stable.softmax(x.astype(np.float32), axis=axis).astype(x.dtype)
+    if x.dtype.name != "float16":
+        return stable.softmax(x, axis=axis)
+
+    def half_softmax(v):
+        shifted, total = _shifted_and_exp_sum(v)
+        inverse = _in_dtype(lambda f: 1 / f, total)
+        e = _in_dtype(np.exp, shifted)
+        return (e.astype(np.float32) * inverse.astype(np.float32)).astype(v.dtype)
+
+    return _along_last(half_softmax, x, axis)
 
 
 def log_softmax(logits, axis=None):
-    """(x - max x) - log(sum(exp(x - max x))) along ``axis`` (None = -1).
+    """(x - max x) - log(sum(exp(x - max x))) along ``axis`` (None = -1), TF's LogSoftmax.
 
-    TF's LogSoftmax kernel: an entry of ``-inf`` gives ``-inf``, a row of all ``-inf`` NaN."""
-    return stable.log_softmax_shifted(np.asarray(logits), axis=-1 if axis is None else axis)
+    float16/bfloat16 run Eigen's element ops in that dtype (sum in Eigen's order, see
+    ``stable.eigen_sum``). An entry of ``-inf`` gives ``-inf``, a row of all ``-inf`` NaN."""
+    x = np.asarray(logits)
+    axis = -1 if axis is None else axis
+    if not _is_low_precision(x):
+        return stable.log_softmax_shifted(x, axis=axis)
+
+    def low_log_softmax(v):
+        shifted, total = _shifted_and_exp_sum(v)
+        log_total = _in_dtype(np.log, total)
+        return (shifted.astype(np.float32) - log_total.astype(np.float32)).astype(v.dtype)
+
+    return _along_last(low_log_softmax, x, axis)
 
 
 # --- softmax cross-entropy ------------------------------------------------------------
@@ -56,6 +102,9 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
     * float16/bfloat16 logits are computed in float32 and the loss is cast back;
     * this is the fused kernel's formula, so a ``-inf`` logit gives NaN even where its
       label is 0 (0 * inf), while the sparse op gives a finite loss for the same row;
+    * ``axis`` must be -1 or in [0, rank): TF moves it last with ``range(axis)``, so
+      any other negative axis (-2, ...) fails with InvalidArgumentError
+      ("Requires start <= limit");
     * after ``axis`` is moved last both inputs are flattened to 2-D and must be
       broadcastable there (labels of shape [1, C] broadcast over the batch); a result
       whose size differs from ``logits.shape[:-1]`` fails TF's reshape
@@ -69,6 +118,11 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
     if axis is None:
         axis = -1
     if axis != -1:
+        if not 0 <= axis < logits.ndim:
+            raise InvalidArgumentError(
+                f"Requires start <= limit when delta > 0 (axis {axis} for rank {logits.ndim}; "
+                "only -1 or a non-negative axis is accepted)"
+            )
         if labels.ndim != logits.ndim:
             raise InvalidArgumentError("labels and logits must have the same rank to move `axis`")
         logits = np.moveaxis(logits, axis, -1)
@@ -98,8 +152,9 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
 def sparse_softmax_cross_entropy_with_logits(labels, logits):
     """loss = log(sum_k exp(s_k)) - s[label], s = logits - max(logits), any leading rank.
 
-    TF quirks mirrored: float16 logits are computed in float32 and cast back (bfloat16
-    is not upcast by the Python wrapper; its kernel accumulates in float32 too). Static
+    TF quirks mirrored: float16 logits are computed in float32 and cast back, but
+    bfloat16 is not upcast by the Python wrapper: its kernel rounds every step to
+    bfloat16 (sum in Eigen's order, see ``stable.eigen_sum``). Static
     shape problems are ``ValueError`` (scalar logits; labels rank != logits rank - 1;
     labels shape != logits.shape[:-1]); a label outside [0, num_classes) is an
     ``InvalidArgumentError`` from the CPU kernel ("Received a label value of ...").
@@ -125,13 +180,18 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
         raise InvalidArgumentError(
             f"Received a label value of {value} which is outside the valid range of [0, {n})."
         )
-    out_dtype = logits.dtype
+    index = labels[..., None].astype(np.intp)
+    if logits.dtype.name == "bfloat16":
+        shifted, total = _shifted_and_exp_sum(logits)
+        picked = np.take_along_axis(shifted, index, axis=-1)
+        log_total = _in_dtype(np.log, total)
+        return (log_total.astype(np.float32) - picked.astype(np.float32)).astype(logits.dtype)[..., 0]
     compute = logits.astype(np.float32) if _is_low_precision(logits) else logits
     shifted = stable.shift_by_max(compute, axis=-1)
-    picked = np.take_along_axis(shifted, labels[..., None].astype(np.intp), axis=-1)[..., 0]
+    picked = np.take_along_axis(shifted, index, axis=-1)[..., 0]
     with np.errstate(invalid="ignore"):
         loss = stable.log_sum_exp_of_shifted(shifted, axis=-1) - picked
-    return loss.astype(out_dtype)
+    return loss.astype(logits.dtype)
 
 
 # --- sigmoid-family losses ----------------------------------------------------------

@@ -102,7 +102,8 @@ def _caster(dtype: str | None):
 def fmt_value(x: Any, dtype: str | None = None) -> str:
     """An output element in the shortest digits that identify it in ``dtype``.
 
-    ``0.39546573`` for float32, ``0.3008`` for bfloat16, ``0.1`` for float64; integers
+    ``0.39546573`` for float32, ``0.303`` for bfloat16 0.302734375, ``0.1`` for float64 (as
+    NumPy prints scalars: the fewest digits that round back to the same value); integers
     and booleans as is; other leaves (e.g. a truncation marker) as their text.
     """
     if isinstance(x, bool):
@@ -174,21 +175,36 @@ def _leaves(node: Any) -> Iterable[Any]:
 
 
 def format_array(value: Any, dtype: str | None = None, line_width: int = 76) -> str:
-    """A nested list as NumPy prints it: aligned columns, one row per line."""
+    """A nested list as NumPy prints it, one row per line, each column right-aligned.
+
+    Columns (positions along the last axis) get their own width, so a 2-D output reads
+    as a table; a 1-D output wraps at ``line_width``.
+    """
     if not isinstance(value, list):
         return fmt_value(value, dtype)
-    width = max((len(fmt_value(v, dtype)) for v in _leaves(value)), default=0)
     ndim = _depth(value)
+    widths: dict[int, int] = {}
+
+    def measure(node: Any) -> None:
+        if not isinstance(node, list):
+            return
+        for j, item in enumerate(node):
+            if isinstance(item, list):
+                measure(item)
+            else:
+                key = j if ndim > 1 else 0
+                widths[key] = max(widths.get(key, 0), len(fmt_value(item, dtype)))
+
+    measure(value)
 
     def render(node: Any, level: int) -> str:
-        if not isinstance(node, list):
-            return fmt_value(node, dtype).rjust(width)
         if not node:
             return "[]"
         if not any(isinstance(item, list) for item in node):
             lines, line = [], ""
-            for i, item in enumerate(node):
-                cell = fmt_value(item, dtype).rjust(width) + ("," if i < len(node) - 1 else "")
+            for j, item in enumerate(node):
+                cell = fmt_value(item, dtype).rjust(widths.get(j if ndim > 1 else 0, 0))
+                cell += "," if j < len(node) - 1 else ""
                 if line and level == 0 and len(line) + 1 + len(cell) + 1 > line_width:
                     lines.append(line)
                     line = cell
@@ -197,7 +213,8 @@ def format_array(value: Any, dtype: str | None = None, line_width: int = 76) -> 
             lines.append(line)
             return "[" + ("\n" + " " * (level + 1)).join(lines) + "]"
         sep = "," + "\n" * max(1, ndim - level - 1) + " " * (level + 1)
-        return "[" + sep.join(render(item, level + 1) for item in node) + "]"
+        return "[" + sep.join(render(item, level + 1) if isinstance(item, list) else fmt_value(item, dtype)
+                              for item in node) + "]"
 
     text = render(value, 0)
     if len(text) > OUTPUT_MAX_CHARS:
@@ -405,7 +422,7 @@ def _case_view(n: int, case: Mapping[str, Any]) -> dict:
         "shape": "[" + ", ".join(map(str, shape)) + "]" if isinstance(shape, list) else "",
         "truncated": bool(case.get("truncated")),
         "inputs": [(str(k), str(v)) for k, v in inputs.items()] if isinstance(inputs, Mapping) else [],
-        "grid": build_grid(case),
+        "grid": build_grid(case) if status != "passed" else None,
     }
 
 

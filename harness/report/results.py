@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
-STATUSES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+STATUSES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "crashed", "timeout")
 _VOLATILE = ("time_reference_s", "time_tf_s")
 
 
