@@ -35,6 +35,11 @@ def _verify(ns: argparse.Namespace, extra: list[str]) -> int:
     if ns.debug:
         args.append("--harness-debug")
     args.append(f"--harness-timeout={ns.timeout}")
+    if ns.baseline:
+        args.append(f"--harness-baseline={ns.baseline}")
+    args.append(f"--harness-fail-on={ns.fail_on}")
+    if ns.shard:
+        args.append(f"--harness-shard={ns.shard}")
     missing = [p for p in (ns.paths or ["cases/"]) if not Path(p.split("::")[0]).exists()]
     if missing:
         print(f"harness: {missing[0]}: no such file or directory (give a case file or a directory of them)", file=sys.stderr)
@@ -123,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--lf", action="store_true", help="rerun only the cases that failed last time")
     v.add_argument("--timing-repeats", type=int, default=5)
     v.add_argument("--debug", action="store_true", help="show tracebacks for harness errors")
+    v.add_argument("--baseline", default=None, help="an earlier results.json: mark cases new-failure/fixed/still-failing/new-case")
+    v.add_argument("--fail-on", choices=("any", "new"), default="any", help="'new': only new failures fail the run")
+    v.add_argument("--shard", default=None, help="I/N: run a stable 1/N of the expanded cases (for CI matrices)")
+    mg = sub.add_parser("merge", help="merge shard report directories into one results.json and index.html")
+    mg.add_argument("dirs", nargs="+", help="report directories holding results.json")
+    mg.add_argument("--report-dir", default="reports")
     lo = sub.add_parser("list-ops", help="print the registry")
     lo.add_argument("-v", "--verbose", action="store_true")
     nw = sub.add_parser("new", help="print a commented template case for an op")
@@ -144,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"harness: {exc}", file=sys.stderr)
             return 2
         return 0
+    if ns.command == "merge":
+        from harness.report.merge import merge_dirs
+
+        return merge_dirs([Path(d) for d in ns.dirs], Path(ns.report_dir))
     if ns.command == "coverage":
         from harness import coverage
 

@@ -16,6 +16,7 @@ import os
 import shlex
 import tempfile
 import threading
+import zlib
 import sys
 import time
 import traceback
@@ -40,6 +41,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-debug", action="store_true", help="show tracebacks for harness errors")
     group.addoption("--harness-timeout", type=float, default=60.0,
                     help="seconds a case may run before its worker is stopped and the case reported as timeout (0: none)")
+    group.addoption("--harness-baseline", default=None, help="an earlier results.json to compare with")
+    group.addoption("--harness-fail-on", choices=("any", "new"), default="any",
+                    help="'new': only new failures (against --harness-baseline) fail the run")
+    group.addoption("--harness-shard", default=None, help="I/N: run the I-th of N stable shares of the expanded cases")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -208,6 +213,12 @@ def pytest_runtest_makereport(item: pytest.Item, call):
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
+    shard = config.getoption("harness_shard")
+    if shard:
+        index, count = _parse_shard(shard)
+        keep = [it for it in items if zlib.crc32(it.name.encode()) % count == index - 1]
+        config.hook.pytest_deselected(items=[it for it in items if it not in keep])
+        items[:] = keep
     first: dict[str, str] = {}
     for item in items:
         if isinstance(item, CaseItem):
@@ -215,6 +226,16 @@ def pytest_collection_modifyitems(session, config, items) -> None:
             where = f"{case.display_path}:{case.line}"
             if first.setdefault(case.id, where) != where:
                 item.duplicate_of = first[case.id]
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise pytest.UsageError(f"--shard {text!r}: expected I/N, e.g. 1/4") from None
+    if not 1 <= index <= count:
+        raise pytest.UsageError(f"--shard {text!r}: I must be between 1 and N")
+    return index, count
 
 
 class _Session:
@@ -226,6 +247,7 @@ class _Session:
         self.started = dt.datetime.now(dt.timezone.utc)
         self.t0 = time.perf_counter()
         self.written: list[Path] = []
+        self.run_warnings: list[str] = []
         self.markers = getattr(config, "workerinput", {}).get("harness_markers") or tempfile.mkdtemp(prefix="tf-parity-")
 
     @property
@@ -261,14 +283,20 @@ class _Session:
     def pytest_sessionfinish(self, session, exitstatus) -> None:
         if self.is_worker:
             return
+        from harness import baseline
+
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-        statuses = {r["status"] for r in self.results}
-        if "error" in statuses:
-            session.exitstatus = EXIT_INVALID
-        elif statuses & {"failed", "crashed", "timeout"}:
-            session.exitstatus = EXIT_FAILED
-        elif self.results and not interrupted:
-            session.exitstatus = EXIT_OK
+        self.baseline_counts = None
+        if self.config.getoption("harness_baseline"):
+            try:
+                before = baseline.load(Path(self.config.getoption("harness_baseline")))
+            except baseline.BaselineError as exc:
+                self.run_warnings.append(f"baseline not used: {exc}")
+            else:
+                self.baseline_counts = baseline.classify(self.results, before)
+        code = baseline.exit_code(self.results, self.config.getoption("harness_fail_on"))
+        if code or (self.results and not interrupted):
+            session.exitstatus = code
         elif exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
             session.exitstatus = EXIT_INVALID
         report_dir = self.config.getoption("harness_report_dir")
@@ -278,7 +306,7 @@ class _Session:
     def _write(self, report_dir: Path, interrupted: bool) -> None:
         from harness.report import results as results_mod
 
-        warnings = [w for r in self.results for w in r.get("warnings", [])]
+        warnings = [w for r in self.results for w in r.get("warnings", [])] + self.run_warnings
         if not self.results:
             warnings.append("no cases were collected: check the paths and the -k expression")
         run = {
@@ -291,6 +319,9 @@ class _Session:
         }
         data = results_mod.build(self.results, run=run, env=results_mod.environment(Path.cwd()), warnings=warnings)
         data["coverage"] = self._coverage()
+        if self.baseline_counts is not None:
+            data["baseline"] = {"path": str(self.config.getoption("harness_baseline")), "counts": self.baseline_counts,
+                                "fail_on": self.config.getoption("harness_fail_on")}
         results_mod.write_json(data, report_dir / "results.json")
         self.written = [report_dir / "results.json"]
         self.summary = data["summary"]

@@ -135,20 +135,6 @@ def repro_command(exp: Expanded) -> str:
     return f"python -m harness verify {shlex.quote(f'{exp.case.display_path}::{exp.id}')}"
 
 
-def _resolve_refs(spec: dict, given: dict, other: OpSpec) -> dict:
-    """Arguments of a same_as/differs_from computation: this case's arguments the other op
-    also takes, overridden by the computation's own; ``$name`` reuses this case's ``name``."""
-    out = {k: v for k, v in given.items() if other.arg(k) is not None}
-    for k, v in (spec or {}).items():
-        if isinstance(v, str) and v.startswith("$"):
-            if v[1:] not in given:
-                raise ValueError(f"{v} names no argument of this case (it has {', '.join(given)})")
-            out[k] = given[v[1:]]
-        else:
-            out[k] = v
-    return out
-
-
 class CaseRun:
     """Everything computed for one expanded case; :meth:`result` is its report entry."""
 
@@ -173,15 +159,31 @@ class CaseRun:
         }
 
     # -- inputs -------------------------------------------------------------------------
-    def _materialize(self, op: OpSpec, args: dict, init: dict) -> tuple[dict, dict]:
+    def _materialize(self, op: OpSpec, args: dict, init: dict, where: str = "") -> tuple[dict, dict]:
         exp = self.exp
         arrays = {}
         for name, spec in args.items():
             arg = op.arg(name)
             arrays[name] = inputs.materialize(
-                f"args.{name}", spec, arg.role if arg else "value", exp.dtype,
-                seed=inputs.derive_seed(exp.case.id, name), base_dir=exp.case.path.parent)
+                f"{where}args.{name}", spec, arg.role if arg else "value", exp.dtype,
+                seed=inputs.derive_seed(exp.case.id, where + name), base_dir=exp.case.path.parent)
         return arrays, {k: inputs._plain(v) for k, v in init.items()}
+
+    def _related_args(self, where: str, spec: dict | None, given: dict, other: OpSpec) -> dict:
+        """Arguments of a same_as/differs_from computation: this case's (already built)
+        arrays that the other op also takes, overridden by the computation's own values;
+        ``$name`` reuses this case's ``name`` array itself, not a regenerated one."""
+        out = {k: v for k, v in given.items() if other.arg(k) is not None}
+        own = {}
+        for k, v in (spec or {}).items():
+            if isinstance(v, str) and v.startswith("$"):
+                if v[1:] not in given:
+                    raise ValueError(f"{where}args.{k}: {v} names no argument of this case (it has {', '.join(given)})")
+                out[k] = given[v[1:]]
+            else:
+                own[k] = v
+        out.update(self._materialize(other, own, {}, where)[0])
+        return out
 
     def _sides(self, op: OpSpec, init: dict, args: dict):
         tf = tfbridge.tf()
@@ -281,8 +283,8 @@ class CaseRun:
         then = spec.get("then")
         label = f"{key}[{j}] {other.name}" + (f" then {then}" if then else "")
         try:
-            other_args = _resolve_refs(spec.get("args"), exp.args, other)
-            o_args, o_init = self._materialize(other, other_args, dict(spec.get("init") or {}))
+            o_args = self._related_args(f"{key}[{j}].", spec.get("args"), args, other)
+            o_init = inputs._plain(dict(spec.get("init") or {}))
         except (ValueError, inputs.InputError) as exc:
             self.checks.append({"name": label, "ok": False, "message": f"{label}: {exc}"})
             return

@@ -41,7 +41,7 @@ def results(report_dir):
 
 def test_passing_suite_exits_0_and_writes_three_reports(cli, write_case, tmp_path):
     path = write_case("cases/a.yaml", SPARSE)
-    out = cli("verify", str(path.parent), "--report-dir", str(tmp_path / "rep"))
+    out = cli("verify", str(path.parent), "--report-dir", str(tmp_path / "rep"), "-n", "0")
     assert out.returncode == 0, out.stdout + out.stderr
     data = results(tmp_path / "rep")
     assert data["schema_version"] == 1
@@ -60,7 +60,7 @@ def test_passing_suite_exits_0_and_writes_three_reports(cli, write_case, tmp_pat
 
 def test_wrong_expect_exits_1_and_the_report_shows_the_diff(cli, write_case, tmp_path):
     path = write_case("cases/wrong.yaml", WRONG)
-    out = cli("verify", str(path), "--report-dir", str(tmp_path / "rep"))
+    out = cli("verify", str(path), "--report-dir", str(tmp_path / "rep"), "-n", "0")
     assert out.returncode == 1, out.stdout + out.stderr
     assert "Mismatched elements: 1 / 2 (50%)" in out.stdout
     assert "Worst index: (1,)" in out.stdout
@@ -98,7 +98,7 @@ def test_k_selects_and_xdist_runs(cli, write_case, tmp_path):
 
 def test_no_case_files_is_invalid_input(cli, tmp_path):
     (tmp_path / "empty").mkdir()
-    out = cli("verify", str(tmp_path / "empty"), "--report-dir", str(tmp_path / "rep"))
+    out = cli("verify", str(tmp_path / "empty"), "--report-dir", str(tmp_path / "rep"), "-n", "0")
     assert out.returncode == 2
 
 

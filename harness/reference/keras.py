@@ -54,15 +54,17 @@ LOSS_DTYPE = np.float32
 DEFAULT_REDUCTION = "sum_over_batch_size"
 
 
-def loss_class(fn, masked: bool = False, validate=None):
+def loss_class(fn, masked: bool = False, validate=None, defaults=None):
     """The reference of the Keras class wrapping ``fn``: ``reference(y_true, y_pred,
     sample_weight=None, reduction=..., **fn_kwargs)``.
 
     ``masked``: ``fn`` returns ``(losses, mask)`` (a Keras mask attached to the losses).
-    ``validate(**fn_kwargs)``: constructor checks beyond the reduction."""
+    ``validate(**fn_kwargs)``: constructor checks beyond the reduction.
+    ``defaults``: constructor defaults the function form lacks (``q`` of the GCE)."""
 
     def reference(y_true, y_pred, sample_weight=None, reduction=DEFAULT_REDUCTION, **kwargs):
         keras_standardize_reduction(reduction)
+        kwargs = {**(defaults or {}), **kwargs}
         if validate is not None:
             validate(**kwargs)
         y_true = np.asarray(y_true).astype(LOSS_DTYPE)
@@ -89,7 +91,7 @@ BinaryFocalCrossentropy = loss_class(F.binary_focal_crossentropy)
 CategoricalCrossentropy = loss_class(F.categorical_crossentropy)
 CategoricalFocalCrossentropy = loss_class(F.categorical_focal_crossentropy)
 CategoricalGeneralizedCrossEntropy = loss_class(
-    F.categorical_generalized_cross_entropy, validate=_q_in_open_unit_interval
+    F.categorical_generalized_cross_entropy, validate=_q_in_open_unit_interval, defaults={"q": 0.5}
 )
 CategoricalHinge = loss_class(F.categorical_hinge)
 Circle = loss_class(F.circle_masked, masked=True)

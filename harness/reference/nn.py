@@ -255,12 +255,19 @@ def log_poisson_loss(targets, log_input, compute_full_loss=False):
 
 
 def l2_loss(t):
-    """sum(t ** 2) / 2 (TF's L2Loss kernel); float16/bfloat16 accumulate in float32 and
-    round once, so a float16 sum above 65504 is ``inf``."""
+    """sum(t ** 2) / 2, TF's L2Loss kernel: (t * t * 0.5).sum() as Eigen runs it.
+
+    float16/bfloat16 round every square and accumulate in their own precision in Eigen's
+    order (``stable.eigen_sum``), so a float16 sum above 65504 is ``inf``. Bit-exact for
+    bfloat16 and for float16 tensors of up to ~1500 elements; larger float16 tensors are
+    reduced by two threads in TF and differ by a few ulp."""
     t = np.asarray(t)
-    acc = t.astype(np.float32) if _is_low_precision(t) else t
     with np.errstate(over="ignore"):
-        return np.asarray(np.sum(acc * acc) * acc.dtype.type(0.5)).astype(t.dtype)
+        if _is_low_precision(t):
+            halves = _in_dtype(lambda f: f * f, t.reshape(-1))
+            halves = _in_dtype(lambda f: f * np.float32(0.5), halves)
+            return np.asarray(stable.eigen_sum(halves))
+        return np.asarray(np.sum(t * t * t.dtype.type(0.5)))
 
 
 def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size=None):
@@ -304,14 +311,14 @@ def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size
         raise TFTypeError("global_batch_size must be an integer.")
     if gbs < 0:
         raise InvalidArgumentError("global_batch_size must be non-negative.")
-    loss = np.sum(per_example_loss)
+    loss = stable.tf_reduce_sum(per_example_loss)
     return stable.div_no_nan(loss, gbs.astype(input_dtype)).astype(input_dtype)
 
 
 def scale_regularization_loss(regularization_loss):
     """sum(regularization_loss) / num_replicas, with one replica (no strategy)."""
     x = np.asarray(regularization_loss)
-    return np.asarray(np.sum(x) / x.dtype.type(1)).astype(x.dtype)
+    return np.asarray(stable.tf_reduce_sum(x) / x.dtype.type(1)).astype(x.dtype)
 
 
 # --- sampled losses -----------------------------------------------------------------

@@ -158,3 +158,15 @@ def eigen_sum(x: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarr
     with np.errstate(over="ignore", invalid="ignore"):
         s = _eigen_tree_sum(moved, leaf)
     return np.expand_dims(s, axis) if keepdims else s
+
+
+def tf_reduce_sum(x: np.ndarray) -> np.ndarray:
+    """``tf.reduce_sum`` over all elements as TF 2.21 computes it on CPU: float16 in
+    Eigen's order and precision (``eigen_sum``), bfloat16 accumulated in float32 and
+    rounded once, other dtypes in their own precision."""
+    x = np.asarray(x)
+    if x.dtype.name == "float16":
+        return np.asarray(eigen_sum(x.reshape(-1)))
+    if x.dtype.name == "bfloat16":
+        return np.asarray(np.sum(x.astype(np.float32))).astype(x.dtype)
+    return np.asarray(np.sum(x))

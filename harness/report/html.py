@@ -371,7 +371,7 @@ def _checks(case: Mapping[str, Any]) -> list[dict]:
             "abs": fmt_num(check.get("max_abs_err")),
             "rel": fmt_num(check.get("max_rel_err")),
             "ulp": fmt_num(check.get("max_ulp")),
-            "worst": "[" + ", ".join(map(str, worst)) + "]" if isinstance(worst, list) else fmt_num(worst),
+            "worst": "[" + ", ".join(map(str, worst)) + "]" if isinstance(worst, list) and worst else "—",
         })
     return rows
 
