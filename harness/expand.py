@@ -1,7 +1,7 @@
-"""Expanding a case into the concrete checks that run: ``matrix`` × ``dtypes``.
+"""Expanding a case into the concrete checks that run: ``matrix`` × ``dtypes`` × ``modes``.
 
 The expanded id follows pytest's parametrize style: ``ID[none-0.2-float32]`` (matrix values
-in key order, then the dtype). Matrix values only use ``[A-Za-z0-9._-]`` in ids so the id
+in key order, then the dtype, then the mode when the case lists ``modes``). Matrix values only use ``[A-Za-z0-9._-]`` in ids so the id
 is a valid ``-k`` expression.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ class Expanded:
     init: dict
     args: dict
     tolerance: Tolerance
+    mode: str = "eager"
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -39,23 +40,24 @@ def expand(case: Case) -> list[Expanded]:
     data = case.data
     matrix = dict(data.get("matrix") or {})
     combos = [dict(zip(matrix, vals)) for vals in itertools.product(*matrix.values())] or [{}]
+    modes = list(data.get("modes") or ["eager"])
     out = []
-    for combo in combos:
-        for dtype in case.dtypes:
-            init = dict(data.get("init") or {})
-            args = dict(data.get("args") or {})
-            for key, value in combo.items():
-                section, name = key.split(".", 1)
-                (init if section == "init" else args)[name] = value
-            parts = [_id_part(v) for v in combo.values()] + [dtype]
-            out.append(Expanded(
-                case=case,
-                id=f"{case.id}[{'-'.join(parts)}]",
-                dtype=dtype,
-                params={"dtype": dtype, **combo},
-                init=init,
-                args=args,
-                tolerance=resolve_tolerance(data.get("tolerance"), dtype),
-                warnings=list(case.warnings),
-            ))
+    for combo, dtype, mode in itertools.product(combos, case.dtypes, modes):
+        init = dict(data.get("init") or {})
+        args = dict(data.get("args") or {})
+        for key, value in combo.items():
+            section, name = key.split(".", 1)
+            (init if section == "init" else args)[name] = value
+        parts = [_id_part(v) for v in combo.values()] + [dtype] + ([mode] if "modes" in data else [])
+        out.append(Expanded(
+            case=case,
+            id=f"{case.id}[{'-'.join(parts)}]",
+            dtype=dtype,
+            params={"dtype": dtype, **({"mode": mode} if "modes" in data else {}), **combo},
+            init=init,
+            args=args,
+            tolerance=resolve_tolerance(data.get("tolerance"), dtype),
+            mode=mode,
+            warnings=list(case.warnings),
+        ))
     return out

@@ -5,6 +5,7 @@ and the argument name (CRC-32), so every run and every dtype of a case sees the 
 """
 from __future__ import annotations
 
+import os
 import zlib
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,9 @@ import numpy as np
 from harness.schema import DTYPES, INT_DTYPES
 
 MAX_ELEMENTS = 50_000_000
+"""Default cap on the elements of one generated or literal array."""
+MAX_ELEMENTS_ENV = "TF_PARITY_MAX_ELEMENTS"
+"""Environment variable overriding :data:`MAX_ELEMENTS` (inherited by xdist workers)."""
 GENERATOR_KEYS = {
     "random": {"random", "shape", "seed", "loc", "scale", "low", "high", "dtype"},
     "one_hot": {"one_hot", "depth", "on_value", "off_value"},
@@ -23,16 +27,26 @@ GENERATOR_KEYS = {
     "value": {"value", "dtype"},
 }
 RANDOM_KINDS = ("normal", "uniform", "integers", "simplex")
+NPY_MAGIC = b"\x93NUMPY"
 
 
 class InputError(ValueError):
-    """A bad argument value: ``field`` is the dotted path, ``hint`` how to fix it."""
+    """A bad argument value: ``field`` is the dotted path, ``hint`` how to fix it, and
+    ``subpath`` the keys/indices from the argument's value down to the culprit (so the
+    loader can point at its line)."""
 
-    def __init__(self, field: str, problem: str, hint: str = "") -> None:
+    def __init__(self, field: str, problem: str, hint: str = "", subpath: tuple = ()) -> None:
         super().__init__(f"{field}: {problem}" + (f" ({hint})" if hint else ""))
         self.field = field
         self.problem = problem
         self.hint = hint
+        self.subpath = tuple(subpath)
+
+
+def element_cap() -> int:
+    """The element cap in force: ``$TF_PARITY_MAX_ELEMENTS`` if set, else :data:`MAX_ELEMENTS`."""
+    text = os.environ.get(MAX_ELEMENTS_ENV, "").replace("_", "")
+    return int(text) if text.isdigit() else MAX_ELEMENTS
 
 
 def np_dtype(name: str) -> np.dtype:
@@ -53,128 +67,245 @@ def generator_kind(spec: Any) -> str | None:
     return None
 
 
-def _check_shape(field: str, shape: Any, max_elements: int) -> tuple[int, ...]:
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
-        raise InputError(f"{field}.shape", f"must be a list of integers, got {shape!r}", "e.g. shape: [64, 10]")
+def short(value: Any, width: int = 40) -> str:
+    """``repr`` cut to ``width`` characters, YAML spelling for booleans and null."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    text = repr(_plain(value))
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _check_shape(field: str, shape: Any, limit: int) -> tuple[int, ...]:
+    if not isinstance(shape, list) or not all(_is_int(d) for d in shape):
+        raise InputError(f"{field}.shape", f"must be a list of integers, got {short(shape)}", "e.g. shape: [64, 10]",
+                         ("shape",))
     if any(d < 0 for d in shape):
-        raise InputError(f"{field}.shape", f"negative dimension in {shape}", "dimensions must be >= 0")
+        raise InputError(f"{field}.shape", f"negative dimension in {shape}", "dimensions must be >= 0", ("shape",))
     n = int(np.prod(shape, dtype=np.float64))
-    if n > max_elements:
+    if n > limit:
         raise InputError(
-            f"{field}.shape", f"{shape} has {n:,} elements, over the cap of {max_elements:,}",
-            "use a smaller shape or raise --max-elements",
+            f"{field}.shape", f"{shape} has {n:,} elements, over the cap of {limit:,}",
+            f"use a smaller shape, or raise the cap with {MAX_ELEMENTS_ENV}=N", ("shape",),
         )
     return tuple(shape)
 
 
-def _literal(field: str, value: Any) -> np.ndarray:
+def _ragged(value: list, field: str, path: tuple = ()) -> tuple[str, tuple] | None:
+    """Where a nested list stops being rectangular: (problem, subpath), or None."""
+    def form(v: Any) -> str:
+        return f"a list of {len(v)}" if isinstance(v, list) else "a number"
+
+    first = value[0] if value else None
+    for i, item in enumerate(value[1:], 1):
+        if isinstance(item, list) != isinstance(first, list) or (isinstance(item, list) and len(item) != len(first)):
+            return (f"ragged nested list: {field}{_index(path + (i,))} is {form(item)}, "
+                    f"{field}{_index(path + (0,))} is {form(first)}", path + (i,))
+    for i, item in enumerate(value):
+        if isinstance(item, list):
+            found = _ragged(item, field, path + (i,))
+            if found:
+                return found
+    return None
+
+
+def _index(path: tuple) -> str:
+    return "".join(f"[{p}]" for p in path)
+
+
+def _literal(field: str, value: Any, subpath: tuple = ()) -> np.ndarray:
     """A nested list of numbers (YAML .inf/.nan allowed) as an array; refuses ragged lists."""
-    def walk(v: Any, path: str) -> Any:
+    def walk(v: Any, path: tuple) -> Any:
         if isinstance(v, list):
-            return [walk(x, f"{path}[{i}]") for i, x in enumerate(v)]
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise InputError(path, f"non-numeric element {v!r}", "use numbers, .inf, -.inf or .nan")
+            return [walk(x, path + (i,)) for i, x in enumerate(v)]
+        if isinstance(v, bool):
+            raise InputError(f"{field}{_index(path)}", f"boolean {short(v)} where a number is required",
+                             "write 1.0 or 0.0", subpath + path)
+        if not _is_number(v):
+            raise InputError(f"{field}{_index(path)}", f"non-numeric element {short(v)}",
+                             "use numbers, .inf, -.inf or .nan", subpath + path)
         return v
 
-    checked = walk(value, field)
-    try:
-        return np.array(checked)
-    except ValueError:
-        raise InputError(field, "ragged nested list (rows of different lengths)", "every row needs the same length") from None
+    checked = walk(value, ())
+    if isinstance(checked, list):
+        found = _ragged(checked, field.rsplit(".", 1)[-1])
+        if found:
+            problem, path = found
+            raise InputError(f"{field}{_index(path)}", problem, "every row needs the same length", subpath + path)
+    return np.array(checked)
 
 
-def _random(field: str, spec: dict, seed: int, max_elements: int, dry: bool) -> np.ndarray:
+def _require_number(field: str, spec: dict, key: str, *, integer: bool = False, minimum: float | None = None) -> None:
+    if key not in spec:
+        return
+    v = spec[key]
+    ok = _is_int(v) if integer else _is_number(v)
+    if not ok:
+        kind = "an integer" if integer else "a number"
+        raise InputError(f"{field}.{key}", f"must be {kind}, got {short(v)}", f"e.g. {key}: {1 if integer else 1.0}", (key,))
+    if minimum is not None and v < minimum:
+        raise InputError(f"{field}.{key}", f"must be >= {minimum:g}, got {short(v)}", f"e.g. {key}: {1 if integer else 1.0}",
+                         (key,))
+
+
+def _random(field: str, spec: dict, seed: int, limit: int, dry: bool) -> np.ndarray:
     kind = spec["random"]
     if kind not in RANDOM_KINDS:
-        raise InputError(f"{field}.random", f"unknown generator {kind!r}", f"one of {', '.join(RANDOM_KINDS)}")
-    shape = _check_shape(field, spec.get("shape", []), max_elements)
-    if kind == "integers" and "high" not in spec:
-        raise InputError(f"{field}.high", "missing", "integers need high (exclusive), e.g. high: 10")
+        raise InputError(f"{field}.random", f"unknown generator {short(kind)}", f"one of {', '.join(RANDOM_KINDS)}", ("random",))
+    shape = _check_shape(field, spec.get("shape", []), limit)
+    integers = kind == "integers"
+    _require_number(field, spec, "seed", integer=True, minimum=0)
+    _require_number(field, spec, "loc")
+    _require_number(field, spec, "scale", minimum=0)
+    _require_number(field, spec, "low", integer=integers)
+    _require_number(field, spec, "high", integer=integers)
+    if integers and "high" not in spec:
+        raise InputError(f"{field}.high", "missing: random integers need an exclusive upper bound", "add high: N, e.g. high: 10")
+    low, high = spec.get("low", 0), spec.get("high", 1)
+    if integers and not low < high:
+        raise InputError(f"{field}.high", f"high ({high}) must be above low ({low}): integers are drawn from [low, high)",
+                         f"e.g. low: {low}, high: {low + 10}", ("high",))
+    if kind == "simplex" and not shape:
+        raise InputError(f"{field}.shape", "simplex needs at least one dimension", "e.g. shape: [64, 10]", ("shape",))
     if dry:
-        return np.zeros(0, dtype=np.int64 if kind == "integers" else np.float64)
+        return np.zeros(0, dtype=np.int64 if integers else np.float64)
     rng = np.random.default_rng(spec.get("seed", seed))
     if kind == "normal":
         return rng.normal(spec.get("loc", 0.0), spec.get("scale", 1.0), size=shape)
     if kind == "uniform":
         return rng.uniform(spec.get("low", 0.0), spec.get("high", 1.0), size=shape)
-    if kind == "integers":
+    if integers:
         return rng.integers(spec.get("low", 0), spec["high"], size=shape)
     # simplex: rows on the probability simplex (Dirichlet(1) along the last axis)
-    if not shape:
-        raise InputError(f"{field}.shape", "simplex needs at least one dimension", "e.g. shape: [64, 10]")
     return rng.dirichlet(np.ones(shape[-1]), size=shape[:-1]) if shape[-1] else np.zeros(shape)
+
+
+def _one_hot(field: str, spec: dict) -> np.ndarray:
+    idx = _literal(f"{field}.one_hot", spec["one_hot"], ("one_hot",))
+    if idx.size and idx.dtype.kind not in "iu":
+        raise InputError(f"{field}.one_hot", f"class indices must be integers, got {short(spec['one_hot'])}",
+                         "e.g. one_hot: [2, 0, 1]", ("one_hot",))
+    depth = spec.get("depth")
+    if not _is_int(depth) or depth <= 0:
+        raise InputError(f"{field}.depth", f"must be a positive integer, got {short(depth)}", "e.g. depth: 3",
+                         ("depth",) if "depth" in spec else ())
+    _require_number(field, spec, "on_value")
+    _require_number(field, spec, "off_value")
+    on, off = spec.get("on_value", 1.0), spec.get("off_value", 0.0)
+    return np.where(np.arange(depth) == idx[..., None], on, off).astype(np.float64)
 
 
 def _npy(field: str, spec: dict, base_dir: Path) -> np.ndarray:
     rel = Path(str(spec["npy"]))
     path = (base_dir / rel).resolve()
     if rel.is_absolute() or not path.is_relative_to(base_dir.resolve()):
-        raise InputError(f"{field}.npy", f"path {str(rel)!r} escapes the case directory", "keep data files beside the YAML file")
+        raise InputError(f"{field}.npy", f"path {str(rel)!r} escapes the case directory",
+                         "keep data files in the case file's directory or below it", ("npy",))
     if not path.is_file():
-        raise InputError(f"{field}.npy", f"file {str(rel)!r} not found", f"looked in {base_dir}")
+        raise InputError(f"{field}.npy", f"file {str(rel)!r} not found", "paths are relative to the case file's directory",
+                         ("npy",))
+    with open(path, "rb") as fh:
+        magic = fh.read(len(NPY_MAGIC))
+    if magic != NPY_MAGIC:
+        raise InputError(f"{field}.npy", f"{str(rel)!r} is not a .npy file", "write it with numpy.save", ("npy",))
     try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise InputError(f"{field}.npy", f"cannot load {str(rel)!r}: {exc}", "save with np.save, no object arrays") from None
+        arr = np.load(path, allow_pickle=False)
+    except ValueError:
+        raise InputError(f"{field}.npy", f"{str(rel)!r} holds Python objects (pickles are refused)",
+                         "save a numeric array with numpy.save", ("npy",)) from None
+    except Exception as exc:  # truncated or corrupt
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{field}.npy", f"cannot read {str(rel)!r}: {text}", "write it again with numpy.save",
+                         ("npy",)) from None
+    if arr.dtype.kind not in "biuf":
+        raise InputError(f"{field}.npy", f"{str(rel)!r} holds {arr.dtype} values, not numbers",
+                         "save a numeric array with numpy.save", ("npy",))
+    return arr
 
 
-def raw_array(field: str, spec: Any, *, seed: int, base_dir: Path, max_elements: int = MAX_ELEMENTS,
+def _unknown_form(field: str, spec: dict) -> InputError:
+    import difflib
+
+    keys = [str(k) for k in spec]
+    close = [m for k in keys for m in difflib.get_close_matches(k, list(GENERATOR_KEYS), n=1, cutoff=0.6)]
+    hint = f"did you mean {close[0]!r}?" if close else f"use a list, or a generator: {', '.join(GENERATOR_KEYS)}"
+    return InputError(field, f"not a value or a generator (keys: {', '.join(keys)})", hint)
+
+
+def raw_array(field: str, spec: Any, *, seed: int, base_dir: Path, max_elements: int | None = None,
               dry: bool = False) -> tuple[np.ndarray, str | None]:
     """The array a value spec describes, and the dtype it names explicitly (or None).
 
     ``dry=True`` validates without generating large data (used at load time)."""
+    limit = element_cap() if max_elements is None else max_elements
     kind = generator_kind(spec)
     if kind is None:
         if isinstance(spec, dict):
-            raise InputError(field, f"unknown value form with keys {sorted(spec)}", f"use a list or one of {', '.join(GENERATOR_KEYS)}")
+            raise _unknown_form(field, spec)
         arr = _literal(field, spec)
-        if arr.size > max_elements:
-            raise InputError(field, f"{arr.size:,} elements, over the cap of {max_elements:,}")
+        if arr.size > limit:
+            raise InputError(field, f"{arr.size:,} elements, over the cap of {limit:,}",
+                             f"raise the cap with {MAX_ELEMENTS_ENV}=N")
         return arr, None
-    extra = set(spec) - GENERATOR_KEYS[kind]
+    extra = sorted(str(k) for k in set(spec) - GENERATOR_KEYS[kind])
     if extra:
-        raise InputError(f"{field}.{sorted(extra)[0]}", f"unknown key for a {kind} generator", f"allowed: {', '.join(sorted(GENERATOR_KEYS[kind]))}")
+        import difflib
+
+        allowed = sorted(GENERATOR_KEYS[kind])
+        close = difflib.get_close_matches(extra[0], allowed, n=1, cutoff=0.6)
+        hint = (f"did you mean {close[0]!r}? " if close else "") + f"a {kind} generator takes: {', '.join(allowed)}"
+        raise InputError(f"{field}.{extra[0]}", f"unknown key for a {kind} generator", hint, (extra[0],))
     dtype = spec.get("dtype")
     if dtype is not None and dtype not in DTYPES + INT_DTYPES + ["bool"]:
-        raise InputError(f"{field}.dtype", f"unknown dtype {dtype!r}", f"one of {', '.join(DTYPES + INT_DTYPES)}")
+        raise InputError(f"{field}.dtype", f"unknown dtype {short(dtype)}", f"one of {', '.join(DTYPES + INT_DTYPES)}",
+                         ("dtype",))
     if kind == "random":
-        arr = _random(field, spec, seed, max_elements, dry)
+        arr = _random(field, spec, seed, limit, dry)
     elif kind == "one_hot":
-        idx = _literal(f"{field}.one_hot", spec["one_hot"])
-        depth = spec.get("depth")
-        if not isinstance(depth, int) or depth <= 0:
-            raise InputError(f"{field}.depth", f"must be a positive integer, got {depth!r}", "e.g. depth: 3")
-        on, off = spec.get("on_value", 1.0), spec.get("off_value", 0.0)
-        arr = np.where(np.arange(depth) == idx[..., None], on, off).astype(np.float64)
+        arr = _one_hot(field, spec)
     elif kind == "fill":
-        shape = _check_shape(field, spec.get("shape", []), max_elements)
-        arr = np.full((0,) if dry else shape, _literal(f"{field}.fill", spec["fill"]))
+        shape = _check_shape(field, spec.get("shape", []), limit)
+        if not _is_number(spec["fill"]):
+            raise InputError(f"{field}.fill", f"must be one number, got {short(spec['fill'])}", "e.g. fill: 0.5", ("fill",))
+        arr = np.full((0,) if dry else shape, spec["fill"])
     elif kind == "npy":
         arr = _npy(field, spec, base_dir)
     else:
-        arr = _literal(f"{field}.value", spec["value"])
+        arr = _literal(f"{field}.value", spec["value"], ("value",))
+    if arr.size > limit:
+        raise InputError(field, f"{arr.size:,} elements, over the cap of {limit:,}", f"raise the cap with {MAX_ELEMENTS_ENV}=N")
     return arr, dtype
 
 
 def materialize(field: str, spec: Any, role: str, dtype: str, *, seed: int, base_dir: Path,
-                max_elements: int = MAX_ELEMENTS, dry: bool = False) -> Any:
+                max_elements: int | None = None, dry: bool = False) -> Any:
     """The concrete value passed to both sides for one argument of one expanded case."""
     if role == "value" or spec is None:
         return _plain(spec)
     if role == "float_list":
         if not isinstance(spec, list):
             raise InputError(field, "must be a list of tensors", "e.g. t_list: [[1.0, 2.0], [[3.0]]]")
-        return [
-            materialize(f"{field}[{i}]", s, "float", dtype, seed=seed + i, base_dir=base_dir,
-                        max_elements=max_elements, dry=dry)
-            for i, s in enumerate(spec)
-        ]
+        out = []
+        for i, item in enumerate(spec):
+            try:
+                out.append(materialize(f"{field}[{i}]", item, "float", dtype, seed=seed + i, base_dir=base_dir,
+                                       max_elements=max_elements, dry=dry))
+            except InputError as exc:
+                raise InputError(exc.field, exc.problem, exc.hint, (i,) + exc.subpath) from None
+        return out
     arr, explicit = raw_array(field, spec, seed=seed, base_dir=base_dir, max_elements=max_elements, dry=dry)
     if role == "int":
         if explicit is None and arr.dtype.kind == "f":
             raise InputError(field, "float values where integers are required", "write class indices like [2, 0]")
         if explicit is None and arr.dtype.kind not in "iub":
-            raise InputError(field, f"expected integers, got {arr.dtype}")
+            raise InputError(field, f"expected integers, got {arr.dtype} values", "write class indices like [2, 0]")
         return arr.astype(np_dtype(explicit or "int32"))
     return arr.astype(np_dtype(explicit or dtype))
 

@@ -239,6 +239,17 @@ def _validate_case(data: LineDict, path: Path, shown: str, prefix: str):
             problem, _, hint = problem.partition(" (")
             errs.append((exc.field.split("."), f"{prefix}.{exc.field}", problem, hint.rstrip(")")))
             break
+    for name in data.get("grad") or []:
+        arg = op.arg(name)
+        differentiable = ", ".join(op.differentiable) or "none"
+        if arg is None:
+            errs.append((["grad"], f"{prefix}.grad", f"{op.name} has no argument {name!r}", f"differentiable: {differentiable}"))
+        elif arg.role == "int":
+            errs.append((["grad"], f"{prefix}.grad", f"{name} is an integer tensor: it has no gradient",
+                         f"differentiable arguments of {op.name}: {differentiable}"))
+        elif name not in op.differentiable:
+            errs.append((["grad"], f"{prefix}.grad", f"TF does not differentiate {op.name} with respect to {name}",
+                         f"differentiable: {differentiable}"))
     for key in ("same_as", "differs_from"):
         for j, comp in enumerate(data.get(key) or []):
             try:

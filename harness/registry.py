@@ -81,6 +81,11 @@ class OpSpec:
     """Optional pre-flight check on concrete inputs: returns a message for inputs TF
     would reject (stated before TF runs), or None."""
     tags: tuple[str, ...] = field(default=())
+    grad: Callable[..., dict] | None = None
+    """Analytic reference gradient: ``grad(init, args, cotangent, wrt) -> {name: array}``,
+    the vector-Jacobian product of ``sum(output * cotangent)``; ``cotangent`` is a list with
+    one array per output leaf. Without it, gradients are taken by finite differences of the
+    reference in float64 (:mod:`harness.gradients`)."""
 
     @property
     def is_keras_class(self) -> bool:

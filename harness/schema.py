@@ -13,9 +13,11 @@ INT_DTYPES = ["int8", "int16", "int32", "int64", "uint8"]
 ID_PATTERN = r"^[A-Za-z0-9._-]+$"
 CASE_KEYS = [
     "id", "op", "source", "description", "args", "init", "dtypes", "tolerance", "expect",
-    "expect_error", "same_as", "differs_from", "matrix", "xfail",
+    "expect_error", "same_as", "differs_from", "matrix", "xfail", "grad", "cotangent", "modes",
 ]
-RESERVED_KEYS = {"grad": "gradient parity", "modes": "execution modes (eager/function/xla)"}
+RESERVED_KEYS: dict[str, str] = {}
+"""Keys kept for features not built yet: rejected with a clear message, never ignored."""
+MODES = ["eager", "function", "xla"]
 
 _number = {"type": ["number", "string"], "description": "a number, or .inf/-.inf/.nan"}
 _tol_one = {
@@ -30,11 +32,20 @@ _tol_one = {
 }
 _tolerance = {
     "description": "{rtol, atol, reason} or {ulp, reason}, or a mapping keyed by dtype of those",
-    "anyOf": [
-        _tol_one,
-        {"type": "object", "propertyNames": {"enum": DTYPES}, "additionalProperties": _tol_one},
-    ],
+    "type": "object",
+    "if": {"propertyNames": {"enum": DTYPES}, "minProperties": 1},
+    "then": {"additionalProperties": _tol_one},
+    "else": _tol_one,
 }
+def _by_mode(schema: dict) -> dict:
+    """``schema``, or a mapping keyed by execution mode of it (``{eager: ..., xla: ...}``)."""
+    return {
+        "if": {"type": "object", "minProperties": 1, "propertyNames": {"enum": MODES}},
+        "then": {"additionalProperties": schema},
+        "else": schema,
+    }
+
+
 _computation = {
     "type": "object",
     "required": ["op"],
@@ -56,29 +67,28 @@ _case_properties = {
     "init": {"type": "object", "description": "Keras loss-class constructor arguments"},
     "dtypes": {"type": "array", "items": {"enum": DTYPES}, "minItems": 1, "uniqueItems": True},
     "tolerance": _tolerance,
-    "expect": {
+    "expect": _by_mode({
         "description": "published value, or {value, tolerance}",
-        "anyOf": [
-            {"type": ["number", "string", "array"]},
-            {
-                "type": "object",
-                "required": ["value"],
-                "properties": {"value": {}, "tolerance": _tolerance},
-                "additionalProperties": False,
-            },
-        ],
-    },
-    "expect_error": {
-        "anyOf": [
-            {"type": "string", "minLength": 1},
-            {
-                "type": "object",
-                "required": ["type"],
-                "properties": {"type": {"type": "string"}, "match": {"type": "string"}},
-                "additionalProperties": False,
-            },
-        ]
-    },
+        "if": {"type": "object"},
+        "then": {
+            "type": "object",
+            "required": ["value"],
+            "properties": {"value": {}, "tolerance": _tolerance},
+            "additionalProperties": False,
+        },
+        "else": {"type": ["number", "string", "array"]},
+    }),
+    "expect_error": _by_mode({
+        "description": "a TF error class name, or {type, match}",
+        "if": {"type": "object"},
+        "then": {
+            "type": "object",
+            "required": ["type"],
+            "properties": {"type": {"type": "string", "minLength": 1}, "match": {"type": "string"}},
+            "additionalProperties": False,
+        },
+        "else": {"type": "string", "minLength": 1},
+    }),
     "same_as": {"type": "array", "items": _computation},
     "differs_from": {"type": "array", "items": _computation},
     "matrix": {
@@ -87,6 +97,20 @@ _case_properties = {
         "additionalProperties": {"type": "array", "minItems": 1},
     },
     "xfail": {"type": "string", "minLength": 1},
+    "grad": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True,
+             "description": "float arguments whose gradient (of sum(output * cotangent)) is compared"},
+    "cotangent": {
+        "description": "ones (default) or a random generator; its shape is the output's",
+        "if": {"type": "object"},
+        "then": {"type": "object", "required": ["random"],
+                 "properties": {"random": {"enum": ["normal", "uniform"]}, "loc": {"type": "number"},
+                                "scale": {"type": "number"}, "low": {"type": "number"}, "high": {"type": "number"},
+                                "seed": {"type": "integer"}},
+                 "additionalProperties": False},
+        "else": {"const": "ones"},
+    },
+    "modes": {"type": "array", "items": {"enum": MODES}, "minItems": 1, "uniqueItems": True,
+              "description": "TF execution modes: eager, function (tf.function), xla (jit_compile=True)"},
 }
 assert sorted(_case_properties) == sorted(CASE_KEYS)
 

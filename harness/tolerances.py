@@ -130,3 +130,26 @@ def _number(value: Any, field: str) -> float:
     if not math.isfinite(number) or number < 0:
         raise ToleranceError(field, f"{field}: must be a finite number >= 0, got {value!r}")
     return number
+
+
+GRAD_DEFAULTS: dict[str, tuple[float, float]] = {
+    "float16": (1e-2, 1e-3),
+    "bfloat16": (5e-2, 1e-2),
+    "float32": (1e-5, 1e-6),
+    "float64": (1e-7, 1e-9),
+}
+"""``dtype name -> (rtol, atol)`` for gradients (analytic reference vs TF's GradientTape).
+Looser than the value defaults: a gradient is a difference of terms of the value's size
+(softmax - labels), so its relative error is larger where it is small."""
+
+
+def grad_tolerance(dtype: str, method: str = "analytic") -> Tolerance:
+    """The gradient tolerance for ``dtype``; a finite-difference reference is at least as
+    loose as its own error bound (:data:`harness.gradients.FD_TOLERANCE`)."""
+    rtol, atol = GRAD_DEFAULTS[str(dtype)]
+    if method.startswith("finite-difference/"):
+        from harness.gradients import FD_TOLERANCE
+
+        fd_rtol, fd_atol = FD_TOLERANCE[method.split("/", 1)[1]]
+        rtol, atol = max(rtol, fd_rtol), max(atol, fd_atol)
+    return Tolerance(rtol, atol, source="grad-default")

@@ -51,8 +51,12 @@ def test_valid_file_loads(write_case):
      "a.yaml:4: cases[0].dtypes[1]: 'float31' is not allowed"),
     ("cases:\n  - id: x\n    op: tf.nn.softmax\n    tolerance: {rtol: 0.1}\n    args: {logits: [1.0]}\n",
      "a.yaml:4: cases[0].tolerance"),
-    ("cases:\n  - id: x\n    op: tf.nn.softmax\n    grad: [logits]\n    args: {logits: [1.0]}\n",
-     "a.yaml:4: cases[0].grad: `grad:` is reserved for gradient parity and not supported yet"),
+    ("cases:\n  - id: x\n    op: tf.nn.sparse_softmax_cross_entropy_with_logits\n    grad: [labels]\n"
+     "    args: {labels: [0], logits: [[1.0, 2.0]]}\n",
+     "a.yaml:4: cases[0].grad: labels is an integer tensor: it has no gradient (differentiable arguments of "
+     "tf.nn.sparse_softmax_cross_entropy_with_logits: logits)"),
+    ("cases:\n  - id: x\n    op: tf.nn.softmax\n    modes: [eager, graph]\n    args: {logits: [1.0]}\n",
+     "a.yaml:4: cases[0].modes[1]: 'graph' is not allowed (one of eager, function, xla)"),
     ("cases:\n  - id: x\n    op: tf.nn.softmax\n    args:\n      logits: {random: normal, shape: [-1, 3]}\n",
      "a.yaml:5: cases[0].args.logits.shape: negative dimension in [-1, 3]"),
     ("cases:\n  - id: x\n    op: tf.nn.softmax\n    args:\n      logits: {npy: ../outside.npy}\n",

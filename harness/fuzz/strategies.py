@@ -1,0 +1,299 @@
+"""Hypothesis strategies for fuzz examples, derived from each registry entry's arguments.
+
+An :class:`Example` holds YAML-ready argument values: nested lists of numbers (exact in the
+example's dtype, so writing them out and casting them back is lossless), a ``{fill: 0,
+shape: [...]}`` generator for empty tensors (a nested list cannot spell shape ``[0, 3]``),
+or plain values. It is run and written out exactly as a case file would hold it.
+
+Coherence between arguments comes from their names (see :func:`generic`): the float
+tensors of a pair (``labels``/``logits``, ``y_true``/``y_pred``, ...) share one shape
+``[batch, ..., classes]``; an int ``labels``/``y_true`` holds indices into the last axis
+of that shape; weights are a scalar or broadcastable to the per-example loss. What each
+float holds (logits, probabilities, counts) comes from :data:`DOMAIN_OVERRIDES`. Ops that
+need more than that have a recipe in :mod:`harness.fuzz.recipes`.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from harness.registry import Arg, OpSpec
+
+FUZZ_DTYPES = ("float32", "float64")
+"""Dtypes fuzzed by default (those of them an op supports)."""
+
+# --- what a float tensor holds -------------------------------------------------------
+REAL, UNIT, NONNEG, POSITIVE, BINARY, SIGNED_LABEL = "real", "unit", "nonneg", "positive", "binary", "signed_label"
+MODERATE = "moderate"
+"""Reals in [-4, 4]: for embeddings that meet in dot products, where wide values would only
+measure float32 cancellation, not parity."""
+
+_SPECIALS = {
+    REAL: (0.0, 1.0, -1.0, 1e4, -1e4, 60.0, -60.0, 100.0, -100.0, 1e-30, -1e-30),
+    UNIT: (0.0, 1.0, 0.5, 1e-30, 1e-7, 0.9999999),
+    NONNEG: (0.0, 1.0, 1e4, 1e-30),
+    POSITIVE: (1.0, 1e-6, 1e4),
+    BINARY: (0.0, 1.0),
+    SIGNED_LABEL: (-1.0, 0.0, 1.0),
+    MODERATE: (0.0, 1.0, -1.0, 0.5, -0.5),
+}
+_RANGES = {REAL: (-10.0, 10.0), UNIT: (0.0, 1.0), NONNEG: (0.0, 10.0), POSITIVE: (1e-3, 10.0),
+           SIGNED_LABEL: (-2.0, 2.0), MODERATE: (-4.0, 4.0)}
+_WIDE = {REAL: (-1e4, 1e4), NONNEG: (0.0, 1e4)}
+_NONFINITE = {REAL: (math.nan, math.inf, -math.inf), UNIT: (math.nan,), NONNEG: (math.nan, math.inf),
+              POSITIVE: (math.inf,), SIGNED_LABEL: (math.nan,), BINARY: (),
+              MODERATE: (math.nan, math.inf, -math.inf)}
+
+
+def _exact(value: float, dtype: str) -> float:
+    return float(np.asarray(value).astype(dtype))
+
+
+def elements(domain: str, dtype: str, nan: bool = False) -> st.SearchStrategy[float]:
+    """Numbers of ``domain`` exactly representable in ``dtype``: a moderate range first
+    (what shrinking tends to), the domain's special values (exact 0 and 1, ±1e4 logits, tiny
+    magnitudes), a wide range, and with ``nan`` NaN and infinities."""
+    width = 32 if dtype == "float32" else 64
+    specials = sorted({_exact(v, dtype) for v in _SPECIALS[domain]}, key=lambda v: (abs(v), v < 0))
+    parts = []
+    if domain in _RANGES:
+        lo, hi = _RANGES[domain]
+        parts.append(st.floats(lo, hi, width=width))
+    parts.append(st.sampled_from(specials))
+    if domain in _WIDE:
+        parts.append(st.floats(*_WIDE[domain], width=width))
+    if nan and _NONFINITE[domain]:
+        parts.append(st.sampled_from(_NONFINITE[domain]))
+    return st.one_of(*parts)
+
+
+# --- examples --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Example:
+    """One generated input of an op, with YAML-ready values."""
+
+    op: str
+    dtype: str
+    args: dict = field(default_factory=dict)
+    init: dict = field(default_factory=dict)
+
+    def case_data(self, case_id: str) -> dict:
+        """The example as a case mapping in the README's format."""
+        data: dict = {"id": case_id, "op": self.op, "dtypes": [self.dtype]}
+        if self.init:
+            data["init"] = dict(self.init)
+        data["args"] = dict(self.args)
+        return data
+
+    def __repr__(self) -> str:
+        init = f" init={json.dumps(self.init)}" if self.init else ""
+        return f"Example({self.op} [{self.dtype}]{init} args={json.dumps(self.args, default=str)})"
+
+
+def array_spec(arr: np.ndarray) -> Any:
+    """A YAML-ready value for ``arr``: a nested list, or a fill generator when it is empty."""
+    if arr.size == 0:
+        return {"fill": 0 if arr.dtype.kind in "iu" else 0.0, "shape": list(arr.shape)}
+    return arr.tolist()
+
+
+class Gen:
+    """Draws the pieces of an example for one dtype (used by :func:`generic` and the recipes)."""
+
+    def __init__(self, draw: Callable, dtype: str, nan: bool) -> None:
+        self.draw, self.dtype, self.nan = draw, dtype, nan
+
+    def pick(self, options) -> Any:
+        """One of ``options``; shrinks towards the first."""
+        return self.draw(st.sampled_from(list(options)))
+
+    def integer(self, low: int, high: int) -> int:
+        """An int in ``[low, high]``; shrinks towards ``low``."""
+        return self.draw(st.integers(low, high))
+
+    def floats(self, shape, domain: str = REAL) -> Any:
+        arr = self.draw(hnp.arrays(np.float64, tuple(shape), elements=elements(domain, self.dtype, self.nan)))
+        return array_spec(arr)
+
+    def scalar(self, domain: str = REAL) -> float:
+        return self.draw(elements(domain, self.dtype, self.nan))
+
+    def ints(self, shape, low: int, high: int) -> Any:
+        """Integers in ``[low, high)`` (int32 in the case)."""
+        arr = self.draw(hnp.arrays(np.int64, tuple(shape), elements=st.integers(low, max(low, high - 1))))
+        return array_spec(arr)
+
+    def shape(self, min_rank: int = 1, max_rank: int = 3, empty: bool = True, min_classes: int = 1) -> tuple:
+        """``[batch, ..., classes]``; the batch (axis 0 of a rank >= 2 shape) may be 0."""
+        rank = self.integer(min_rank, max_rank)
+        classes = self.pick([c for c in (1, 2, 3, 4, 5) if c >= min_classes])
+        if rank == 1:
+            return (classes,)
+        batch = self.pick([1, 2, 3, 4, 0] if empty else [1, 2, 3, 4])
+        middle = tuple(self.pick([1, 2, 3]) for _ in range(rank - 2))
+        return (batch, *middle, classes)
+
+    def weights(self, loss_shape: tuple, forms=("scalar", "broadcast")) -> Any:
+        """A weight: a scalar, a tensor of ``loss_shape`` with some axes set to 1
+        (``broadcast``), the loss shape itself (``full``) or its batch axis (``batch``)."""
+        form = self.pick([f for f in forms if f != "batch" or loss_shape])
+        if form == "scalar":
+            return self.scalar(NONNEG)
+        if form == "full":
+            shape = loss_shape
+        elif form == "batch":
+            shape = loss_shape[:1]
+        else:
+            shape = tuple(1 if self.draw(st.booleans()) else d for d in loss_shape)
+        return self.floats(shape, NONNEG)
+
+    def value(self, arg: Arg) -> Any:
+        """A plain value: one of the arg's choices, or of :data:`VALUE_CHOICES` by name
+        (default first), else the default."""
+        if arg.choices:
+            options = list(arg.choices)
+            if arg.default in options:
+                options.remove(arg.default)
+                options.insert(0, arg.default)
+            return self.pick(options)
+        extra = VALUE_CHOICES.get(arg.name, ())
+        options = ([] if arg.required else [arg.default]) + [v for v in extra if arg.required or v != arg.default]
+        if not options:
+            raise Unfuzzable(f"required value argument `{arg.name}` has no fuzz values")
+        return self.pick(options)
+
+
+class Unfuzzable(Exception):
+    """The op cannot be fuzzed generically (the message says why)."""
+
+
+VALUE_CHOICES: dict[str, tuple] = {
+    "from_logits": (False, True),
+    "label_smoothing": (0.0, 0.1, 1.0),
+    "gamma": (2.0, 0.0, 1.5),
+    "alpha": (0.25, 0.5, 0.9),
+    "beta": (0.5, 0.3),
+    "delta": (1.0, 0.5, 3.0),
+    "q": (0.5, 0.2, 0.9),
+    "apply_class_balancing": (False, True),
+    "compute_full_loss": (False, True),
+    "remove_diagonal": (True, False),
+    "margin": (0.4, 0.25),
+    "ignore_class": (None, 0),
+}
+"""Values tried for ``value`` args without ``choices`` (axis-like args keep their default:
+changing them needs shape knowledge, see the recipes)."""
+
+# --- argument names and what they hold -------------------------------------------------
+PAIR_NAMES = ("labels", "onehot_labels", "multi_class_labels", "y_true", "targets", "logits", "predictions",
+              "y_pred", "log_input", "t", "losses", "per_example_loss", "regularization_loss")
+"""Float tensors that share the op's main shape."""
+WEIGHT_NAMES = ("weights", "sample_weight", "pos_weight")
+LABEL_NAMES = ("labels", "onehot_labels", "multi_class_labels", "y_true", "targets")
+
+_PROBABILITY_PAIR = {"y_true": UNIT, "y_pred": UNIT}
+DOMAIN_OVERRIDES: dict[str, dict[str, str]] = {
+    "kld": _PROBABILITY_PAIR, "kldivergence": _PROBABILITY_PAIR, "kullbackleiblerdivergence": _PROBABILITY_PAIR,
+    "dice": _PROBABILITY_PAIR, "tversky": _PROBABILITY_PAIR,
+    "poisson": {"y_true": NONNEG, "y_pred": NONNEG},
+    "categoricalgeneralizedcrossentropy": {"y_pred": UNIT},
+    "hinge": {"y_true": SIGNED_LABEL}, "squaredhinge": {"y_true": SIGNED_LABEL},
+    "categoricalhinge": {"y_true": UNIT},
+    "logloss": {"labels": UNIT, "predictions": UNIT},
+    "hingeloss": {"labels": BINARY},
+    "sigmoidcrossentropy": {"multi_class_labels": BINARY},
+    "logpoissonloss": {"targets": NONNEG},
+}
+"""By op short name (lower case, no underscores): the domain of args that differ from
+the name-based default (labels: probabilities in [0, 1]; everything else: any real)."""
+_REAL_LABELS = ("absolutedifference", "meansquarederror", "huberloss", "meanpairwisesquarederror", "mse", "mae",
+                "mape", "msle", "meanabsoluteerror", "meanabsolutepercentageerror", "meansquaredlogarithmicerror",
+                "huber", "logcosh", "cosinesimilarity")
+_PROBABILITY_PREDICTIONS = ("binarycrossentropy", "categoricalcrossentropy", "binaryfocalcrossentropy",
+                            "categoricalfocalcrossentropy", "sparsecategoricalcrossentropy")
+
+
+def short_name(op: OpSpec) -> str:
+    return op.name.rsplit(".", 1)[1].replace("_", "").lower()
+
+
+def domain_of(op: OpSpec, name: str, values: dict) -> str:
+    """What the float argument ``name`` of ``op`` holds, given the chosen plain values."""
+    short = short_name(op)
+    if name in DOMAIN_OVERRIDES.get(short, {}):
+        return DOMAIN_OVERRIDES[short][name]
+    if name == "y_pred" and short in _PROBABILITY_PREDICTIONS and not values.get("from_logits"):
+        return UNIT
+    if name in LABEL_NAMES and short not in _REAL_LABELS:
+        return UNIT
+    if name in WEIGHT_NAMES:
+        return NONNEG
+    return REAL
+
+
+@dataclass(frozen=True)
+class ShapeRule:
+    """Per-op limits on the main shape."""
+
+    min_rank: int = 1
+    max_rank: int = 3
+    empty: bool = True
+
+
+def loss_shape(op: OpSpec, main: tuple) -> tuple:
+    """Shape of the per-example loss the weights apply to."""
+    if op.name.startswith("tf.keras.losses.") or short_name(op) in ("softmaxcrossentropy", "sparsesoftmaxcrossentropy"):
+        return main[:-1]
+    return main
+
+
+def generic(g: Gen, op: OpSpec, rule: ShapeRule) -> Example:
+    """An example from argument names alone (see the module docstring)."""
+    init = {a.name: g.value(a) for a in op.init}
+    values = {a.name: g.value(a) for a in op.args if a.role == "value"}
+    chosen = {**init, **values}
+    main = g.shape(rule.min_rank, rule.max_rank, rule.empty, min_classes=1)
+    args: dict = {}
+    for a in op.args:
+        if a.role == "value":
+            if values[a.name] != a.default or a.required:
+                args[a.name] = values[a.name]
+        elif a.role == "int" and a.name in LABEL_NAMES:
+            args[a.name] = g.ints(main[:-1], 0, main[-1])
+        elif a.role == "float" and a.name in PAIR_NAMES:
+            args[a.name] = g.floats(main, domain_of(op, a.name, chosen))
+        elif a.role == "float" and a.name in WEIGHT_NAMES:
+            weight = _weight(g, op, a, main)
+            if weight is not _OMIT:
+                args[a.name] = weight
+        elif a.required:
+            raise Unfuzzable(f"required {a.role} argument `{a.name}` has no generic shape rule (add a recipe)")
+    return Example(op.name, g.dtype, args, init)
+
+
+_OMIT = object()
+
+
+def _weight(g: Gen, op: OpSpec, a: Arg, main: tuple) -> Any:
+    if a.name == "pos_weight":
+        form = g.pick(["scalar", "classes", "full"])
+        return g.scalar(NONNEG) if form == "scalar" else g.floats(main[-1:] if form == "classes" else main, NONNEG)
+    if not a.required and not g.draw(st.booleans()):
+        return _OMIT
+    shape = loss_shape(op, main)
+    if a.name == "sample_weight":
+        return g.weights(shape, ("scalar", "batch", "full"))
+    return g.weights(shape, ("scalar", "broadcast"))
+
+
+def dtypes_for(op: OpSpec, wanted=FUZZ_DTYPES) -> list[str]:
+    return [d for d in wanted if d in op.dtypes]
+
+
+__all__ = ["Example", "Gen", "Unfuzzable", "ShapeRule", "generic", "elements", "dtypes_for"]

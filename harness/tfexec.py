@@ -1,0 +1,95 @@
+"""Running an op in TensorFlow in one of three modes, optionally with its gradient.
+
+``eager``     the op is called directly.
+``function``  under ``tf.function``.
+``xla``       under ``tf.function(jit_compile=True)``.
+
+Traces are reused: one ``tf.function`` is kept per (op, constructor args, plain-value args,
+mode, differentiated args), and tensors are passed as arguments, so cases of the same op
+and input signature (shapes and dtypes) share one trace. :data:`TRACES` counts traces per
+key, so a run can report how many it made.
+
+With ``grad``, the differentiated quantity is ``sum(output * cotangent)`` over every output
+leaf (the cotangent defaults to ones), so the gradient is the vector-Jacobian product; TF's
+``None`` for an argument the output does not depend on (e.g. labels under a
+``stop_gradient``) is returned as zeros.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from harness import tfbridge
+from harness.registry import OpSpec
+
+MODES = ("eager", "function", "xla")
+TRACES: Counter = Counter()
+_FUNCTIONS: dict = {}
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _leaves(tree: Any) -> list:
+    if isinstance(tree, (list, tuple)):
+        return [leaf for item in tree for leaf in _leaves(item)]
+    return [tree]
+
+
+def _body(op: OpSpec, init: dict, values: dict, grad: tuple[str, ...], key=None):
+    tf = tfbridge.tf()
+
+    def call(tensors: dict, cotangent: list | None):
+        if key is not None:
+            TRACES[key] += 1  # Python side effect: runs once per trace, not per call
+        if not grad:
+            return op.run_tf(tf, init, {**tensors, **values}), None
+        with tf.GradientTape() as tape:
+            for name in grad:
+                tape.watch(tensors[name])
+            out = op.run_tf(tf, init, {**tensors, **values})
+            total = tf.add_n([tf.reduce_sum(tf.cast(leaf, tf.float64 if leaf.dtype == tf.float64 else tf.float32)
+                                            * tf.cast(c, tf.float64 if leaf.dtype == tf.float64 else tf.float32))
+                              for leaf, c in zip(_leaves(out), cotangent)])
+        grads = tape.gradient(total, [tensors[name] for name in grad])
+        grads = [tf.zeros_like(tensors[name]) if g is None else g for name, g in zip(grad, grads)]
+        return out, grads
+
+    return call
+
+
+def runner(op: OpSpec, init: dict, values: dict, mode: str, grad: tuple[str, ...] = ()):
+    """A callable ``(tensors, cotangent) -> (output, grads)`` for this op in this mode."""
+    if mode == "eager":
+        return _body(op, init, values, grad)
+    key = (op.name, _freeze(init), _freeze(values), mode, grad)
+    fn = _FUNCTIONS.get(key)
+    if fn is None:
+        tf = tfbridge.tf()
+        fn = tf.function(_body(op, init, values, grad, key), jit_compile=(mode == "xla"), reduce_retracing=False)
+        _FUNCTIONS[key] = fn
+    return fn
+
+
+def run(op: OpSpec, init: dict, args: dict, mode: str, grad: tuple[str, ...] = (), cotangent: list | None = None):
+    """Run once; returns (output as NumPy, {arg: gradient as NumPy} or None)."""
+    tensors = {k: tfbridge.to_tf(v) for k, v in args.items() if _is_tensor(v)}
+    values = {k: v for k, v in args.items() if not _is_tensor(v)}
+    fn = runner(op, init, values, mode, grad)
+    cot = [tfbridge.to_tf(np.asarray(c)) for c in cotangent] if cotangent is not None else None
+    out, grads = fn(tensors, cot)
+    out = tfbridge.to_numpy(out)
+    if grads is None:
+        return out, None
+    return out, {name: tfbridge.to_numpy(g) for name, g in zip(grad, grads)}
+
+
+def _is_tensor(v: Any) -> bool:
+    return isinstance(v, np.ndarray) or (isinstance(v, list) and bool(v) and all(isinstance(x, np.ndarray) for x in v))
