@@ -1,13 +1,19 @@
 """Loading and validating case files.
 
 Every problem becomes a :class:`CaseError` whose text is one line,
-``path:line: field: problem (hint)``. A bad case does not spoil its file: the other
-cases in the file are still returned and run.
+``path:line: field: problem (hint)``, naming the file, the line of the culprit, the
+field and a fix. A bad case does not spoil its file: the other cases in the file are
+still returned and run. A file-level problem (YAML syntax, an unknown top-level key, bad
+``defaults:``) stops the whole file, since every case would be read wrongly.
+
+:func:`load_file` never raises: an unexpected exception inside becomes a ``CaseError``
+too (field ``(harness)``), so one strange file cannot stop a run.
 """
 from __future__ import annotations
 
 import difflib
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +27,43 @@ from harness.tolerances import ToleranceError, resolve_tolerance
 from harness.yamlio import LineDict, YamlError, load_yaml
 
 CASE_SUFFIXES = (".yaml", ".yml")
+TOP_KEYS = ("cases", "defaults")
+SHAPE_CHECK_ELEMENTS = 1_000_000
+"""Inputs bigger than this are not generated at load time for the op's shape check;
+the runner still checks them before TF runs."""
+SHAPE_CHECK_COMBOS = 16
+"""Matrix combinations whose shapes are checked at load time."""
+
+EXAMPLES = {
+    "id": "id: softmax-basic",
+    "op": "op: tf.nn.softmax",
+    "source": "source: 000_da8c9ec7f04c9b53.txt",
+    "description": "description: what the case shows",
+    "args": "args: {logits: [1.0, 2.0]}",
+    "init": "init: {from_logits: true}",
+    "dtypes": "dtypes: [float32, float64]",
+    "tolerance": "tolerance: {rtol: 1e-5, atol: 1e-6, reason: why the default is not enough}",
+    "expect": "expect: [0.5, 0.5]",
+    "expect_error": "expect_error: InvalidArgumentError",
+    "type": "type: InvalidArgumentError",
+    "match": "match: 'must be'",
+    "same_as": "same_as: [{op: tf.nn.softmax, args: {logits: $logits}}]",
+    "differs_from": "differs_from: [{op: tf.nn.log_softmax, args: {logits: $logits}}]",
+    "matrix": "matrix: {args.axis: [0, -1]}",
+    "xfail": "xfail: why this case is expected to fail",
+    "rtol": "rtol: 1e-5",
+    "atol": "atol: 1e-6",
+    "ulp": "ulp: 4",
+    "reason": "reason: why the default is not enough",
+    "then": "then: mean",
+    "value": "value: 0.5",
+}
+TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "an integer", "array": "a list",
+              "object": "a mapping", "boolean": "true or false", "null": "null"}
+TOLERANCE_HINTS = {
+    "not both": "ulp replaces rtol and atol: keep one or the other",
+    "give rtol": "e.g. {rtol: 1e-5, atol: 1e-6, reason: ...} or {ulp: 4, reason: ...}",
+}
 
 
 @dataclass
@@ -33,7 +76,8 @@ class CaseError:
     case_id: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.field}: {self.problem}" + (f" ({self.hint})" if self.hint else "")
+        text = f"{self.path}:{self.line}: {self.field}: {self.problem}" + (f" ({self.hint})" if self.hint else "")
+        return " ".join(text.split())  # always one line
 
 
 @dataclass
@@ -62,19 +106,41 @@ class LoadedFile:
     errors: list[CaseError]
 
 
+# (path inside the checked mapping, field, problem, hint)
+Problem = tuple[list, str, str, str]
+
+
 def _closest(word: str, options) -> str:
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    match = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
     return f"did you mean {match[0]!r}?" if match else ""
 
 
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
 def _line_at(doc: Any, path) -> int:
-    """The line of the deepest mapping key along ``path`` in the loaded document."""
+    """The line of the deepest mapping key or list item along ``path``."""
     line, node = getattr(doc, "line", 1), doc
     for part in path:
         if isinstance(node, LineDict):
-            line = node.line_of(part) if part in node else node.line
+            if part not in node:
+                break
+            line = node.line_of(part)
             node = node.get(part)
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             item_lines = getattr(node, "item_lines", None)
             if item_lines:
                 line = item_lines[part]
@@ -92,34 +158,99 @@ def _field(prefix: str, path) -> str:
     return out
 
 
-def _schema_errors(obj: dict, schema: dict, prefix: str) -> list[tuple[list, str, str, str]]:
-    """jsonschema errors as (path, field, problem, hint), most specific first."""
-    out = []
+def _example(path) -> str:
+    names = [p for p in path if isinstance(p, str)]
+    return EXAMPLES.get(names[-1], "") if names else ""
+
+
+def _schema_error(e: jsonschema.ValidationError, prefix: str) -> list[Problem]:
+    """One jsonschema error as problems with a fix."""
+    path = list(e.absolute_path)
+    fld = _field(prefix, path) or "(file)"
+    key = path[-1] if path else ""
+    if e.validator == "additionalProperties":
+        allowed = list(e.schema.get("properties", {}))
+        out = []
+        for name in sorted((set(e.instance) - set(allowed)) - set(RESERVED_KEYS), key=str):
+            hint = _closest(name, allowed) or f"allowed keys: {', '.join(allowed)}"
+            out.append((path + [name], _field(prefix, path + [name]), "unknown key", hint))
+        return out
+    if e.validator == "required":
+        missing = e.message.split("'")[1]
+        return [(path, _field(prefix, path + [missing]), "missing required key", f"add {EXAMPLES.get(missing, missing + ': ...')}")]
+    if "propertyNames" in e.absolute_schema_path:
+        name = e.instance
+        return [(path + [name], _field(prefix, path + [name]), f"matrix key {name!r} does not say which arguments it varies",
+                 f"write args.{name} (a call argument) or init.{name} (a constructor argument)")]
+    if e.validator == "type":
+        expected = e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]
+        words = " or ".join(TYPE_WORDS.get(t, t) for t in expected)
+        hint = _example(path)
+        if expected == ["string"] and isinstance(e.instance, (int, float)) and not isinstance(e.instance, bool):
+            hint = f"quote it: {key}: '{e.instance}'"
+        return [(path, fld, f"must be {words}, got {_kind(e.instance)} {inputs.short(e.instance)}", hint)]
+    if e.validator == "pattern" and key == "id":
+        suggestion = re.sub(r"[^A-Za-z0-9._-]+", "-", str(e.instance)).strip("-") or "my-case"
+        return [(path, fld, f"{e.instance!r} has characters other than letters, digits, '.', '_' and '-'",
+                 f"e.g. id: {suggestion}")]
+    if e.validator == "enum":
+        options = [str(v) for v in e.validator_value]
+        close = _closest(str(e.instance), options)
+        return [(path, fld, f"{inputs.short(e.instance)} is not allowed",
+                 (close + " " if close else "") + f"one of {', '.join(options)}")]
+    if e.validator in ("minItems", "minProperties"):
+        what = "value" if path[:1] == ["matrix"] or "matrix" in path else "item"
+        return [(path, fld, f"needs at least one {what}", (_example(path) or "add a value") + ", or remove the key")]
+    if e.validator == "minLength":
+        return [(path, fld, "must not be empty", _example(path))]
+    if e.validator == "minimum":
+        return [(path, fld, f"must be >= {e.validator_value}, got {inputs.short(e.instance)}",
+                 f"tolerances are distances, e.g. {_example(path)}")]
+    if e.validator == "uniqueItems":
+        return [(path, fld, f"repeats an item in {inputs.short(e.instance)}", "list each value once")]
+    return [(path, fld, e.message.splitlines()[0], "see README 'The case format'")]
+
+
+def _schema_errors(obj: dict, schema: dict, prefix: str) -> list[Problem]:
+    """jsonschema errors as problems, in document order; a missing key that an unknown
+    key was probably meant to be is not reported twice."""
+    out: list[Problem] = []
     validator = jsonschema.Draft202012Validator(schema)
-    for err in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
-        errs = [err]
-        if err.context:  # anyOf: report the branch that got furthest
-            errs = [max(err.context, key=lambda e: len(e.absolute_path))]
-        for e in errs:
-            path = list(e.absolute_path)
-            fld = _field(prefix, path)
-            if e.validator == "additionalProperties":
-                allowed = list(e.schema.get("properties", {}))
-                for key in sorted(set(e.instance) - set(allowed)):
-                    hint = _closest(key, allowed) or f"allowed keys: {', '.join(allowed)}"
-                    out.append((path + [key], f"{fld}.{key}".lstrip("."), "unknown key", hint))
-                continue
-            if e.validator == "required":
-                missing = e.message.split("'")[1]
-                out.append((path, f"{fld}.{missing}".lstrip("."), "missing required key", f"add {missing}: ..."))
-                continue
-            hint = ""
-            if e.validator == "pattern" and path and path[-1] == "id":
-                hint = "ids use letters, digits, '.', '_' and '-'"
-            elif e.validator == "enum":
-                out.append((path, fld, f"{e.instance!r} is not allowed", f"one of {', '.join(map(str, e.validator_value))}"))
-                continue
-            out.append((path, fld or "(file)", e.message, hint))
+    for err in sorted(validator.iter_errors(obj), key=lambda e: [str(p) for p in e.absolute_path]):
+        if err.context:  # a combinator: report the branch that got furthest
+            err = max(err.context, key=lambda e: len(e.absolute_path))
+        out += _schema_error(err, prefix)
+    unknown = {f for _, f, problem, _ in out if problem == "unknown key"}
+    meant = set()
+    for _, f, problem, hint in out:
+        if problem == "unknown key" and hint.startswith("did you mean "):
+            meant.add(f.rsplit(".", 1)[0] + "." + hint.split("'")[1])
+    return [p for p in out if not (p[2] == "missing required key" and p[1] in meant and unknown)]
+
+
+def _duplicate_keys(node: Any, path: list) -> list[tuple[list, str, int, int]]:
+    """Keys written twice anywhere below ``node``: (path, key, first line, repeated line)."""
+    found = []
+    if isinstance(node, LineDict):
+        for key, first, again in getattr(node, "duplicates", []):
+            found.append((path + [key], key, first, again))
+        for key, value in node.items():
+            found += _duplicate_keys(value, path + [key])
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _duplicate_keys(value, path + [i])
+    return found
+
+
+def _duplicate_problems(node: Any, prefix: str, path: list) -> list[tuple[int, str, str, str]]:
+    out = []
+    for where, key, first, again in _duplicate_keys(node, path):
+        value = node
+        for part in where:
+            value = value[part]
+        hint = f"merge the two into one {key}:" if isinstance(value, dict) else "keep one of them"
+        out.append((again, _field(prefix, where), f"key {key!r} is written twice (first at line {first}); "
+                                                  "YAML would silently keep only this one", hint))
     return out
 
 
@@ -133,9 +264,26 @@ def discover(paths: list[Path]) -> list[Path]:
     return files
 
 
+def _internal(exc: BaseException) -> tuple[str, str]:
+    text = (str(exc).splitlines() or [""])[0][:200]
+    return (f"internal error while loading: {type(exc).__name__}: {text}",
+            "a harness bug: please report it with this case file")
+
+
 def load_file(path: Path, display_path: str | None = None) -> LoadedFile:
+    """Load and validate one case file; never raises (see the module docstring)."""
     shown = display_path or str(path)
     result = LoadedFile(path, shown, [], [])
+    try:
+        _load(result)
+    except Exception as exc:  # a bug must not stop the run: it becomes one more error line
+        problem, hint = _internal(exc)
+        result.errors.append(CaseError(shown, 1, "(harness)", problem, hint))
+    return result
+
+
+def _load(result: LoadedFile) -> None:
+    path, shown = result.path, result.display_path
 
     def fail(line: int, fld: str, problem: str, hint: str = "", case_id: str | None = None) -> None:
         result.errors.append(CaseError(shown, line, fld, problem, hint, case_id))
@@ -143,125 +291,130 @@ def load_file(path: Path, display_path: str | None = None) -> LoadedFile:
     try:
         doc = load_yaml(path)
     except FileNotFoundError:
-        fail(1, "(file)", "file not found", "check the path")
-        return result
+        return fail(1, "(file)", "file not found", "check the path")
+    except IsADirectoryError:
+        return fail(1, "(file)", "is a directory", "give a case file, or the directory to verify")
     except YamlError as exc:
-        fail(exc.line, "(file)", exc.problem, exc.hint)
-        return result
+        return fail(exc.line, "(file)", exc.problem, exc.hint)
     if doc is None:
-        fail(1, "(file)", "empty file", "a case file needs `cases:` with a list of cases")
-        return result
+        return fail(1, "(file)", "empty file", "a case file needs `cases:` with a list of cases")
     if not isinstance(doc, dict):
-        fail(getattr(doc, "line", 1), "(file)", f"top level is a {type(doc).__name__}, not a mapping", "start with `cases:`")
-        return result
+        return fail(getattr(doc, "line", 1), "(file)", f"top level is {_kind(doc)}, not a mapping",
+                    "start the file with `cases:` and indent the list of cases under it")
+    stop = False
     for key in doc:
-        if key not in ("cases", "defaults"):
-            hint = _closest(str(key), ["cases", "defaults"]) or "a case file has only `cases:` and `defaults:`"
+        if key not in TOP_KEYS:
+            hint = _closest(key, TOP_KEYS) or "a case file has only `cases:` and `defaults:`"
             fail(doc.line_of(key), str(key), "unknown top-level key", hint)
+            stop = True
+    for key, first, again in getattr(doc, "duplicates", []):
+        fail(again, str(key), f"written twice (first at line {first}); YAML would silently keep only this one",
+             f"merge the two into one {key}:")
+        stop = True
+    if stop:
+        return
     if "cases" not in doc:
-        fail(doc.line, "cases", "missing", "add `cases:` with a list of cases")
-        return result
+        return fail(doc.line, "cases", "missing", "add `cases:` with a list of cases")
     cases = doc["cases"]
     if not isinstance(cases, list):
-        fail(doc.line_of("cases"), "cases", "must be a list of cases", "each item starts with `- id: ...`")
-        return result
-    defaults = doc.get("defaults") or LineDict()
+        return fail(doc.line_of("cases"), "cases", f"must be a list of cases, got {_kind(cases)}",
+                    "each case starts with `- id: ...` under `cases:`")
+    if not cases:
+        return fail(doc.line_of("cases"), "cases", "the list is empty", "add a case, or delete the file")
+    defaults = doc.get("defaults")
+    if defaults is None:
+        defaults = LineDict()
+        defaults.key_lines = {}
     if not isinstance(defaults, dict):
-        fail(doc.line_of("defaults"), "defaults", "must be a mapping")
-        return result
-    default_errors = _semantic_reserved(defaults, "defaults") + [
-        (p, f, pr, h) for p, f, pr, h in _schema_errors(defaults, DEFAULTS_SCHEMA, "defaults")
-    ]
-    for p, fld, problem, hint in default_errors:
-        fail(_line_at(doc, ["defaults"] + list(p)), fld, problem, hint)
+        return fail(doc.line_of("defaults"), "defaults", f"must be a mapping, got {_kind(defaults)}",
+                    "e.g. defaults: {dtypes: [float32, float64]}")
+    default_errors = [(_line_at(doc, ["defaults"] + list(p)), f, pr, h) for p, f, pr, h in
+                      _semantic_reserved(defaults, "defaults") + _schema_errors(defaults, DEFAULTS_SCHEMA, "defaults")]
+    default_errors += _duplicate_problems(defaults, "defaults", [])
+    for line, fld, problem, hint in sorted(default_errors):
+        fail(line, fld, problem, hint)
     if default_errors:
-        return result
+        return
 
     seen: dict[str, int] = {}
     for i, raw in enumerate(cases):
         line = cases.item_lines[i] if hasattr(cases, "item_lines") else doc.line_of("cases")
         prefix = f"cases[{i}]"
-        if not isinstance(raw, dict):
-            fail(line, prefix, "a case must be a mapping", "start it with `- id: ...`")
-            continue
-        case_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-        errors = _semantic_reserved(raw, prefix) + _schema_errors(raw, CASE_SCHEMA, prefix)
-        if errors:
-            for p, fld, problem, hint in errors:
-                fail(_line_at(raw, p), fld, problem, hint, case_id)
-            continue
-        if case_id in seen:
-            fail(raw.line_of("id"), f"{prefix}.id", f"duplicate id {case_id!r}", f"also at {shown}:{seen[case_id]}", case_id)
-            continue
-        seen[case_id] = raw.line
-        merged = LineDict({**defaults, **raw})
-        merged.line, merged.key_lines = raw.line, {**getattr(defaults, "key_lines", {}), **raw.key_lines}
-        case, errs = _validate_case(merged, path, shown, prefix)
-        for p, fld, problem, hint in errs:
-            fail(_line_at(merged, p), fld, problem, hint, case_id)
-        if case is not None and not errs:
-            result.cases.append(case)
-    return result
+        case_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+        try:
+            _load_case(raw, i, line, prefix, case_id, defaults, seen, result, fail)
+        except Exception as exc:  # one case's bug does not spoil the file
+            problem, hint = _internal(exc)
+            fail(line, prefix, problem, hint, case_id)
 
 
-def _semantic_reserved(raw: dict, prefix: str) -> list:
+def _load_case(raw: Any, i: int, line: int, prefix: str, case_id: str | None, defaults: LineDict,
+               seen: dict, result: LoadedFile, fail) -> None:
+    path, shown = result.path, result.display_path
+    if not isinstance(raw, dict):
+        return fail(line, prefix, f"a case must be a mapping, got {_kind(raw)} {inputs.short(raw)}",
+                    "start it with `- id: ...` and put `op: ...` under it")
+    dupes = _duplicate_problems(raw, prefix, [])
+    if dupes:
+        for again, fld, problem, hint in dupes:
+            fail(again, fld, problem, hint, case_id)
+        return
+    errors = _semantic_reserved(raw, prefix) + _schema_errors(raw, CASE_SCHEMA, prefix)
+    if errors:
+        for p, fld, problem, hint in errors:
+            fail(_line_at(raw, p), fld, problem, hint, case_id)
+        return
+    if case_id in seen:
+        return fail(raw.line_of("id"), f"{prefix}.id", f"duplicate id {case_id!r}", f"also at {shown}:{seen[case_id]}",
+                    case_id)
+    seen[case_id] = raw.line_of("id")
+    merged = LineDict({**defaults, **raw})
+    merged.line, merged.key_lines = raw.line, {**getattr(defaults, "key_lines", {}), **raw.key_lines}
+    case, errs = _validate_case(merged, path, shown, prefix)
+    for p, fld, problem, hint in errs:
+        fail(_line_at(merged, p), fld, problem, hint, case_id)
+    if case is not None and not errs:
+        result.cases.append(case)
+
+
+def _semantic_reserved(raw: dict, prefix: str) -> list[Problem]:
     return [
-        ([key], f"{prefix}.{key}", f"`{key}:` is reserved for {what} and not supported yet",
-         "remove it; the case would otherwise be silently ignored")
+        ([key], f"{prefix}.{key}", f"`{key}:` is reserved for {what}, which is not supported yet",
+         "remove it: nothing would check it")
         for key, what in RESERVED_KEYS.items() if key in raw
     ]
 
 
+def _unknown_op(name: str) -> tuple[str, str]:
+    close = registry().closest(name)
+    return (f"unknown op {name!r}",
+            f"did you mean {', '.join(close)}?" if close else "python -m harness list-ops lists the ops")
+
+
 def _validate_case(data: LineDict, path: Path, shown: str, prefix: str):
-    errs: list = []
+    errs: list[Problem] = []
     reg = registry()
     try:
         op = reg.get(data["op"])
-    except UnknownOpError as exc:
-        return None, [(["op"], f"{prefix}.op", str(exc).split(" (")[0], str(exc).split(" (", 1)[1].rstrip(")"))]
+    except UnknownOpError:
+        problem, hint = _unknown_op(data["op"])
+        return None, [(["op"], f"{prefix}.op", problem, hint)]
     _, alias_warning = reg.resolve_name(data["op"])
-    errs += _check_arg_names(op, data.get("args") or {}, "args", op.args, prefix, required=True)
-    errs += _check_arg_names(op, data.get("init") or {}, "init", op.init, prefix, required=False)
+    errs += _check_arg_names(op, data.get("args") or {}, "args", prefix, ["args"])
+    errs += _check_arg_names(op, data.get("init") or {}, "init", prefix, ["init"])
     for key in (data.get("matrix") or {}):
         section, name = key.split(".", 1)
-        known = op.args if section == "args" else op.init
-        if name not in {a.name for a in known}:
-            errs.append((["matrix", key], f"{prefix}.matrix.{key}", f"{op.name} has no {section} argument {name!r}",
-                         f"{section}: {', '.join(a.name for a in known) or '(none)'}"))
-    for dtype in data.get("dtypes") or ["float32"]:
-        try:
-            resolve_tolerance(data.get("tolerance"), dtype)
-            exp = data.get("expect")
-            if isinstance(exp, dict):
-                resolve_tolerance(exp.get("tolerance"), dtype)
-        except ToleranceError as exc:
-            problem = str(exc).split(": ", 1)[1] if str(exc).startswith(exc.field.split(".")[0] + ":") else str(exc)
-            problem, _, hint = problem.partition(" (")
-            errs.append((exc.field.split("."), f"{prefix}.{exc.field}", problem, hint.rstrip(")")))
-            break
-    for name in data.get("grad") or []:
-        arg = op.arg(name)
-        differentiable = ", ".join(op.differentiable) or "none"
-        if arg is None:
-            errs.append((["grad"], f"{prefix}.grad", f"{op.name} has no argument {name!r}", f"differentiable: {differentiable}"))
-        elif arg.role == "int":
-            errs.append((["grad"], f"{prefix}.grad", f"{name} is an integer tensor: it has no gradient",
-                         f"differentiable arguments of {op.name}: {differentiable}"))
-        elif name not in op.differentiable:
-            errs.append((["grad"], f"{prefix}.grad", f"TF does not differentiate {op.name} with respect to {name}",
-                         f"differentiable: {differentiable}"))
+        errs += _check_arg_names(op, {name: None}, section, prefix, ["matrix", key], field_name=f"matrix.{key}")
+    errs += _check_tolerances(data, prefix)
+    errs += _check_expect(data, prefix)
     for key in ("same_as", "differs_from"):
         for j, comp in enumerate(data.get(key) or []):
-            try:
-                other = reg.get(comp["op"])
-            except UnknownOpError as exc:
-                errs.append(([key, j, "op"], f"{prefix}.{key}[{j}].op", str(exc), ""))
-                continue
-            for name in comp.get("args") or {}:
-                if other.arg(name) is None:
-                    errs.append(([key, j, "args", name], f"{prefix}.{key}[{j}].args.{name}", f"unknown argument of {other.name}",
-                                 f"its arguments: {', '.join(a.name for a in other.args)}"))
+            errs += _check_related(data, key, j, comp, path, prefix)
+    if errs:
+        return None, errs
     errs += _check_values(op, data, path, prefix)
+    if not errs and not data.get("expect_error"):
+        errs += _check_shapes(op, data, path, prefix)
     if errs:
         return None, errs
     case = Case(id=data["id"], op=op, data=data, path=path, display_path=shown, line=data.line,
@@ -269,47 +422,191 @@ def _validate_case(data: LineDict, path: Path, shown: str, prefix: str):
     return case, []
 
 
-def _check_arg_names(op: OpSpec, given: dict, section: str, known, prefix: str, required: bool) -> list:
-    errs = []
+def _arg_hint(op: OpSpec, section: str, name: str) -> str:
+    known = op.args if section == "args" else op.init
     names = [a.name for a in known]
+    if section == "init" and not names:
+        return f"{op.name} is a function: init: is for Keras loss classes; call arguments go under args:"
+    hint = _closest(name, names)
+    return (hint + "; " if hint else "") + f"{op.name} takes {section}: {', '.join(names) or '(none)'}"
+
+
+def _check_arg_names(op: OpSpec, given: dict, section: str, prefix: str, where: list,
+                     field_name: str | None = None) -> list[Problem]:
+    known = {a.name for a in (op.args if section == "args" else op.init)}
+    errs = []
     for name in given:
-        if name not in names:
-            hint = _closest(str(name), names)
-            hint = (hint + "; " if hint else "") + f"{op.name} takes {section}: {', '.join(names) or '(none)'}"
-            errs.append(([section, name], f"{prefix}.{section}.{name}", "unknown argument", hint))
+        if name not in known:
+            loc = where if field_name else where + [name]
+            fld = f"{prefix}.{field_name or f'{section}.{name}'}"
+            errs.append((loc, fld, "unknown argument", _arg_hint(op, section, str(name))))
     return errs
 
 
-def _check_values(op: OpSpec, data: LineDict, path: Path, prefix: str) -> list:
+def _tolerance_problem(exc: ToleranceError, prefix: str) -> Problem:
+    text = str(exc)
+    head, sep, rest = text.partition(": ")
+    problem = rest if sep and " " not in head else text
+    problem, _, hint = problem.partition(" (")
+    hint = hint.rstrip(")")
+    if not hint:
+        hint = next((h for k, h in TOLERANCE_HINTS.items() if k in problem), EXAMPLES["tolerance"])
+    return (exc.field.split("."), f"{prefix}.{exc.field}", problem, hint)
+
+
+def _check_tolerances(data: LineDict, prefix: str) -> list[Problem]:
+    exp = data.get("expect")
+    for dtype in data.get("dtypes") or ["float32"]:
+        try:
+            resolve_tolerance(data.get("tolerance"), dtype)
+            if isinstance(exp, dict):
+                resolve_tolerance(exp.get("tolerance"), dtype, field="expect.tolerance")
+        except ToleranceError as exc:
+            return [_tolerance_problem(exc, prefix)]
+    return []
+
+
+def _check_expect(data: LineDict, prefix: str) -> list[Problem]:
+    """A published value is numbers (nested lists for tensors and tuple outputs)."""
+    if "expect" not in data:
+        return []
+    spec = data["expect"]
+    path = ["expect", "value"] if isinstance(spec, dict) else ["expect"]
+    value = spec["value"] if isinstance(spec, dict) else spec
+
+    def walk(v: Any, where: list) -> list[Problem]:
+        if isinstance(v, list):
+            return [p for i, x in enumerate(v) for p in walk(x, where + [i])][:1]
+        if isinstance(v, str):
+            try:
+                float(v)
+                return []
+            except ValueError:
+                pass
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            return []
+        return [(where, _field(prefix, where), f"non-numeric value {inputs.short(v)}",
+                 "published values are numbers, .inf, -.inf or .nan")]
+
+    return walk(value, path)
+
+
+def _case_arg_names(data: LineDict) -> list[str]:
+    names = list(data.get("args") or {})
+    names += [k.split(".", 1)[1] for k in (data.get("matrix") or {}) if k.startswith("args.")]
+    return list(dict.fromkeys(names))
+
+
+def _check_related(data: LineDict, key: str, j: int, comp: dict, path: Path, prefix: str) -> list[Problem]:
+    """A same_as/differs_from computation: its op, argument names, ``$name`` references
+    and its own argument values."""
+    base = [key, j]
+    try:
+        other = registry().get(comp["op"])
+    except UnknownOpError:
+        problem, hint = _unknown_op(comp["op"])
+        return [(base + ["op"], _field(prefix, base + ["op"]), problem, hint)]
+    errs: list[Problem] = []
+    mine = _case_arg_names(data)
+    for section in ("args", "init"):
+        given = comp.get(section) or {}
+        errs += _check_arg_names(other, given, section, _field(prefix, base), base + [section])
+    if errs:
+        return errs
+    for name, value in (comp.get("args") or {}).items():
+        where = base + ["args", name]
+        if isinstance(value, str) and value.startswith("$"):
+            if value[1:] not in mine:
+                errs.append((where, _field(prefix, where), f"{value} names no argument of this case",
+                             f"this case has args: {', '.join(mine) or '(none)'}"))
+            continue
+        arg = other.arg(name)
+        try:
+            inputs.materialize(_field(prefix, where), value, arg.role, "float64", seed=0, base_dir=path.parent, dry=True)
+        except inputs.InputError as exc:
+            errs.append((where + list(exc.subpath), exc.field, exc.problem, exc.hint))
+    return errs
+
+
+def _combos(data: LineDict) -> list[dict]:
+    matrix = data.get("matrix") or {}
+    return [dict(zip(matrix, vals)) for vals in itertools.product(*matrix.values())] or [{}]
+
+
+def _check_values(op: OpSpec, data: LineDict, path: Path, prefix: str) -> list[Problem]:
     """Materialize every literal and generator once (cheaply, in float64) so bad values
     are reported at load time with their line, not mid-run; also checks required args
     (after matrix values are taken into account) and choices of value args."""
-    errs = []
+    errs: list[Problem] = []
     args = dict(data.get("args") or {})
     matrix = data.get("matrix") or {}
-    for a in op.args:
-        if a.required and a.name not in args and f"args.{a.name}" not in matrix:
-            errs.append((["args"], f"{prefix}.args.{a.name}", "missing required argument",
-                         f"{op.name} needs {', '.join(x.name for x in op.args if x.required)}"))
-    combos = [dict(zip(matrix, vals)) for vals in itertools.product(*matrix.values())] or [{}]
+    needed = [a.name for a in op.args if a.required]
+    for name in needed:
+        if name not in args and f"args.{name}" not in matrix:
+            errs.append((["args"] if "args" in data else [], f"{prefix}.args.{name}", "missing required argument",
+                         f"{op.name} needs {', '.join(needed)}"))
+    combos = _combos(data)
     for section, specs in (("args", op.args), ("init", op.init)):
         given = data.get(section) or {}
         for a in specs:
             values = [(given[a.name], [section, a.name])] if a.name in given else []
-            values += [(c[f"{section}.{a.name}"], ["matrix", f"{section}.{a.name}"]) for c in combos if f"{section}.{a.name}" in c]
+            values += [(c[f"{section}.{a.name}"], ["matrix", f"{section}.{a.name}", k])
+                       for k, c in enumerate(combos) if f"{section}.{a.name}" in c]
             for value, where in values:
-                if a.choices and value not in a.choices and data.get("expect_error") is None:
-                    errs.append((where, f"{prefix}.{section}.{a.name}", f"{value!r} is not allowed",
-                                 f"one of {', '.join(map(repr, a.choices))}"))
-                    continue
+                if where[0] == "matrix":  # combos repeat each value: point at its item
+                    where = ["matrix", where[1], list(matrix[where[1]]).index(value)]
+                if a.choices and value not in a.choices:
+                    close = _closest(value, a.choices) if isinstance(value, str) else ""
+                    errs.append((where, f"{prefix}.{section}.{a.name}", f"{inputs.short(value)} is not allowed",
+                                 (close + " " if close else "") + f"one of {', '.join(map(repr, a.choices))}"))
+                    break
                 if a.role == "value":
                     continue
                 try:
                     inputs.materialize(f"{prefix}.{section}.{a.name}", value, a.role, "float64",
                                        seed=0, base_dir=path.parent, dry=True)
                 except inputs.InputError as exc:
-                    errs.append((where, exc.field, exc.problem, exc.hint))
+                    errs.append((where + list(exc.subpath), exc.field, exc.problem, exc.hint))
+                    break
     return errs
+
+
+def _check_shapes(op: OpSpec, data: LineDict, path: Path, prefix: str) -> list[Problem]:
+    """The op's own pre-flight rule (``OpSpec.check``) on the concrete inputs, so shapes
+    TF would reject are stated at load time, at the argument's line. Inputs larger than
+    :data:`SHAPE_CHECK_ELEMENTS` are left to the runner's identical check."""
+    if op.check is None:
+        return []
+    matrix = data.get("matrix") or {}
+    for combo in _combos(data)[:SHAPE_CHECK_COMBOS]:
+        args = dict(data.get("args") or {})
+        init = dict(data.get("init") or {})
+        for key, value in combo.items():
+            section, name = key.split(".", 1)
+            (args if section == "args" else init)[name] = value
+        try:
+            arrays = {
+                name: inputs.materialize(f"args.{name}", spec, op.arg(name).role, "float64",
+                                         seed=inputs.derive_seed(data["id"], name), base_dir=path.parent,
+                                         max_elements=SHAPE_CHECK_ELEMENTS)
+                for name, spec in args.items()
+            }
+        except inputs.InputError:
+            continue  # too large to build here: the runner checks it
+        problem = op.check({k: inputs._plain(v) for k, v in init.items()}, arrays)
+        if not problem:
+            continue
+        named = sorted((m.start(), n) for n in arrays for m in [re.search(rf"(?<![A-Za-z0-9_]){re.escape(n)}(?![A-Za-z0-9_])",
+                                                                          problem)] if m)
+        name = named[0][1] if named else None
+        if name is None:
+            where, fld = ["args"], f"{prefix}.args"
+        elif f"args.{name}" in combo:
+            where, fld = ["matrix", f"args.{name}"], f"{prefix}.args.{name}"
+        else:
+            where, fld = ["args", name], f"{prefix}.args.{name}"
+        return [(where, fld, problem, "TF would reject these inputs; fix the shapes, or add expect_error to test the rejection")]
+    return []
 
 
 def expected_dtype_names() -> list[str]:

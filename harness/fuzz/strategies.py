@@ -83,9 +83,9 @@ class Example:
     args: dict = field(default_factory=dict)
     init: dict = field(default_factory=dict)
 
-    def case_data(self, case_id: str) -> dict:
-        """The example as a case mapping in the README's format."""
-        data: dict = {"id": case_id, "op": self.op, "dtypes": [self.dtype]}
+    def case_data(self) -> dict:
+        """The example as a case mapping in the README's format (without an ``id``)."""
+        data: dict = {"op": self.op, "dtypes": [self.dtype]}
         if self.init:
             data["init"] = dict(self.init)
         data["args"] = dict(self.args)
@@ -164,8 +164,6 @@ class Gen:
             return self.pick(options)
         extra = VALUE_CHOICES.get(arg.name, ())
         options = ([] if arg.required else [arg.default]) + [v for v in extra if arg.required or v != arg.default]
-        if not options:
-            raise Unfuzzable(f"required value argument `{arg.name}` has no fuzz values")
         return self.pick(options)
 
 
@@ -253,8 +251,20 @@ def loss_shape(op: OpSpec, main: tuple) -> tuple:
     return main
 
 
+def check_generic(op: OpSpec) -> None:
+    """Raise :class:`Unfuzzable` when :func:`generic` has no rule for a required argument."""
+    for a in op.init + op.args:
+        if a.role == "value" and a.required and not a.choices and a.name not in VALUE_CHOICES:
+            raise Unfuzzable(f"required value argument `{a.name}` has no fuzz values (add a recipe)")
+        if a.is_tensor and a.required and not (
+            (a.role == "int" and a.name in LABEL_NAMES) or (a.role == "float" and a.name in PAIR_NAMES + WEIGHT_NAMES)
+        ):
+            raise Unfuzzable(f"required {a.role} argument `{a.name}` has no generic shape rule (add a recipe)")
+
+
 def generic(g: Gen, op: OpSpec, rule: ShapeRule) -> Example:
-    """An example from argument names alone (see the module docstring)."""
+    """An example from argument names alone (see the module docstring); call
+    :func:`check_generic` first."""
     init = {a.name: g.value(a) for a in op.init}
     values = {a.name: g.value(a) for a in op.args if a.role == "value"}
     chosen = {**init, **values}
@@ -272,8 +282,6 @@ def generic(g: Gen, op: OpSpec, rule: ShapeRule) -> Example:
             weight = _weight(g, op, a, main)
             if weight is not _OMIT:
                 args[a.name] = weight
-        elif a.required:
-            raise Unfuzzable(f"required {a.role} argument `{a.name}` has no generic shape rule (add a recipe)")
     return Example(op.name, g.dtype, args, init)
 
 
@@ -296,4 +304,4 @@ def dtypes_for(op: OpSpec, wanted=FUZZ_DTYPES) -> list[str]:
     return [d for d in wanted if d in op.dtypes]
 
 
-__all__ = ["Example", "Gen", "Unfuzzable", "ShapeRule", "generic", "elements", "dtypes_for"]
+__all__ = ["Example", "Gen", "Unfuzzable", "ShapeRule", "check_generic", "generic", "elements", "dtypes_for"]

@@ -1,0 +1,71 @@
+"""Judging one example: the example becomes an in-memory case and goes through the
+runner (:class:`harness.runner.CaseRun`), so the fuzzer and the regression file it may
+write are judged by the same code, with the dtype's default tolerance.
+
+Outcomes: a pass; both sides raising errors of the same class name (agreement: TF rejects
+the input and so does the reference); or a failure, carried with the case that reproduces
+it. When only TF raises, or both raise different classes, that case says
+``expect_error: <TF's class>``, so it passes once the reference raises like TF.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.expand import expand
+from harness.loader import Case
+from harness.registry import get_op
+from harness.runner import run_expanded
+
+PROBE_ID = "fuzz-probe"
+PROBE_PATH = Path("cases/regressions/fuzz-probe.yaml")
+
+
+@dataclass
+class Verdict:
+    status: str
+    """``passed``, ``agreed-error`` (both raised the same class), ``invalid`` (the op's
+    pre-flight check rejects the input) or ``failed``."""
+    message: str
+    case: dict
+    """The case mapping (without ``id``) that reproduces the outcome."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("passed", "agreed-error")
+
+
+def run_case(data: dict) -> dict:
+    """The runner's record for one in-memory case mapping (one dtype)."""
+    data = {"id": PROBE_ID, **data}
+    case = Case(id=PROBE_ID, op=get_op(data["op"]), data=data, path=PROBE_PATH, display_path=str(PROBE_PATH), line=1)
+    [expanded] = expand(case)
+    return run_expanded(expanded, timing_repeats=0)
+
+
+def _failed_checks(record: dict) -> set[str]:
+    return {c["name"] for c in record["checks"] if not c["ok"]}
+
+
+def _tf_error_class(record: dict) -> str:
+    """The class name of TF's exception, from the runner's ``Class: message`` output."""
+    return str(record["outputs"]["tf"]).split(":", 1)[0].strip()
+
+
+def judge(data: dict) -> Verdict:
+    """Run the case mapping ``data`` (``op``, ``dtypes``, ``args``, ``init``) and judge it."""
+    record = run_case(data)
+    if record["status"] == "passed":
+        return Verdict("passed", "", data)
+    if record["status"] == "error":
+        return Verdict("invalid", record["message"], data)
+    failed = _failed_checks(record)
+    if "tf runs" not in failed:
+        return Verdict("failed", record["message"], data)
+    with_error = {**data, "expect_error": _tf_error_class(record)}
+    if "reference runs" not in failed:
+        return Verdict("failed", record["message"], with_error)
+    rerun = run_case(with_error)
+    if rerun["status"] == "passed":
+        return Verdict("agreed-error", "", with_error)
+    return Verdict("failed", rerun["message"], with_error)
