@@ -27,6 +27,9 @@ GENERATOR_KEYS = {
     "value": {"value", "dtype"},
 }
 RANDOM_KINDS = ("normal", "uniform", "integers", "simplex")
+KEY_SYNONYMS = {"std": "scale", "stddev": "scale", "sigma": "scale", "mean": "loc", "mu": "loc",
+                "minval": "low", "maxval": "high", "min": "low", "max": "high", "size": "shape", "dims": "shape"}
+"""Other libraries' names for generator keys (NumPy, tf.random), suggested in errors."""
 NPY_MAGIC = b"\x93NUMPY"
 
 
@@ -101,13 +104,13 @@ def _check_shape(field: str, shape: Any, limit: int) -> tuple[int, ...]:
 def _ragged(value: list, field: str, path: tuple = ()) -> tuple[str, tuple] | None:
     """Where a nested list stops being rectangular: (problem, subpath), or None."""
     def form(v: Any) -> str:
-        return f"a list of {len(v)}" if isinstance(v, list) else "a number"
+        return (f"has {len(v)} item" + ("s" if len(v) != 1 else "")) if isinstance(v, list) else "is a number"
 
     first = value[0] if value else None
     for i, item in enumerate(value[1:], 1):
         if isinstance(item, list) != isinstance(first, list) or (isinstance(item, list) and len(item) != len(first)):
-            return (f"ragged nested list: {field}{_index(path + (i,))} is {form(item)}, "
-                    f"{field}{_index(path + (0,))} is {form(first)}", path + (i,))
+            return (f"ragged nested list: {field}{_index(path + (i,))} {form(item)}, "
+                    f"{field}{_index(path + (0,))} {form(first)}", path + (i,))
     for i, item in enumerate(value):
         if isinstance(item, list):
             found = _ragged(item, field, path + (i,))
@@ -259,7 +262,8 @@ def raw_array(field: str, spec: Any, *, seed: int, base_dir: Path, max_elements:
         import difflib
 
         allowed = sorted(GENERATOR_KEYS[kind])
-        close = difflib.get_close_matches(extra[0], allowed, n=1, cutoff=0.6)
+        close = [KEY_SYNONYMS[extra[0]]] if KEY_SYNONYMS.get(extra[0]) in allowed else \
+            difflib.get_close_matches(extra[0], allowed, n=1, cutoff=0.6)
         hint = (f"did you mean {close[0]!r}? " if close else "") + f"a {kind} generator takes: {', '.join(allowed)}"
         raise InputError(f"{field}.{extra[0]}", f"unknown key for a {kind} generator", hint, (extra[0],))
     dtype = spec.get("dtype")

@@ -22,7 +22,7 @@ import jsonschema
 
 from harness import inputs
 from harness.registry import OpSpec, UnknownOpError, registry
-from harness.schema import CASE_KEYS, CASE_SCHEMA, DEFAULTS_SCHEMA, DTYPES, RESERVED_KEYS
+from harness.schema import CASE_KEYS, CASE_SCHEMA, DEFAULTS_SCHEMA, DTYPES, MODES, RESERVED_KEYS
 from harness.tolerances import ToleranceError, resolve_tolerance
 from harness.yamlio import LineDict, YamlError, load_yaml
 
@@ -60,6 +60,16 @@ EXAMPLES = {
 }
 TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "an integer", "array": "a list",
               "object": "a mapping", "boolean": "true or false", "null": "null"}
+ARG_SYNONYMS = {
+    # other APIs' names for the same argument: TF1 `dim`, Keras y_true/y_pred vs tf.nn
+    "dim": ("axis",), "axis": ("dim",),
+    "y_true": ("labels", "onehot_labels", "multi_class_labels", "targets"),
+    "y_pred": ("logits", "predictions", "log_input"),
+    "labels": ("y_true", "onehot_labels", "multi_class_labels", "targets"),
+    "logits": ("y_pred", "predictions", "log_input"),
+    "predictions": ("y_pred", "logits"),
+    "sample_weight": ("weights",), "weights": ("sample_weight",),
+}
 TOLERANCE_HINTS = {
     "not both": "ulp replaces rtol and atol: keep one or the other",
     "give rtol": "e.g. {rtol: 1e-5, atol: 1e-6, reason: ...} or {ulp: 4, reason: ...}",
@@ -159,8 +169,10 @@ def _field(prefix: str, path) -> str:
 
 
 def _example(path) -> str:
+    """``e.g. key: value`` for the last key along ``path``."""
     names = [p for p in path if isinstance(p, str)]
-    return EXAMPLES.get(names[-1], "") if names else ""
+    example = EXAMPLES.get(names[-1], "") if names else ""
+    return f"e.g. {example}" if example else "see README 'The case format'"
 
 
 def _schema_error(e: jsonschema.ValidationError, prefix: str) -> list[Problem]:
@@ -199,13 +211,16 @@ def _schema_error(e: jsonschema.ValidationError, prefix: str) -> list[Problem]:
         return [(path, fld, f"{inputs.short(e.instance)} is not allowed",
                  (close + " " if close else "") + f"one of {', '.join(options)}")]
     if e.validator in ("minItems", "minProperties"):
-        what = "value" if path[:1] == ["matrix"] or "matrix" in path else "item"
-        return [(path, fld, f"needs at least one {what}", (_example(path) or "add a value") + ", or remove the key")]
+        if "matrix" in path:
+            return [(path, fld, "needs at least one value", f"e.g. {key}: [value1, value2], or remove it")]
+        return [(path, fld, "needs at least one item", f"{_example(path)}, or remove it")]
     if e.validator == "minLength":
         return [(path, fld, "must not be empty", _example(path))]
     if e.validator == "minimum":
         return [(path, fld, f"must be >= {e.validator_value}, got {inputs.short(e.instance)}",
-                 f"tolerances are distances, e.g. {_example(path)}")]
+                 f"tolerances are distances: {_example(path)}")]
+    if e.validator == "const":
+        return [(path, fld, f"must be {e.validator_value!r}, got {inputs.short(e.instance)}", _example(path))]
     if e.validator == "uniqueItems":
         return [(path, fld, f"repeats an item in {inputs.short(e.instance)}", "list each value once")]
     return [(path, fld, e.message.splitlines()[0], "see README 'The case format'")]
@@ -407,6 +422,7 @@ def _validate_case(data: LineDict, path: Path, shown: str, prefix: str):
         errs += _check_arg_names(op, {name: None}, section, prefix, ["matrix", key], field_name=f"matrix.{key}")
     errs += _check_tolerances(data, prefix)
     errs += _check_expect(data, prefix)
+    errs += _check_grad(op, data, prefix)
     for key in ("same_as", "differs_from"):
         for j, comp in enumerate(data.get(key) or []):
             errs += _check_related(data, key, j, comp, path, prefix)
@@ -427,8 +443,13 @@ def _arg_hint(op: OpSpec, section: str, name: str) -> str:
     names = [a.name for a in known]
     if section == "init" and not names:
         return f"{op.name} is a function: init: is for Keras loss classes; call arguments go under args:"
-    hint = _closest(name, names)
-    return (hint + "; " if hint else "") + f"{op.name} takes {section}: {', '.join(names) or '(none)'}"
+    if section == "args" and op.init_arg(name) is not None:
+        return f"{name} is a constructor argument of {op.name}: put it under init:"
+    if section == "init" and op.arg(name) is not None:
+        return f"{name} is a call argument of {op.name}: put it under args:"
+    synonym = next((s for s in ARG_SYNONYMS.get(name, ()) if s in names), None)
+    hint = f"did you mean {synonym!r}?" if synonym else _closest(name, names)
+    return (hint + " " if hint else "") + f"{op.name} takes {section}: {', '.join(names) or '(none)'}"
 
 
 def _check_arg_names(op: OpSpec, given: dict, section: str, prefix: str, where: list,
@@ -454,13 +475,21 @@ def _tolerance_problem(exc: ToleranceError, prefix: str) -> Problem:
     return (exc.field.split("."), f"{prefix}.{exc.field}", problem, hint)
 
 
+def _expect_parts(data: LineDict) -> list[tuple[list, Any]]:
+    """``expect`` as (path, spec) pairs: one per execution mode when it is keyed by mode."""
+    spec = data.get("expect")
+    if isinstance(spec, dict) and spec and set(spec) <= set(MODES):
+        return [(["expect", mode], value) for mode, value in spec.items()]
+    return [(["expect"], spec)] if "expect" in data else []
+
+
 def _check_tolerances(data: LineDict, prefix: str) -> list[Problem]:
-    exp = data.get("expect")
     for dtype in data.get("dtypes") or ["float32"]:
         try:
             resolve_tolerance(data.get("tolerance"), dtype)
-            if isinstance(exp, dict):
-                resolve_tolerance(exp.get("tolerance"), dtype, field="expect.tolerance")
+            for where, spec in _expect_parts(data):
+                if isinstance(spec, dict):
+                    resolve_tolerance(spec.get("tolerance"), dtype, field=".".join(where + ["tolerance"]))
         except ToleranceError as exc:
             return [_tolerance_problem(exc, prefix)]
     return []
@@ -468,12 +497,6 @@ def _check_tolerances(data: LineDict, prefix: str) -> list[Problem]:
 
 def _check_expect(data: LineDict, prefix: str) -> list[Problem]:
     """A published value is numbers (nested lists for tensors and tuple outputs)."""
-    if "expect" not in data:
-        return []
-    spec = data["expect"]
-    path = ["expect", "value"] if isinstance(spec, dict) else ["expect"]
-    value = spec["value"] if isinstance(spec, dict) else spec
-
     def walk(v: Any, where: list) -> list[Problem]:
         if isinstance(v, list):
             return [p for i, x in enumerate(v) for p in walk(x, where + [i])][:1]
@@ -488,7 +511,33 @@ def _check_expect(data: LineDict, prefix: str) -> list[Problem]:
         return [(where, _field(prefix, where), f"non-numeric value {inputs.short(v)}",
                  "published values are numbers, .inf, -.inf or .nan")]
 
-    return walk(value, path)
+    errs: list[Problem] = []
+    for where, spec in _expect_parts(data):
+        if isinstance(spec, dict):
+            errs += walk(spec.get("value"), where + ["value"])
+        elif spec is not None:
+            errs += walk(spec, where)
+    return errs[:1]
+
+
+def _check_grad(op: OpSpec, data: LineDict, prefix: str) -> list[Problem]:
+    """Every ``grad:`` name is a float argument TF differentiates the op with respect to."""
+    errs: list[Problem] = []
+    differentiable = ", ".join(op.differentiable) or "none"
+    for k, name in enumerate(data.get("grad") or []):
+        where = ["grad", k]
+        arg = op.arg(name)
+        if arg is None:
+            close = _closest(name, op.differentiable)
+            errs.append((where, _field(prefix, where), f"{op.name} has no argument {name!r}",
+                         (close + " " if close else "") + f"differentiable: {differentiable}"))
+        elif arg.role == "int":
+            errs.append((where, _field(prefix, where), f"{name} is an integer tensor: it has no gradient",
+                         f"differentiable arguments of {op.name}: {differentiable}"))
+        elif name not in op.differentiable:
+            errs.append((where, _field(prefix, where), f"TF does not differentiate {op.name} with respect to {name}",
+                         f"differentiable: {differentiable}"))
+    return errs
 
 
 def _case_arg_names(data: LineDict) -> list[str]:
@@ -555,7 +604,8 @@ def _check_values(op: OpSpec, data: LineDict, path: Path, prefix: str) -> list[P
             for value, where in values:
                 if where[0] == "matrix":  # combos repeat each value: point at its item
                     where = ["matrix", where[1], list(matrix[where[1]]).index(value)]
-                if a.choices and value not in a.choices:
+                # an expect_error case may pass a value TF itself rejects, to pin TF's error
+                if a.choices and value not in a.choices and data.get("expect_error") is None:
                     close = _closest(value, a.choices) if isinstance(value, str) else ""
                     errs.append((where, f"{prefix}.{section}.{a.name}", f"{inputs.short(value)} is not allowed",
                                  (close + " " if close else "") + f"one of {', '.join(map(repr, a.choices))}"))

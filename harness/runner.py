@@ -35,8 +35,11 @@ class _Raised:
         self.names = tfbridge.error_names(exc)
 
     def __str__(self) -> str:
-        text = str(self.exc).strip().splitlines()
-        return f"{type(self.exc).__name__}: {text[0] if text else ''}"[:500]
+        lines = [ln.strip() for ln in str(self.exc).strip().splitlines() if ln.strip()]
+        text = lines[0] if lines else ""
+        if text.endswith(":") and len(lines) > 1:  # tf.function's "in user code:" preamble: the cause is last
+            text = f"{text} ... {lines[-1]}"
+        return f"{type(self.exc).__name__}: {text}"[:500]
 
 
 def _call(fn: Callable[[], Any]) -> Any:

@@ -128,14 +128,16 @@ def results() -> dict:
                        "message": "", "max_abs_err": 0.0, "max_rel_err": 0.0, "max_ulp": 0, "worst_index": None}],
               outputs={"reference": [[0.5, 1.25, 2.0], [3.0, 0.125, 4.00004501]],
                        "tf": [[0.5, 1.250002, 2.0000001], [3.000003, 0.125, 4.0]]},
-              output_shape=[2, 3], inputs={"labels": "array(shape=[2, 3], float32)", "logits": "array(shape=[2, 3], float32)"},
+              output_shape=[2, 3],
+              inputs={"labels": "array(shape=[2, 3], float32)", "logits": "array(shape=[2, 3], float32)"},
               diff={"abs_err": ABS, "mismatch": MISMATCH, "worst_index": [1, 2]}),
         {"id": PLANTED, "status": "error", "op": None, "file": "cases/docs/bad.yaml", "line": 3,
          "message": "cases[0].id: does not match '^[A-Za-z0-9._-]+$'", "description": PLANTED,
          "repro": "python -m harness verify cases/docs/bad.yaml"},
         _case(id="keras-bce-fp16[float16]", base_id="keras-bce-fp16", file="cases/keras/bce.yaml", line=20,
               op="tf.keras.losses.BinaryCrossentropy", status="xfailed", dtype="float16", rtol=1e-3,
-              message="reference vs tf: 2 of 8 differ", xfail_reason="Keras clips to epsilon=1e-7, which is 0 in float16",
+              message="reference vs tf: 2 of 8 differ",
+              xfail_reason="Keras clips to epsilon=1e-7, which is 0 in float16",
               max_abs_err=0.0123, max_rel_err=0.0031, max_ulp=12, time_reference_s=2.2e-5, time_tf_s=9.5e-4,
               checks=[], outputs={"reference": 3.9766, "tf": 3.9643}, output_shape=[]),
     ]
@@ -250,7 +252,8 @@ def test_page_is_self_contained(page, dom):
 
 
 def test_csp_admits_exactly_the_page_script(page, dom):
-    csp = next(m.attrs["content"] for m in dom.find_all("meta") if m.attrs.get("http-equiv") == "Content-Security-Policy")
+    metas = [m for m in dom.find_all("meta") if m.attrs.get("http-equiv") == "Content-Security-Policy"]
+    csp = metas[0].attrs["content"]
     script = dom.find("script").text()
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
     assert f"script-src 'sha256-{digest}'" in csp
@@ -290,7 +293,8 @@ def test_fmt_num(value, expected):
 
 @pytest.mark.parametrize("value, dtype, expected", [
     (0.3265626, "float32", "0.3265626"), (1.2e-8, "float32", "1.2e-08"), (0.1, "float64", "0.1"),
-    (0.30078125, "bfloat16", "0.3"), (0.302734375, "bfloat16", "0.303"), (0.0999755859375, "float16", "0.1"), (2, "float32", "2"),
+    (0.30078125, "bfloat16", "0.3"), (0.302734375, "bfloat16", "0.303"), (0.0999755859375, "float16", "0.1"),
+    (2, "float32", "2"),
     (float("nan"), "float32", "nan"), ("...", "float32", "..."),
 ])
 def test_fmt_value_uses_the_dtype_shortest_digits(value, dtype, expected):
@@ -336,10 +340,13 @@ def test_large_grid_is_windowed_around_the_worst_element():
 def test_missing_keys_and_empty_results_render():
     page = render_html({})
     assert "NO CASES RAN" in page
-    page = render_html({"cases": [{"status": "error", "message": "bad yaml"}, {"id": "odd", "status": "weird"}]})
+    page = render_html({"cases": [{"status": "error", "message": "bad yaml"}, {"id": "odd", "status": "weird"},
+                                  {"id": "empty", "status": "failed", "diff": {"abs_err": [], "mismatch": []},
+                                   "outputs": {"reference": [], "tf": [[]]}, "checks": [None, {"ok": None}]}]})
     dom = parse(page)
-    assert len(dom.find("table", id="cases-table").find("tbody").find_all("tr")) == 2
-    assert "INVALID INPUT" in dom.find(id="verdict").text()
+    assert len(dom.find("table", id="cases-table").find("tbody").find_all("tr")) == 3
+    assert "FAILED" in dom.find(id="verdict").text()
+    assert "INVALID INPUT" in parse(render_html({"cases": [{"status": "error"}]})).find(id="verdict").text()
 
 
 def test_write_html_is_atomic(results, tmp_path, monkeypatch):
@@ -363,7 +370,8 @@ def test_ten_thousand_rows_render_server_side():
               "file": "cases/nn/many.yaml", "line": i, "max_abs_err": 1e-8, "max_rel_err": 1e-8, "max_ulp": 0,
               "rtol": 1.3e-6, "atol": 1e-5, "time_reference_s": 1e-5, "time_tf_s": 1e-4,
               "repro": f"python -m harness verify cases/nn/many.yaml -k 'case-{i}[float32]'",
-              "checks": [{"name": "reference vs tf", "ok": True}], "outputs": {"reference": [0.5, 0.25], "tf": [0.5, 0.25]}}
+              "checks": [{"name": "reference vs tf", "ok": True}],
+              "outputs": {"reference": [0.5, 0.25], "tf": [0.5, 0.25]}}
              for i in range(10_000)]
     start = time.perf_counter()
     page = render_html({"cases": cases})

@@ -15,7 +15,7 @@ from hypothesis.errors import Unsatisfiable
 
 from harness.fuzz import recipes
 from harness.fuzz.judge import Verdict, judge
-from harness.fuzz.strategies import FUZZ_DTYPES, Example, Unfuzzable, dtypes_for
+from harness.fuzz.strategies import FUZZ_DTYPES, Example, dtypes_for
 from harness.registry import OpSpec
 
 
@@ -79,8 +79,6 @@ def fuzz_op(op: OpSpec, *, examples: int, seed: int, nan: bool = False, dtypes=F
     try:
         counts, example, verdict = search(strategy, lambda ex: judge(ex.case_data()), examples=examples,
                                           seed=seed)
-    except Unfuzzable as exc:
-        return OpResult(op.name, "skipped", reason=str(exc))
     except Unsatisfiable as exc:
         return OpResult(op.name, "unsatisfiable", reason=f"no valid example drawn: {exc}")
     if verdict is None:

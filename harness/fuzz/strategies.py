@@ -64,7 +64,7 @@ def elements(domain: str, dtype: str, nan: bool = False) -> st.SearchStrategy[fl
     parts = []
     if domain in _RANGES:
         lo, hi = _RANGES[domain]
-        parts.append(st.floats(lo, hi, width=width))
+        parts.append(st.floats(_exact(lo, dtype), _exact(hi, dtype), width=width))
     parts.append(st.sampled_from(specials))
     if domain in _WIDE:
         parts.append(st.floats(*_WIDE[domain], width=width))

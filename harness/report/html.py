@@ -272,7 +272,7 @@ def build_grid(case: Mapping[str, Any]) -> dict | None:
         return None
     abs_err = diff.get("abs_err")
     ndim = _depth(abs_err)
-    if ndim not in (1, 2):
+    if ndim not in (1, 2) or not abs_err or not any(True for _ in _leaves(abs_err)):
         return None
     mismatch = diff.get("mismatch")
     worst = diff.get("worst_index")
@@ -288,12 +288,14 @@ def build_grid(case: Mapping[str, Any]) -> dict | None:
         tf_value = _as_float(_at(tf_out, index))
         tol = None
         if atol is not None or rtol is not None:
-            tol = (atol or 0.0) + (rtol or 0.0) * abs(tf_value if tf_value is not None and math.isfinite(tf_value) else 0.0)
+            scale = abs(tf_value) if tf_value is not None and math.isfinite(tf_value) else 0.0
+            tol = (atol or 0.0) + (rtol or 0.0) * scale
         is_worst = index == worst
         title = [("worst " if is_worst else "") + "[" + ", ".join(map(str, index)) + "]",
                  f"abs err {fmt_num(err)}"]
         if tol:
-            title.append(f"tolerance {fmt_num(tol)} ({fmt_num(err / tol if err is not None and tol else None, 2)}× tol)")
+            share = err / tol if err is not None else None
+            title.append(f"tolerance {fmt_num(tol)} ({fmt_num(share, 2)}× tol)")
         title.append(f"reference {fmt_value(_at(ref_out, index), dtype)}")
         title.append(f"tf {fmt_value(_at(tf_out, index), dtype)}")
         if bad:
@@ -461,23 +463,23 @@ def _median(values: list[float]) -> float | None:
 
 def timing_rows(cases: Iterable[Mapping[str, Any]]) -> list[dict]:
     """Per op: number of cases, median reference and TF time, and TF/reference ratio."""
-    per_op: dict[str, dict[str, list]] = {}
+    counts: dict[str, int] = {}
+    times: dict[tuple[str, str], list[float]] = {}
     for case in cases:
         op = case.get("op")
         if not op:
             continue
-        slot = per_op.setdefault(str(op), {"n": [], "ref": [], "tf": []})
-        slot["n"].append(1)
-        for key, name in (("ref", "time_reference_s"), ("tf", "time_tf_s")):
-            t = _as_float(case.get(name))
+        op = str(op)
+        counts[op] = counts.get(op, 0) + 1
+        for side, key in (("ref", "time_reference_s"), ("tf", "time_tf_s")):
+            t = _as_float(case.get(key))
             if t is not None and math.isfinite(t):
-                slot[key].append(t)
+                times.setdefault((op, side), []).append(t)
     rows = []
-    for op in sorted(per_op):
-        slot = per_op[op]
-        ref, tf = _median(slot["ref"]), _median(slot["tf"])
+    for op in sorted(counts):
+        ref, tf = _median(times.get((op, "ref"), [])), _median(times.get((op, "tf"), []))
         ratio = tf / ref if ref and tf is not None else None
-        rows.append({"op": op, "n": len(slot["n"]), "ref_s": ref, "tf_s": tf, "ratio_v": ratio,
+        rows.append({"op": op, "n": counts[op], "ref_s": ref, "tf_s": tf,
                      "ref": fmt_time(ref), "tf": fmt_time(tf), "ratio": fmt_ratio(ratio)})
     return rows
 

@@ -58,15 +58,16 @@ def timing_chart(rows: Sequence[Mapping[str, Any]]) -> Markup:
         parts.append(f'<text x="{tx:.1f}" y="{TOP - 9}" class="tick">{escape(_time_label(10.0 ** decade))}</text>')
     for i, row in enumerate(timed):
         cy = TOP + ROW_H * i + ROW_H / 2
-        parts.append(f'<text x="{label_w - 8}" y="{cy + 4:.1f}" class="op">{escape(str(row.get("op", "")))}</text>')
+        op = escape(str(row.get("op", "")))
+        parts.append(f'<text x="{label_w - 8}" y="{cy + 4:.1f}" class="op">{op}</text>')
         ref, tf = row.get("ref_s"), row.get("tf_s")
         if ref and tf and ref > 0 and tf > 0:
             parts.append(f'<line x1="{x(ref):.1f}" y1="{cy:.1f}" x2="{x(tf):.1f}" y2="{cy:.1f}" class="gap"/>')
         if ref and ref > 0:
             parts.append(f'<circle cx="{x(ref):.1f}" cy="{cy:.1f}" r="4.5" class="dot-ref">'
-                         f'<title>{escape(str(row.get("op", "")))}: reference {escape(row.get("ref", ""))}</title></circle>')
+                         f'<title>{op}: reference {escape(row.get("ref", ""))}</title></circle>')
         if tf and tf > 0:
             parts.append(f'<rect x="{x(tf) - 4.5:.1f}" y="{cy - 4.5:.1f}" width="9" height="9" class="dot-tf">'
-                         f'<title>{escape(str(row.get("op", "")))}: TensorFlow {escape(row.get("tf", ""))}</title></rect>')
+                         f'<title>{op}: TensorFlow {escape(row.get("tf", ""))}</title></rect>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -1,0 +1,5 @@
+import sys
+
+from harness.fuzz import main
+
+sys.exit(main())

@@ -1,0 +1,35 @@
+"""Registry entries for the documents' worked examples (several TF calls in one op).
+
+``examples.`` names are not TF API names: each stands for a snippet of a document, and its
+TF side runs that snippet with real TF (GradientTape in place of TF1's tf.gradients).
+"""
+from harness.reference import examples
+from harness.registry import Arg, OpSpec
+
+
+def _clipped_grads_tf(tf, init, args):
+    w = tf.Variable(args["w"])
+    b = tf.Variable(args["b"])
+    with tf.GradientTape() as tape:
+        logits = tf.matmul(args["x"], w) + b
+        loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(args["labels"], logits)
+    grads = tape.gradient(loss, [w, b])
+    return tf.clip_by_global_norm(grads, args["clip_norm"])
+
+
+OPS = [
+    OpSpec(
+        name="examples.linear_softmax_clipped_grads",
+        reference=examples.linear_softmax_clipped_grads,
+        args=(
+            Arg("x", "float", doc="inputs [N, D]"),
+            Arg("labels", "int", doc="class indices [N]"),
+            Arg("w", "float", doc="weights [D, C]"),
+            Arg("b", "float", doc="biases [C]"),
+            Arg("clip_norm", "value", default=5.0, doc="max_grad_norm"),
+        ),
+        tf_call=_clipped_grads_tf,
+        dtypes=("float32",),
+        summary="document 000: gradients of the mean sparse cross-entropy of a linear layer, clipped by global norm",
+    ),
+]
