@@ -20,6 +20,9 @@ class OpCoverage:
     op: str
     cases: int = 0
     dtypes: set = field(default_factory=set)
+    modes: set = field(default_factory=set)
+    grads: set = field(default_factory=set)
+    combos: set = field(default_factory=set)  # (dtype, mode, "grad"|"value")
     values: dict = field(default_factory=dict)  # "args.x" / "init.x" -> set of reprs
 
     def missing(self) -> list[str]:
@@ -56,6 +59,11 @@ def collect(paths: list[Path]) -> dict[str, OpCoverage]:
             cov = table[case.op.name]
             cov.cases += 1
             cov.dtypes.update(case.dtypes)
+            modes = data.get("modes") or ["eager"]
+            cov.modes.update(modes)
+            cov.grads.update(data.get("grad") or [])
+            kind = "grad" if data.get("grad") else "value"
+            cov.combos.update((d, m, kind) for d in case.dtypes for m in modes)
             for combo in combos:
                 for section, specs in (("init", case.op.init), ("args", case.op.args)):
                     given = {**(data.get(section) or {}),
@@ -71,6 +79,8 @@ def collect(paths: list[Path]) -> dict[str, OpCoverage]:
                     oc = table[other.name]
                     oc.cases += 1
                     oc.dtypes.update(case.dtypes)
+                    oc.modes.add("eager")
+                    oc.combos.update((d, "eager", "value") for d in case.dtypes)
                     for name, value in (comp.get("args") or {}).items():
                         arg = other.arg(name)
                         if arg is not None:
@@ -84,7 +94,8 @@ def collect(paths: list[Path]) -> dict[str, OpCoverage]:
 
 def as_json(table: dict[str, OpCoverage]) -> list[dict]:
     return [
-        {"op": c.op, "cases": c.cases, "dtypes": sorted(c.dtypes),
+        {"op": c.op, "cases": c.cases, "dtypes": sorted(c.dtypes), "modes": sorted(c.modes), "grads": sorted(c.grads),
+         "combos": sorted(f"{d}/{m}/{k}" for d, m, k in c.combos),
          "values": {k: sorted(v) for k, v in sorted(c.values.items())}, "missing": c.missing()}
         for c in table.values()
     ]
@@ -94,7 +105,8 @@ def format_table(table: dict[str, OpCoverage]) -> str:
     lines = []
     for c in table.values():
         flag = "  NO CASES" if c.cases == 0 else ""
-        lines.append(f"{c.op}: {c.cases} cases, dtypes {', '.join(sorted(c.dtypes)) or '-'}{flag}")
+        lines.append(f"{c.op}: {c.cases} cases, dtypes {', '.join(sorted(c.dtypes)) or '-'}, "
+                     f"modes {', '.join(sorted(c.modes)) or '-'}, grad {', '.join(sorted(c.grads)) or '-'}{flag}")
         for key, vals in sorted(c.values.items()):
             lines.append(f"    {key}: {', '.join(sorted(vals))}")
         for m in c.missing():

@@ -173,7 +173,7 @@ def _random(field: str, spec: dict, seed: int, limit: int, dry: bool) -> np.ndar
         raise InputError(f"{field}.high", "missing: random integers need an exclusive upper bound", "add high: N, e.g. high: 10")
     low, high = spec.get("low", 0), spec.get("high", 1)
     if integers and not low < high:
-        raise InputError(f"{field}.high", f"high ({high}) must be above low ({low}): integers are drawn from [low, high)",
+        raise InputError(f"{field}.high", f"high {high} must be above low {low}: integers are drawn from [low, high)",
                          f"e.g. low: {low}, high: {low + 10}", ("high",))
     if kind == "simplex" and not shape:
         raise InputError(f"{field}.shape", "simplex needs at least one dimension", "e.g. shape: [64, 10]", ("shape",))

@@ -193,7 +193,7 @@ def _schema_error(e: jsonschema.ValidationError, prefix: str) -> list[Problem]:
     if "propertyNames" in e.absolute_schema_path:
         name = e.instance
         return [(path + [name], _field(prefix, path + [name]), f"matrix key {name!r} does not say which arguments it varies",
-                 f"write args.{name} (a call argument) or init.{name} (a constructor argument)")]
+                 f"write args.{name} for a call argument or init.{name} for a constructor argument")]
     if e.validator == "type":
         expected = e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]
         words = " or ".join(TYPE_WORDS.get(t, t) for t in expected)
@@ -264,7 +264,7 @@ def _duplicate_problems(node: Any, prefix: str, path: list) -> list[tuple[int, s
         for part in where:
             value = value[part]
         hint = f"merge the two into one {key}:" if isinstance(value, dict) else "keep one of them"
-        out.append((again, _field(prefix, where), f"key {key!r} is written twice (first at line {first}); "
+        out.append((again, _field(prefix, where), f"key {key!r} also written at line {first}; "
                                                   "YAML would silently keep only this one", hint))
     return out
 
@@ -323,7 +323,7 @@ def _load(result: LoadedFile) -> None:
             fail(doc.line_of(key), str(key), "unknown top-level key", hint)
             stop = True
     for key, first, again in getattr(doc, "duplicates", []):
-        fail(again, str(key), f"written twice (first at line {first}); YAML would silently keep only this one",
+        fail(again, str(key), f"also written at line {first}; YAML would silently keep only this one",
              f"merge the two into one {key}:")
         stop = True
     if stop:

@@ -15,6 +15,7 @@ Ops are declared per API family in ``harness/ops/*.py``; this module only collec
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 import os
@@ -205,9 +206,15 @@ def registry() -> Registry:
 
         names = [f"harness.ops.{m.name}" for m in sorted(pkgutil.iter_modules(ops_pkg.__path__), key=lambda m: m.name)]
         names += [n.strip() for n in os.environ.get(EXTRA_OPS_ENV, "").split(",") if n.strip()]
+        grads: dict = {}
         for name in names:
-            for spec in getattr(importlib.import_module(name), "OPS", ()):
+            module = importlib.import_module(name)
+            for spec in getattr(module, "OPS", ()):
                 reg.add(spec)
+            grads.update(getattr(module, "GRADS", {}))
+        for op_name, fn in grads.items():  # analytic gradients declared apart from the ops
+            if op_name in reg._ops and reg._ops[op_name].grad is None:
+                reg._ops[op_name] = dataclasses.replace(reg._ops[op_name], grad=fn)
         _REGISTRY = reg
     return _REGISTRY
 

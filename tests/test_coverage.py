@@ -46,5 +46,10 @@ def test_every_registered_op_runs_in_float32_and_float64(table):
 def test_coverage_table_flags_an_op_without_cases(tmp_path):
     (tmp_path / "a.yaml").write_text("cases:\n  - id: s\n    op: tf.nn.softmax\n    args: {logits: [1.0]}\n")
     text = coverage.format_table(coverage.collect([tmp_path]))
-    assert "tf.nn.softmax: 1 cases, dtypes float32" in text
-    assert "tf.nn.log_softmax: 0 cases, dtypes -  NO CASES" in text
+    assert "tf.nn.softmax: 1 cases, dtypes float32, modes eager, grad -" in text
+    assert "tf.nn.log_softmax: 0 cases, dtypes -, modes -, grad -  NO CASES" in text
+
+
+def test_every_differentiable_op_has_a_grad_case(table):
+    missing = [op.name for op in registry() if op.differentiable and not table[op.name].grads]
+    assert missing == []

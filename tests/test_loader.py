@@ -97,10 +97,10 @@ def test_valid_file_loads(write_case):
      "    args: {logits: [2.0]}\n",
      "a.yaml:5: cases[1].id: duplicate id 'x' (also at a.yaml:2)"),
     (SOFTMAX + "    args:\n      logits: [1.0]\n      logits: [2.0]\n",
-     "a.yaml:6: cases[0].args.logits: key 'logits' is written twice (first at line 5); YAML would silently keep only "
+     "a.yaml:6: cases[0].args.logits: key 'logits' also written at line 5; YAML would silently keep only "
      "this one (keep one of them)"),
     ("cases: []\ncases: []\n",
-     "a.yaml:2: cases: written twice (first at line 1); YAML would silently keep only this one (merge the two into one cases:)"),
+     "a.yaml:2: cases: also written at line 1; YAML would silently keep only this one (merge the two into one cases:)"),
     ("defaults: [float32]\n" + GOOD,
      "a.yaml:1: defaults: must be a mapping, got a list (e.g. defaults: {dtypes: [float32, float64]})"),
     ("cases:\n  - id: x\n    op: tf.nn.softmax\n    args: {logits: [1.0]}\n    same_as:\n      - op: tf.nn.softmax\n"

@@ -109,6 +109,7 @@ def test_failed_case_shows_diff_grid_and_worst_element(browser, tmp_path):
 
 
 def test_status_filter_hides_passed_rows_and_search_narrows(browser):
+    _click(browser, browser.find_element(By.ID, "show-all"))
     assert len(_visible_rows(browser, "passed")) == 26
     box = browser.find_element(By.CSS_SELECTOR, "#filters input[data-status=passed]")
     _click(browser, box)
