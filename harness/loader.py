@@ -24,6 +24,7 @@ from harness import inputs
 from harness.registry import OpSpec, UnknownOpError, registry
 from harness.schema import CASE_KEYS, CASE_SCHEMA, DEFAULTS_SCHEMA, DTYPES, MODES, RESERVED_KEYS
 from harness.tolerances import ToleranceError, resolve_tolerance
+from harness.runner_refs import REUSE as _REUSE
 from harness.yamlio import LineDict, YamlError, load_yaml
 
 CASE_SUFFIXES = (".yaml", ".yml")
@@ -565,7 +566,11 @@ def _check_related(data: LineDict, key: str, j: int, comp: dict, path: Path, pre
     for name, value in (comp.get("args") or {}).items():
         where = base + ["args", name]
         if isinstance(value, str) and value.startswith("$"):
-            if value[1:] not in mine:
+            ref = _REUSE.match(value.strip())
+            if ref is None:
+                errs.append((where, _field(prefix, where), f"{value!r} is not a reuse of this case's argument",
+                             "write $name, or $name + 100, $name * 0.5"))
+            elif ref.group(1) not in mine:
                 errs.append((where, _field(prefix, where), f"{value} names no argument of this case",
                              f"this case has args: {', '.join(mine) or '(none)'}"))
             continue

@@ -42,6 +42,16 @@ class _Raised:
         return f"{type(self.exc).__name__}: {text}"[:500]
 
 
+class _NoReference(_Raised):
+    """``reference: false``: the case checks TF against itself (an identity) or a published value."""
+
+    def __init__(self) -> None:
+        super().__init__(LookupError("reference: false"))
+
+
+_NO_REFERENCE = _NoReference()
+
+
 def _call(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
@@ -135,6 +145,26 @@ def _diff(record: dict, tol: Tolerance) -> dict | None:
             "worst_index": record.get("worst_index"), "leaf": record.get("leaf", "")}
 
 
+from harness.runner_refs import REUSE as _REUSE  # noqa: E402
+
+
+def _reuse(field: str, text: str, given: dict) -> Any:
+    """``$x`` (this case's ``x``) or ``$x + 100`` / ``$x * 0.5``: the same array, shifted or
+    scaled in its own dtype — how identities like shift invariance are written."""
+    m = _REUSE.match(text.strip())
+    if not m:
+        raise ValueError(f"{field}: {text!r} is not $name or $name <+|-|*|/> number")
+    name, op, number = m.groups()
+    if name not in given:
+        raise ValueError(f"{field}: ${name} names no argument of this case (it has {', '.join(given)})")
+    value = given[name]
+    if op is None:
+        return value
+    arr = np.asarray(value)
+    c = arr.dtype.type(float(number))
+    return {"+": arr + c, "-": arr - c, "*": arr * c, "/": arr / c}[op]
+
+
 MODE_KEYS = ("eager", "function", "xla")
 
 
@@ -203,17 +233,15 @@ class CaseRun:
                 seed=inputs.derive_seed(exp.case.id, where + name), base_dir=exp.case.path.parent)
         return arrays, {k: inputs._plain(v) for k, v in init.items()}
 
-    def _related_args(self, where: str, spec: dict | None, given: dict, other: OpSpec) -> dict:
+    def _related_args(self, where: str, spec: dict | None, given: dict, other: OpSpec, drop=()) -> dict:
         """Arguments of a same_as/differs_from computation: this case's (already built)
         arrays that the other op also takes, overridden by the computation's own values;
         ``$name`` reuses this case's ``name`` array itself, not a regenerated one."""
-        out = {k: v for k, v in given.items() if other.arg(k) is not None}
+        out = {k: v for k, v in given.items() if other.arg(k) is not None and k not in drop}
         own = {}
         for k, v in (spec or {}).items():
             if isinstance(v, str) and v.startswith("$"):
-                if v[1:] not in given:
-                    raise ValueError(f"{where}args.{k}: {v} names no argument of this case (it has {', '.join(given)})")
-                out[k] = given[v[1:]]
+                out[k] = _reuse(f"{where}args.{k}", v, given)
             else:
                 own[k] = v
         out.update(self._materialize(other, own, {}, where)[0])
@@ -221,7 +249,10 @@ class CaseRun:
 
     def _sides(self, op: OpSpec, init: dict, args: dict):
         mode = self.exp.mode
-        ref = _call(lambda: op.run_reference(init, args))
+        if self.exp.case.data.get("reference", True) is False:
+            ref = _NO_REFERENCE
+        else:
+            ref = _call(lambda: op.run_reference(init, args))
         out = _call(lambda: tfexec.run(op, init, args, mode)[0])
         tensors = {k: tfbridge.to_tf(v) for k, v in args.items() if tfexec._is_tensor(v)}
         values = {k: v for k, v in args.items() if not tfexec._is_tensor(v)}
@@ -256,6 +287,9 @@ class CaseRun:
                 if exp.case.data.get("grad"):
                     self._judge_grads(init, args, out)
                 rec["time_reference_s"] = _median_time(time_ref, self.timing_repeats)
+            if ref is _NO_REFERENCE and not isinstance(out, _Raised):
+                rec["warnings"].append("reference: false — TF is checked against itself (same_as/differs_from) and expect only")
+            if not isinstance(out, _Raised):
                 rec["time_tf_s"] = _median_time(time_tf, self.timing_repeats)
         if exp.mode != "eager":
             rec["tf_traces"] = sum(n for key, n in tfexec.TRACES.items() if key[0] == exp.op.name and key[3] == exp.mode)
@@ -278,6 +312,8 @@ class CaseRun:
         spec = self.expect_error
         name, pattern = (spec, None) if isinstance(spec, str) else (spec["type"], spec.get("match"))
         for side, value in (("tf", out), ("reference", ref)):
+            if value is _NO_REFERENCE:
+                continue
             if not isinstance(value, _Raised):
                 msg = f"expect_error: {side} did not raise {name}; it returned {jsonable(_leaves(value)[0][1], 10)}"
                 self.checks.append({"name": f"{side} raises {name}", "ok": False, "message": msg})
@@ -300,7 +336,9 @@ class CaseRun:
             self.checks.append({"name": "tf runs", "ok": False, "message": f"tf ({exp.mode}) raised {out}"})
             return
         keyed = _mode_keyed(exp.case.data.get("expect"))
-        if isinstance(ref, _Raised):
+        if ref is _NO_REFERENCE:
+            pass
+        elif isinstance(ref, _Raised):
             if keyed and exp.mode in keyed:
                 # The reference mirrors eager TF (it raises); this mode's TF result is pinned by `expect`.
                 rec["warnings"].append(f"reference raised {ref}; TF in {exp.mode} mode returned values, checked against "
@@ -380,9 +418,10 @@ class CaseRun:
         exp = self.exp
         other = get_op(spec["op"])
         then = spec.get("then")
-        label = f"{key}[{j}] {other.name}" + (f" then {then}" if then else "")
+        label = (f"{key}[{j}] {other.name}" + (f" then {then}" if then else "")
+                 + (f" x {spec['scale']:g}" if spec.get("scale") is not None else ""))
         try:
-            o_args = self._related_args(f"{key}[{j}].", spec.get("args"), args, other)
+            o_args = self._related_args(f"{key}[{j}].", spec.get("args"), args, other, spec.get("drop") or ())
             o_init = inputs._plain(dict(spec.get("init") or {}))
         except (ValueError, inputs.InputError) as exc:
             self.checks.append({"name": label, "ok": False, "message": f"{label}: {exc}"})
@@ -390,12 +429,16 @@ class CaseRun:
         o_ref, o_out, _ = self._sides(other, o_init, o_args)
         reduce = {"mean": np.mean, "sum": np.sum, None: None}[then]
         for side, mine, theirs in (("tf", out, o_out), ("reference", ref, o_ref)):
+            if mine is _NO_REFERENCE:
+                continue
             name = f"{label} ({side})"
             if isinstance(theirs, _Raised):
                 self.checks.append({"name": name, "ok": False, "message": f"{name}: raised {theirs}"})
                 continue
             if reduce is not None:
                 theirs = np.asarray(reduce(theirs)).astype(np.asarray(theirs).dtype)
+            if spec.get("scale") is not None:
+                theirs = (np.asarray(theirs) * spec["scale"]).astype(np.asarray(theirs).dtype)
             rec = _check(name, mine, theirs, exp.tolerance, check_dtype=False, names=("this case", "other"))
             if key == "differs_from":
                 rec = {"name": name, "ok": not rec["ok"],

@@ -13,7 +13,7 @@ INT_DTYPES = ["int8", "int16", "int32", "int64", "uint8"]
 ID_PATTERN = r"^[A-Za-z0-9._-]+$"
 CASE_KEYS = [
     "id", "op", "source", "description", "args", "init", "dtypes", "tolerance", "expect",
-    "expect_error", "same_as", "differs_from", "matrix", "xfail", "grad", "cotangent", "modes",
+    "expect_error", "same_as", "differs_from", "matrix", "xfail", "grad", "cotangent", "modes", "reference",
 ]
 RESERVED_KEYS: dict[str, str] = {}
 """Keys kept for features not built yet: rejected with a clear message, never ignored."""
@@ -54,6 +54,9 @@ _computation = {
         "args": {"type": "object"},
         "init": {"type": "object"},
         "then": {"enum": ["mean", "sum"]},
+        "scale": {"type": "number", "description": "multiply the (reduced) result by this"},
+        "drop": {"type": "array", "items": {"type": "string"},
+                 "description": "arguments of this case NOT to pass on (the op's default is used)"},
         "description": {"type": "string"},
     },
     "additionalProperties": False,
@@ -97,6 +100,7 @@ _case_properties = {
         "additionalProperties": {"type": "array", "minItems": 1},
     },
     "xfail": {"type": "string", "minLength": 1},
+    "reference": {"type": "boolean", "description": "false: an identity check on TF alone (no reference side)"},
     "grad": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True,
              "description": "float arguments whose gradient (of sum(output * cotangent)) is compared"},
     "cotangent": {

@@ -337,6 +337,36 @@ def test_large_grid_is_windowed_around_the_worst_element():
     assert grid["notes"]
 
 
+def test_crashes_timeouts_interruption_and_coverage():
+    results = {
+        "run": {"interrupted": True},
+        "summary": {"passed": 1, "crashed": 1, "timeout": 1},
+        "cases": [
+            {"id": "ok", "status": "passed", "op": "tf.nn.softmax"},
+            {"id": "boom", "status": "crashed", "op": "tf.nn.softmax", "message": "crashed its worker process"},
+            {"id": "slow", "status": "timeout", "op": "tf.nn.l2_loss", "message": "ran past the 60 s timeout"},
+        ],
+        "coverage": [
+            {"op": "tf.nn.softmax", "cases": 2, "dtypes": ["float32"], "values": {"args.axis": ["-1", "0"]},
+             "missing": []},
+            {"op": "tf.nn.l2_loss", "cases": 0, "dtypes": [], "values": {}, "missing": [f"<b>{PLANTED}</b>"]},
+        ],
+    }
+    page = render_html(results)
+    dom = parse(page)
+    assert dom.find(id="verdict").text() == "FAILED — 1 crashed, 1 timed out (of 3 cases)"
+    assert "interrupted" in dom.find(id="run-warnings").text()
+    for case_id in ("boom", "slow"):
+        block = _case_block(dom, case_id)
+        assert "open" in block.attrs and any(a.attrs.get("id") == "failures" for a in block.ancestors())
+    assert [lb.find("input").attrs["data-status"] for lb in dom.find(id="filters").find_all("label")] == \
+        ["crashed", "timeout", "passed"]  # only statuses that occur
+    rows = dom.find("table", id="coverage-table").find("tbody").find_all("tr")
+    assert [r.find("code").text() for r in rows] == ["tf.nn.l2_loss", "tf.nn.softmax"]
+    assert rows[0].classes == {"uncovered"} and "args.axis: -1, 0" in rows[1].text()
+    assert PLANTED not in page and f"&lt;b&gt;{PLANTED.replace('<', '&lt;').replace('>', '&gt;')}" in page
+
+
 def test_missing_keys_and_empty_results_render():
     page = render_html({})
     assert "NO CASES RAN" in page

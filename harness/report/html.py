@@ -28,11 +28,14 @@ from markupsafe import Markup, escape
 
 from harness.report import svg
 
-STATUSES = ("failed", "error", "xpassed", "xfailed", "skipped", "passed")
+STATUSES = ("failed", "crashed", "timeout", "error", "xpassed", "xfailed", "skipped", "passed")
 """Every case status, most alarming first (the table's default order)."""
 
-EXPANDED_STATUSES = frozenset({"failed", "error", "xpassed"})
+EXPANDED_STATUSES = frozenset({"failed", "crashed", "timeout", "error", "xpassed"})
 """Statuses whose detail block is shown open at the top of the page."""
+
+BROKEN_STATUSES = ("failed", "crashed", "timeout")
+"""Statuses that fail the run (``error`` is invalid input, reported on its own)."""
 
 GRID_MAX_ROWS = 64
 GRID_MAX_COLS = 32
@@ -442,11 +445,10 @@ def _summary(results: Mapping[str, Any], cases: list[dict]) -> dict[str, int]:
 
 def _verdict(counts: Mapping[str, int]) -> dict:
     total = sum(counts.values())
-    if counts["failed"]:
-        text = f"FAILED — {counts['failed']} of {total} cases failed"
-        if counts["error"]:
-            text += f", {counts['error']} invalid"
-        return {"cls": "failed", "text": text}
+    if any(counts[s] for s in BROKEN_STATUSES):
+        words = {"failed": "failed", "crashed": "crashed", "timeout": "timed out", "error": "invalid"}
+        parts = [f"{counts[s]} {words[s]}" for s in (*BROKEN_STATUSES, "error") if counts[s]]
+        return {"cls": "failed", "text": f"FAILED — {', '.join(parts)} (of {total} cases)"}
     if counts["error"]:
         return {"cls": "error", "text": f"INVALID INPUT — {counts['error']} error(s); every valid case passed"}
     if total == 0:
@@ -496,11 +498,34 @@ def _environment(env: Any) -> tuple[list[tuple[str, str]], list[str]]:
     return items, [str(f) for f in flags] if isinstance(flags, list) else []
 
 
+def _coverage(rows: Any) -> list[dict]:
+    """Per op: how many cases exercise it, with which dtypes and argument values, and what is missing."""
+    if not isinstance(rows, list):
+        return []
+    view = []
+    for row in rows:
+        if not isinstance(row, Mapping):
+            continue
+        values = row.get("values")
+        view.append({
+            "op": str(row.get("op") or ""),
+            "cases": int(row.get("cases") or 0),
+            "dtypes": ", ".join(map(str, row.get("dtypes") or [])),
+            "modes": ", ".join(map(str, row.get("modes") or [])),
+            "grads": ", ".join(map(str, row.get("grads") or [])),
+            "exercised": [(str(k), ", ".join(map(str, v)) if isinstance(v, list) else str(v))
+                       for k, v in values.items()] if isinstance(values, Mapping) else [],
+            "missing": [str(m) for m in row.get("missing") or []],
+        })
+    return sorted(view, key=lambda r: r["op"])
+
+
 def _run(run: Any) -> dict:
     run = run if isinstance(run, Mapping) else {}
     argv = run.get("argv")
     paths = run.get("paths")
     return {
+        "interrupted": bool(run.get("interrupted")),
         "started": str(run.get("started") or "").replace("T", " "),
         "finished": str(run.get("finished") or "").replace("T", " "),
         "duration": fmt_time(run.get("duration_s")),
@@ -518,6 +543,7 @@ def build_view(results: Mapping[str, Any]) -> dict:
     counts = _summary(results, cases)
     env_items, cpu_flags = _environment(results.get("environment"))
     timing = timing_rows(raw_cases)
+    coverage = _coverage(results.get("coverage"))
     return {
         "schema_version": results.get("schema_version"),
         "verdict": _verdict(counts),
@@ -533,6 +559,8 @@ def build_view(results: Mapping[str, Any]) -> dict:
         "others": [c for c in table if not c["expanded"]],
         "timing": timing,
         "timing_svg": svg.timing_chart(timing),
+        "coverage": coverage,
+        "uncovered": sum(1 for row in coverage if row["cases"] == 0),
     }
 
 

@@ -1,0 +1,1 @@
+"""Performance suite: ``make bench`` (pytest-benchmark over every op, timing report, figures)."""
