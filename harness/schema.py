@@ -66,8 +66,8 @@ _case_properties = {
     "op": {"type": "string", "description": "TF public name, e.g. tf.nn.softmax_cross_entropy_with_logits"},
     "source": {"type": "string"},
     "description": {"type": "string"},
-    "args": {"type": "object", "description": "call arguments by TF keyword name"},
-    "init": {"type": "object", "description": "Keras loss-class constructor arguments"},
+    "args": {"type": ["object", "null"], "description": "call arguments by TF keyword name (empty: none)"},
+    "init": {"type": ["object", "null"], "description": "Keras loss-class constructor arguments (empty: none)"},
     "dtypes": {"type": "array", "items": {"enum": DTYPES}, "minItems": 1, "uniqueItems": True},
     "tolerance": _tolerance,
     "expect": _by_mode({

@@ -39,8 +39,8 @@ EXPECTED = {
         "constructor argument of tf.keras.losses.SparseCategoricalCrossentropy: put it under init:)"
     ),
     "args_not_mapping.yaml": (
-        "args_not_mapping.yaml:5: cases[0].args: must be a mapping, got a list [[1.0, 2.0]] (e.g. args: "
-        "{logits: [1.0, 2.0]})"
+        "args_not_mapping.yaml:5: cases[0].args: must be a mapping or null, got a list [[1.0, 2.0]] (e.g. "
+        "args: {logits: [1.0, 2.0]})"
     ),
     "bad_choice.yaml": (
         "bad_choice.yaml:8: cases[0].args.reduction: 'mean' is not allowed (one of 'none', 'weighted_sum', "
@@ -191,6 +191,10 @@ EXPECTED = {
         "ragged.yaml:6: cases[0].args.logits[1]: ragged nested list: logits[1] has 2 items, logits[0] has 3 "
         "items (every row needs the same length)"
     ),
+    "required_value_null.yaml": (
+        "required_value_null.yaml:7: cases[0].args.clip_norm: is null, but a value is required "
+        "(tf.clip_by_global_norm needs clip_norm: the largest global norm kept)"
+    ),
     "same_as_bad_ref.yaml": (
         "same_as_bad_ref.yaml:8: cases[0].same_as[0].args.logits: $x names no argument of this case (this "
         "case has args: logits)"
@@ -338,7 +342,9 @@ def test_cli_prints_one_line_per_bad_file_and_a_summary(corpus_run):
     out, data = corpus_run
     assert sorted(_invalid_section(out.stdout)) == sorted(message(name) for name in EXPECTED)
     summary = next(ln for ln in out.stdout.splitlines() if ln.startswith("tf-parity: "))
-    assert f"{len(EXPECTED)} error" in summary and "1 failed" in summary
+    counts = {status: int(n) for n, status in re.findall(r"(\d+) (\w+)", summary)}
+    assert counts == {status: n for status, n in data["summary"].items() if n}
+    assert counts["error"] == len(EXPECTED)
 
 
 def test_results_json_lists_every_bad_file_as_error(corpus_run):

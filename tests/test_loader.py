@@ -106,6 +106,8 @@ def test_valid_file_loads(write_case):
     ("cases:\n  - id: x\n    op: tf.nn.softmax\n    args: {logits: [1.0]}\n    same_as:\n      - op: tf.nn.softmax\n"
      "        args: {logits: {random: normal, shape: [2], scale: big}}\n",
      "a.yaml:7: cases[0].same_as[0].args.logits.scale: must be a number, got 'big' (e.g. scale: 1.0)"),
+    (SOFTMAX + "    args: {logits: [1.0]}\n    grad: [logits]\n    cotangent: {random: normal, scale: -1.0}\n",
+     "a.yaml:6: cases[0].cotangent.scale: must be >= 0, got -1.0 (e.g. scale: 1.0)"),
 ])
 def test_error_messages(write_case, text, expected):
     assert errors_of(write_case("a.yaml", text)) == [expected]

@@ -22,14 +22,14 @@ class Node:
     def __init__(self, tag: str, attrs: dict, parent: "Node | None"):
         self.tag, self.attrs, self.parent = tag, attrs, parent
         self.children: list[Node] = []
-        self.parts: list[str] = []
+        self.content: list[str | Node] = []  # text and child elements, in document order
 
     @property
     def classes(self) -> set[str]:
         return set((self.attrs.get("class") or "").split())
 
     def text(self) -> str:
-        return "".join(self.parts) + "".join(c.text() for c in self.children)
+        return "".join(item if isinstance(item, str) else item.text() for item in self.content)
 
     def iter(self):
         yield self
@@ -71,6 +71,7 @@ class TreeBuilder(HTMLParser):
     def handle_starttag(self, tag, attrs):
         node = Node(tag, {k: ("" if v is None else v) for k, v in attrs}, self.current)
         self.current.children.append(node)
+        self.current.content.append(node)
         if tag not in VOID:
             self.current = node
 
@@ -82,7 +83,7 @@ class TreeBuilder(HTMLParser):
             self.current = node.parent
 
     def handle_data(self, data):
-        self.current.parts.append(data)
+        self.current.content.append(data)
 
 
 def parse(text: str) -> Node:

@@ -27,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="hypothesis seed: the same seed draws the same examples")
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"where failures are written (default {DEFAULT_OUT})")
     p.add_argument("--nan", action="store_true", help="also draw NaN and infinities")
+    p.add_argument("--subnormal", action="store_true",
+                   help="also draw subnormal numbers (TF's CPU kernels flush them to zero)")
     p.add_argument("--dtype", action="append", default=[], choices=("float16", "bfloat16", "float32", "float64"),
                    help="dtypes to draw (repeatable; default float32 and float64, those the op supports)")
     p.add_argument("--properties", action="store_true", help="check the identity properties instead")
@@ -36,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def command_line(op: str, ns: argparse.Namespace) -> str:
     parts = ["python -m harness fuzz", f"--op {op}", f"--examples {ns.examples}", f"--seed {ns.seed}"]
-    parts += [f"--dtype {d}" for d in ns.dtype] + (["--nan"] if ns.nan else [])
+    parts += [f"--dtype {d}" for d in ns.dtype] + (["--nan"] if ns.nan else []) + (["--subnormal"] if ns.subnormal else [])
     return " ".join(parts)
 
 
@@ -66,7 +68,7 @@ def run_ops(ops, ns: argparse.Namespace, stream) -> int:
     dtypes = tuple(ns.dtype) or FUZZ_DTYPES
     bad = 0
     for op in ops:
-        result = fuzz_op(op, examples=ns.examples, seed=ns.seed, nan=ns.nan, dtypes=dtypes)
+        result = fuzz_op(op, examples=ns.examples, seed=ns.seed, nan=ns.nan, subnormal=ns.subnormal, dtypes=dtypes)
         counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
         if result.status == "passed":
             print(f"passed   {op.name} ({counts})", file=stream)

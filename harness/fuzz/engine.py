@@ -67,7 +67,8 @@ def search(strategy: st.SearchStrategy, check: Callable[[object], Verdict], *, e
     return counts, None, None
 
 
-def fuzz_op(op: OpSpec, *, examples: int, seed: int, nan: bool = False, dtypes=FUZZ_DTYPES) -> OpResult:
+def fuzz_op(op: OpSpec, *, examples: int, seed: int, nan: bool = False, subnormal: bool = False,
+            dtypes=FUZZ_DTYPES) -> OpResult:
     """Fuzz one op; a failure comes back shrunk, with the case that reproduces it."""
     skip = recipes.skip_reason(op)
     if skip:
@@ -75,7 +76,7 @@ def fuzz_op(op: OpSpec, *, examples: int, seed: int, nan: bool = False, dtypes=F
     wanted = dtypes_for(op, dtypes)
     if not wanted:
         return OpResult(op.name, "skipped", reason=f"supports none of the fuzzed dtypes {', '.join(dtypes)}")
-    strategy = recipes.examples_for(op, wanted, nan=nan)
+    strategy = recipes.examples_for(op, wanted, nan=nan, subnormal=subnormal)
     try:
         counts, example, verdict = search(strategy, lambda ex: judge(ex.case_data()), examples=examples,
                                           seed=seed)

@@ -134,7 +134,20 @@ def compute_average_loss(g: Gen, op: OpSpec) -> Example:
     return Example(op.name, g.dtype, args)
 
 
+def linear_softmax_clipped_grads(g: Gen, op: OpSpec) -> Example:
+    """Document 000's training step: ``x [N, D]``, labels ``[N]`` in ``[0, C)``, ``w [D, C]``,
+    ``b [C]`` (moderate: they meet in a matmul and its gradient), a clip norm."""
+    batch, dim, classes = g.integer(1, 3), g.integer(1, 3), g.integer(1, 4)
+    args = {"x": g.floats((batch, dim), MODERATE), "labels": g.ints((batch,), 0, classes),
+            "w": g.floats((dim, classes), MODERATE), "b": g.floats((classes,), MODERATE)}
+    clip_norm = g.pick([5.0, 0.1, 1.0, 100.0])
+    if clip_norm != 5.0:
+        args["clip_norm"] = clip_norm
+    return Example(op.name, g.dtype, args)
+
+
 RECIPES: dict[str, Callable[[Gen, OpSpec], Example]] = {
+    "examples.linear_softmax_clipped_grads": linear_softmax_clipped_grads,
     "tf.nn.sampled_softmax_loss": sampled_loss,
     "tf.nn.nce_loss": sampled_loss,
     "tf.clip_by_global_norm": clip_by_global_norm,
@@ -159,14 +172,15 @@ def skip_reason(op: OpSpec) -> str | None:
     return None
 
 
-def examples_for(op: OpSpec, dtypes: list[str], *, nan: bool = False) -> st.SearchStrategy[Example]:
+def examples_for(op: OpSpec, dtypes: list[str], *, nan: bool = False,
+                 subnormal: bool = False) -> st.SearchStrategy[Example]:
     """Examples of ``op`` in one of ``dtypes`` (the recipe, else the generic rules)."""
     recipe = RECIPES.get(op.name)
     rule = SHAPE_RULES.get(op.name, ShapeRule())
 
     @st.composite
     def draw_example(draw):
-        g = Gen(draw, draw(st.sampled_from(dtypes)), nan)
+        g = Gen(draw, draw(st.sampled_from(dtypes)), nan, subnormal)
         return recipe(g, op) if recipe else generic(g, op, rule)
 
     return draw_example()

@@ -55,19 +55,23 @@ def _exact(value: float, dtype: str) -> float:
     return float(np.asarray(value).astype(dtype))
 
 
-def elements(domain: str, dtype: str, nan: bool = False) -> st.SearchStrategy[float]:
+def elements(domain: str, dtype: str, nan: bool = False, subnormal: bool = False) -> st.SearchStrategy[float]:
     """Numbers of ``domain`` exactly representable in ``dtype``: a moderate range first
     (what shrinking tends to), the domain's special values (exact 0 and 1, ±1e4 logits, tiny
-    magnitudes), a wide range, and with ``nan`` NaN and infinities."""
+    normal magnitudes), a wide range, and with ``nan`` NaN and infinities.
+
+    Subnormals only with ``subnormal``: TF's CPU kernels flush them to zero (a subnormal
+    weight counts as 0, a subnormal label makes Keras' hinge see 0/1 labels), which the
+    reference does not model."""
     width = 32 if dtype == "float32" else 64
     specials = sorted({_exact(v, dtype) for v in _SPECIALS[domain]}, key=lambda v: (abs(v), v < 0))
     parts = []
     if domain in _RANGES:
         lo, hi = _RANGES[domain]
-        parts.append(st.floats(_exact(lo, dtype), _exact(hi, dtype), width=width))
+        parts.append(st.floats(_exact(lo, dtype), _exact(hi, dtype), width=width, allow_subnormal=subnormal))
     parts.append(st.sampled_from(specials))
     if domain in _WIDE:
-        parts.append(st.floats(*_WIDE[domain], width=width))
+        parts.append(st.floats(*_WIDE[domain], width=width, allow_subnormal=subnormal))
     if nan and _NONFINITE[domain]:
         parts.append(st.sampled_from(_NONFINITE[domain]))
     return st.one_of(*parts)
@@ -106,8 +110,11 @@ def array_spec(arr: np.ndarray) -> Any:
 class Gen:
     """Draws the pieces of an example for one dtype (used by :func:`generic` and the recipes)."""
 
-    def __init__(self, draw: Callable, dtype: str, nan: bool) -> None:
-        self.draw, self.dtype, self.nan = draw, dtype, nan
+    def __init__(self, draw: Callable, dtype: str, nan: bool = False, subnormal: bool = False) -> None:
+        self.draw, self.dtype, self.nan, self.subnormal = draw, dtype, nan, subnormal
+
+    def elements(self, domain: str) -> st.SearchStrategy[float]:
+        return elements(domain, self.dtype, self.nan, self.subnormal)
 
     def pick(self, options) -> Any:
         """One of ``options``; shrinks towards the first."""
@@ -118,11 +125,11 @@ class Gen:
         return self.draw(st.integers(low, high))
 
     def floats(self, shape, domain: str = REAL) -> Any:
-        arr = self.draw(hnp.arrays(np.float64, tuple(shape), elements=elements(domain, self.dtype, self.nan)))
+        arr = self.draw(hnp.arrays(np.float64, tuple(shape), elements=self.elements(domain)))
         return array_spec(arr)
 
     def scalar(self, domain: str = REAL) -> float:
-        return self.draw(elements(domain, self.dtype, self.nan))
+        return self.draw(self.elements(domain))
 
     def ints(self, shape, low: int, high: int) -> Any:
         """Integers in ``[low, high)`` (int32 in the case)."""

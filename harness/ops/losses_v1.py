@@ -105,3 +105,108 @@ OPS = [
              "mean squared difference of pairwise differences per example, summed over the batch",
              reduction=False),
 ]
+
+
+# --- loss collections, checked inside a tf.Graph with a v1 Session ----------------------
+
+
+def _plain(value):
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value.numpy() if hasattr(value, "numpy") else value
+
+
+def _in_graph(build):
+    """A tf_call that builds the computation in a fresh tf.Graph and runs it in a
+    tf.compat.v1.Session (collections are empty in eager mode)."""
+    def call(tf, init, args):
+        plain = {k: _plain(v) for k, v in args.items()}
+        graph = tf.Graph()
+        with graph.as_default():
+            out = build(tf, plain)
+            if isinstance(out, list) and not out:
+                return []
+            with tf.compat.v1.Session(graph=graph) as sess:
+                return sess.run(out)
+    call.__name__ = f"graph_{build.__name__}"
+    return call
+
+
+def _fill_collections(tf, args):
+    v1 = tf.compat.v1
+    for x in args.get("losses", ()):
+        v1.losses.add_loss(tf.constant(x))
+    for x in args.get("regularization_losses", ()):
+        v1.add_to_collection(v1.GraphKeys.REGULARIZATION_LOSSES, tf.constant(x))
+
+
+def _add_loss(tf, args):
+    collection = args.get("loss_collection", "losses")
+    tf.compat.v1.losses.add_loss(tf.constant(args["loss"]), loss_collection=collection)
+    return tf.compat.v1.get_collection(collection) if collection else []
+
+
+def _get_losses(tf, args):
+    _fill_collections(tf, args)
+    return tf.compat.v1.losses.get_losses()
+
+
+def _get_regularization_losses(tf, args):
+    _fill_collections(tf, args)
+    return tf.compat.v1.losses.get_regularization_losses()
+
+
+def _get_regularization_loss(tf, args):
+    _fill_collections(tf, args)
+    return tf.compat.v1.losses.get_regularization_loss()
+
+
+def _get_total_loss(tf, args):
+    _fill_collections(tf, args)
+    return tf.compat.v1.losses.get_total_loss(
+        add_regularization_losses=args.get("add_regularization_losses", True))
+
+
+LOSSES = Arg("losses", "float_list", default=(), doc="tensors added with add_loss, in order")
+REG_LOSSES = Arg("regularization_losses", "float_list", default=(),
+                 doc="tensors added to the REGULARIZATION_LOSSES collection")
+
+OPS += [
+    OpSpec(
+        name="tf.compat.v1.losses.add_loss",
+        reference=losses_v1.add_loss,
+        args=(Arg("loss", "float"),
+              Arg("loss_collection", "value", default="losses", doc="collection name; None adds nothing")),
+        tf_call=_in_graph(_add_loss),
+        summary="in a graph: the loss collection after add_loss (eager mode adds nothing)",
+    ),
+    OpSpec(
+        name="tf.compat.v1.losses.get_losses",
+        reference=losses_v1.get_losses,
+        args=(LOSSES,),
+        tf_call=_in_graph(_get_losses),
+        summary="in a graph: the LOSSES collection",
+    ),
+    OpSpec(
+        name="tf.compat.v1.losses.get_regularization_losses",
+        reference=losses_v1.get_regularization_losses,
+        args=(REG_LOSSES,),
+        tf_call=_in_graph(_get_regularization_losses),
+        summary="in a graph: the REGULARIZATION_LOSSES collection",
+    ),
+    OpSpec(
+        name="tf.compat.v1.losses.get_regularization_loss",
+        reference=losses_v1.get_regularization_loss,
+        args=(REG_LOSSES,),
+        tf_call=_in_graph(_get_regularization_loss),
+        summary="in a graph: add_n of the regularization losses (float32 0.0 when none)",
+    ),
+    OpSpec(
+        name="tf.compat.v1.losses.get_total_loss",
+        reference=losses_v1.get_total_loss,
+        args=(LOSSES, REG_LOSSES,
+              Arg("add_regularization_losses", "value", default=True, choices=(True, False))),
+        tf_call=_in_graph(_get_total_loss),
+        summary="in a graph: add_n of the added losses and (optionally) the regularization losses",
+    ),
+]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.reference import nn
-from harness.reference.errors import InvalidArgumentError, TFValueError
+from harness.reference.errors import InvalidArgumentError, TFTypeError, TFValueError
 from harness.reference.reductions import (
     V1_SUM_BY_NONZERO_WEIGHTS,
     v1_assert_broadcastable,
@@ -192,3 +192,63 @@ def sparse_softmax_cross_entropy(labels, logits, weights=1.0, reduction=DEFAULT)
         weights = _squeeze_last(weights, "weights")
     losses = nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
     return v1_compute_weighted_loss(losses, weights, reduction)
+
+
+# --- loss collections (graph mode) -----------------------------------------------------
+# In a tf.Graph, add_loss appends to a collection and the getters read it back; the
+# references take the collections' contents as arguments. In eager mode TF's add_loss
+# adds nothing (the collection stays empty), so these only mean something in a graph.
+
+
+def _add_n(tensors, name="AddN"):
+    """``tf.add_n``: one or more tensors of one dtype and shape, added in order in that dtype.
+
+    No tensor is a ValueError, mixed dtypes a TypeError, mixed shapes a ValueError (all
+    raised while the graph is built)."""
+    tensors = [np.asarray(t) for t in tensors]
+    if not tensors:
+        raise TFValueError("Inputs must be an iterable of at least one Tensor/IndexedSlices "
+                           "with the same dtype and shape.")
+    dtypes = sorted({t.dtype.name for t in tensors})
+    if len(dtypes) > 1:
+        raise TFTypeError(f"Tensors in list passed to 'inputs' of '{name}' Op have types {dtypes} that don't all match.")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise TFValueError(f"Shapes must be equal: {sorted(shapes)}")
+    total = tensors[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in tensors[1:]:
+            total = (total.astype(np.float64) + t.astype(np.float64)).astype(total.dtype) \
+                if total.dtype.itemsize == 2 else total + t
+    return np.asarray(total)
+
+
+def add_loss(loss, loss_collection="losses"):
+    """The ``loss_collection`` after ``add_loss(loss)`` in a fresh graph: [loss], or [] when
+    ``loss_collection`` is empty/None (TF then adds nothing)."""
+    return [np.asarray(loss)] if loss_collection else []
+
+
+def get_losses(losses=()):
+    """The LOSSES collection as added: the tensors, in order."""
+    return [np.asarray(x) for x in losses]
+
+
+def get_regularization_losses(regularization_losses=()):
+    """The REGULARIZATION_LOSSES collection as added."""
+    return [np.asarray(x) for x in regularization_losses]
+
+
+def get_regularization_loss(regularization_losses=()):
+    """add_n of the regularization losses; with none, TF's constant 0.0, which is float32
+    whatever dtype the losses would have had."""
+    if not regularization_losses:
+        return np.asarray(np.float32(0.0))
+    return _add_n(regularization_losses, "total_regularization_loss")
+
+
+def get_total_loss(losses=(), regularization_losses=(), add_regularization_losses=True):
+    """add_n(losses + regularization losses): every tensor must share one dtype and shape,
+    and an empty total (nothing added) is a ValueError."""
+    tensors = list(losses) + (list(regularization_losses) if add_regularization_losses else [])
+    return _add_n(tensors, "total_loss")
