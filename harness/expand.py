@@ -10,6 +10,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
+from harness.inputs import _plain
 from harness.loader import Case
 from harness.tolerances import Tolerance, resolve_tolerance
 
@@ -39,7 +40,7 @@ def _id_part(value) -> str:
 def expand(case: Case) -> list[Expanded]:
     data = case.data
     matrix = dict(data.get("matrix") or {})
-    combos = [dict(zip(matrix, vals)) for vals in itertools.product(*matrix.values())] or [{}]
+    combos = [dict(zip(matrix, map(_plain, vals))) for vals in itertools.product(*matrix.values())] or [{}]
     modes = list(data.get("modes") or ["eager"])
     out = []
     for combo, dtype, mode in itertools.product(combos, case.dtypes, modes):

@@ -393,6 +393,12 @@ def _load_case(raw: Any, i: int, line: int, prefix: str, case_id: str | None, de
     seen[case_id] = raw.line_of("id")
     merged = LineDict({**defaults, **raw})
     merged.line, merged.key_lines = raw.line, {**getattr(defaults, "key_lines", {}), **raw.key_lines}
+    for key in ("args", "init"):  # mappings merge key by key: a case's args add to the defaults' args
+        if isinstance(defaults.get(key), dict) and isinstance(raw.get(key), dict):
+            both = LineDict({**defaults[key], **raw[key]})
+            both.line = raw[key].line
+            both.key_lines = {**getattr(defaults[key], "key_lines", {}), **getattr(raw[key], "key_lines", {})}
+            merged[key] = both
     case, errs = _validate_case(merged, path, shown, prefix)
     for p, fld, problem, hint in errs:
         fail(_line_at(merged, p), fld, problem, hint, case_id)
@@ -583,6 +589,12 @@ def _check_related(data: LineDict, key: str, j: int, comp: dict, path: Path, pre
         errs += _check_arg_names(other, given, section, _field(prefix, base), base + [section])
     if errs:
         return errs
+    for k, name in enumerate(comp.get("drop") or []):
+        if name not in mine:
+            where = base + ["drop", k]
+            close = _closest(name, mine)
+            errs.append((where, _field(prefix, where), f"drops {name!r}, which this case does not pass",
+                         (close + " " if close else "") + f"this case has args: {', '.join(mine) or '(none)'}"))
     for name, value in (comp.get("args") or {}).items():
         where = base + ["args", name]
         if isinstance(value, str) and value.startswith("$"):

@@ -199,6 +199,10 @@ EXPECTED = {
         "same_as_bad_ref.yaml:8: cases[0].same_as[0].args.logits: $x names no argument of this case (this "
         "case has args: logits)"
     ),
+    "same_as_drop_unknown.yaml": (
+        "same_as_drop_unknown.yaml:11: cases[0].same_as[0].drop[0]: drops 'weight', which this case does not "
+        "pass (did you mean 'weights'? this case has args: onehot_labels, logits, weights)"
+    ),
     "same_as_unknown_arg.yaml": (
         "same_as_unknown_arg.yaml:8: cases[0].same_as[0].args.logit: unknown argument (did you mean "
         "'logits'? tf.nn.log_softmax takes args: logits, axis)"

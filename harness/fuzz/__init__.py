@@ -68,7 +68,13 @@ def run_ops(ops, ns: argparse.Namespace, stream) -> int:
     dtypes = tuple(ns.dtype) or FUZZ_DTYPES
     bad = 0
     for op in ops:
-        result = fuzz_op(op, examples=ns.examples, seed=ns.seed, nan=ns.nan, subnormal=ns.subnormal, dtypes=dtypes)
+        try:
+            result = fuzz_op(op, examples=ns.examples, seed=ns.seed, nan=ns.nan, subnormal=ns.subnormal,
+                             dtypes=dtypes)
+        except Exception as exc:  # a fault of the fuzzer itself: report it and go on with the next op
+            bad += 1
+            print(f"ERROR    {op.name}: the fuzzer raised {type(exc).__name__}: {exc}", file=stream)
+            continue
         counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
         if result.status == "passed":
             print(f"passed   {op.name} ({counts})", file=stream)

@@ -36,19 +36,22 @@ class OpResult:
     """Verdict statuses of every judged example (``passed``, ``agreed-error``, ...)."""
 
 
-def hypothesis_settings(examples: int) -> settings:
+def hypothesis_settings(examples: int, shrink: bool = True) -> settings:
+    phases = (Phase.explicit, Phase.generate) + ((Phase.shrink,) if shrink else ())
     return settings(max_examples=examples, database=None, deadline=None, derandomize=False,
                     report_multiple_bugs=False, print_blob=False, suppress_health_check=list(HealthCheck),
-                    phases=(Phase.explicit, Phase.generate, Phase.shrink))
+                    phases=phases)
 
 
-def search(strategy: st.SearchStrategy, check: Callable[[object], Verdict], *, examples: int, seed: int):
+def search(strategy: st.SearchStrategy, check: Callable[[object], Verdict], *, examples: int, seed: int,
+           shrink: bool = True):
     """Run ``check`` on up to ``examples`` draws; returns ``(counts, failing example, verdict)``,
-    the last two ``None`` when nothing failed. A verdict ``invalid`` is rejected (redrawn)."""
+    the last two ``None`` when nothing failed. A verdict ``invalid`` is rejected (redrawn).
+    Without ``shrink`` the first failing example is returned as drawn."""
     counts: dict[str, int] = {}
     last: dict = {}
 
-    @hypothesis_settings(examples)
+    @hypothesis_settings(examples, shrink)
     @hypothesis_seed(seed)
     @given(strategy)
     def test(example):
@@ -68,8 +71,9 @@ def search(strategy: st.SearchStrategy, check: Callable[[object], Verdict], *, e
 
 
 def fuzz_op(op: OpSpec, *, examples: int, seed: int, nan: bool = False, subnormal: bool = False,
-            dtypes=FUZZ_DTYPES) -> OpResult:
-    """Fuzz one op; a failure comes back shrunk, with the case that reproduces it."""
+            dtypes=FUZZ_DTYPES, shrink: bool = True) -> OpResult:
+    """Fuzz one op; a failure comes back shrunk (unless ``shrink`` is off), with the case
+    that reproduces it."""
     skip = recipes.skip_reason(op)
     if skip:
         return OpResult(op.name, "skipped", reason=skip)
@@ -79,7 +83,7 @@ def fuzz_op(op: OpSpec, *, examples: int, seed: int, nan: bool = False, subnorma
     strategy = recipes.examples_for(op, wanted, nan=nan, subnormal=subnormal)
     try:
         counts, example, verdict = search(strategy, lambda ex: judge(ex.case_data()), examples=examples,
-                                          seed=seed)
+                                          seed=seed, shrink=shrink)
     except Unsatisfiable as exc:
         return OpResult(op.name, "unsatisfiable", reason=f"no valid example drawn: {exc}")
     if verdict is None:

@@ -146,6 +146,16 @@ class Gen:
         middle = tuple(self.pick([1, 2, 3]) for _ in range(rank - 2))
         return (batch, *middle, classes)
 
+    def small_shape(self) -> tuple:
+        """Rank 0-2, dimensions 0-3 (rank 0 first)."""
+        return tuple(self.pick([2, 1, 3, 0]) for _ in range(self.integer(0, 2)))
+
+    def tensor_list(self, min_size: int = 0, max_size: int = 3, shape: tuple | None = None,
+                    domain: str = REAL) -> list:
+        """A list of tensors of ``shape``, or when None each of its own :meth:`small_shape`."""
+        return [self.floats(self.small_shape() if shape is None else shape, domain)
+                for _ in range(self.integer(min_size, max_size))]
+
     def weights(self, loss_shape: tuple, forms=("scalar", "broadcast")) -> Any:
         """A weight: a scalar, a tensor of ``loss_shape`` with some axes set to 1
         (``broadcast``), the loss shape itself (``full``) or its batch axis (``batch``)."""
@@ -191,13 +201,14 @@ VALUE_CHOICES: dict[str, tuple] = {
     "remove_diagonal": (True, False),
     "margin": (0.4, 0.25),
     "ignore_class": (None, 0),
+    "add_regularization_losses": (True, False),
 }
 """Values tried for ``value`` args without ``choices`` (axis-like args keep their default:
 changing them needs shape knowledge, see the recipes)."""
 
 # --- argument names and what they hold -------------------------------------------------
 PAIR_NAMES = ("labels", "onehot_labels", "multi_class_labels", "y_true", "targets", "logits", "predictions",
-              "y_pred", "log_input", "t", "losses", "per_example_loss", "regularization_loss")
+              "y_pred", "log_input", "t", "loss", "losses", "per_example_loss", "regularization_loss")
 """Float tensors that share the op's main shape."""
 WEIGHT_NAMES = ("weights", "sample_weight", "pos_weight")
 LABEL_NAMES = ("labels", "onehot_labels", "multi_class_labels", "y_true", "targets")
@@ -265,6 +276,7 @@ def check_generic(op: OpSpec) -> None:
             raise Unfuzzable(f"required value argument `{a.name}` has no fuzz values (add a recipe)")
         if a.is_tensor and a.required and not (
             (a.role == "int" and a.name in LABEL_NAMES) or (a.role == "float" and a.name in PAIR_NAMES + WEIGHT_NAMES)
+            or a.role == "float_list"
         ):
             raise Unfuzzable(f"required {a.role} argument `{a.name}` has no generic shape rule (add a recipe)")
 
@@ -277,6 +289,7 @@ def generic(g: Gen, op: OpSpec, rule: ShapeRule) -> Example:
     chosen = {**init, **values}
     main = g.shape(rule.min_rank, rule.max_rank, rule.empty, min_classes=1)
     args: dict = {}
+    list_shape = None  # the tensors of every float_list arg share one shape (they are added up)
     for a in op.args:
         if a.role == "value":
             if values[a.name] != a.default or a.required:
@@ -289,6 +302,9 @@ def generic(g: Gen, op: OpSpec, rule: ShapeRule) -> Example:
             weight = _weight(g, op, a, main)
             if weight is not _OMIT:
                 args[a.name] = weight
+        elif a.role == "float_list":
+            list_shape = list_shape if list_shape is not None else g.small_shape()
+            args[a.name] = g.tensor_list(1 if a.required else 0, shape=list_shape)
     return Example(op.name, g.dtype, args, init)
 
 

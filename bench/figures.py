@@ -1,0 +1,433 @@
+"""The performance figures of ``make bench``, printed and written to ``reports/bench/figures.json``.
+
+``python -m bench.figures [--bench-run RUN.json] [--out reports/bench/figures.json] [--only SECTION ...]``
+
+Sections:
+
+``machine``     CPU model, cores, memory, load average, library versions.
+``suite``       ``python -m harness verify cases/ --timing-repeats 0`` at ``-n 0`` (one
+                process): expanded checks per second in the steady state, i.e. cases /
+                (time from the first case to the last, after TF import and collection), plus
+                the end-to-end wall time.
+``scaling``     the same run at ``-n 1`` and ``-n 2``: wall time and steady-state rate.
+``overhead``    per check, ``harness.runner.run_expanded`` on small cases against the bare
+                TF call and the bare reference call on the same inputs.
+``modes``       the same small cases in ``function`` and ``xla`` mode: the first check (trace
+                or compile) and later checks (trace reused), relative to eager.
+``large``       reference vs TF median time and peak memory at large sizes, each op in its
+                own process: the reference's peak is tracemalloc's (NumPy reports its
+                buffers to it), TF's is the growth of ``ru_maxrss`` over its first call.
+``bench``       from the latest pytest-benchmark run: the reference/TF ratio per size.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = ("machine", "bench", "large", "overhead", "modes", "suite", "scaling")
+
+LARGE = [
+    # (op, batch, classes): the headline case, then its neighbours at the same size.
+    ("tf.nn.sparse_softmax_cross_entropy_with_logits", 4096, 32768),
+    ("tf.nn.softmax_cross_entropy_with_logits", 4096, 32768),
+    ("tf.nn.log_softmax", 4096, 32768),
+    ("tf.compat.v1.losses.sparse_softmax_cross_entropy", 4096, 32768),
+    ("tf.keras.losses.SparseCategoricalCrossentropy", 4096, 32768),
+    ("tf.nn.sparse_softmax_cross_entropy_with_logits", 4096, 1000),
+]
+LARGE_REPEATS = 5
+
+SIMPLE_CASES = """\
+cases:
+  - id: perf-softmax
+    op: tf.nn.softmax
+    dtypes: [float32]
+    modes: [eager, function, xla]
+    args:
+      logits: {random: normal, shape: [8, 10]}
+  - id: perf-sparse-xent
+    op: tf.nn.sparse_softmax_cross_entropy_with_logits
+    dtypes: [float32]
+    modes: [eager, function, xla]
+    args:
+      labels: [0, 1, 2, 3, 4, 5, 6, 7]
+      logits: {random: normal, shape: [8, 10]}
+  - id: perf-keras-mse
+    op: tf.keras.losses.MeanSquaredError
+    dtypes: [float32]
+    modes: [eager, function, xla]
+    args:
+      y_true: {random: normal, shape: [8, 10]}
+      y_pred: {random: normal, shape: [8, 10]}
+  - id: perf-v1-log-loss
+    op: tf.compat.v1.losses.log_loss
+    dtypes: [float32]
+    modes: [eager, function, xla]
+    args:
+      labels: {random: uniform, shape: [8, 10]}
+      predictions: {random: uniform, shape: [8, 10], low: 0.05, high: 0.95}
+"""
+OVERHEAD_REPEATS = 200
+MODE_REPEATS = 50
+
+
+def _median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# --- machine ------------------------------------------------------------------------------
+
+def _proc_field(path: str, key: str) -> str | None:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.split(":")[0].strip() == key:
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def machine() -> dict:
+    import numpy
+
+    mem_kb = _proc_field("/proc/meminfo", "MemTotal")
+    versions = {"python": platform.python_version(), "numpy": numpy.__version__}
+    try:
+        from importlib.metadata import version
+
+        versions["tensorflow"] = version("tensorflow-cpu")
+    except Exception:  # another TF distribution: leave it out
+        pass
+    return {
+        "cpu": _proc_field("/proc/cpuinfo", "model name") or platform.processor() or "?",
+        "cores": os.cpu_count(),
+        "memory_gib": round(int(mem_kb.split()[0]) / 2**20, 1) if mem_kb else None,
+        "system": f"{platform.system()} {platform.release()}",
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "versions": versions,
+    }
+
+
+# --- suite throughput and scaling ---------------------------------------------------------
+
+def verify_run(jobs: str, cases: str = "cases/") -> dict:
+    """One ``python -m harness verify`` run, timed by the ``bench.timeline`` plugin."""
+    with tempfile.TemporaryDirectory(prefix="tf-parity-bench-") as tmp:
+        prefix = str(Path(tmp) / "timeline")
+        env = {**os.environ, "PYTEST_PLUGINS": "bench.timeline", "BENCH_TIMELINE": prefix,
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+               "TF_CPP_MIN_LOG_LEVEL": "3"}
+        cmd = [sys.executable, "-m", "harness", "verify", cases, "--timing-repeats", "0", "-n", jobs,
+               "--report-dir", str(Path(tmp) / "report")]
+        t0 = time.time()
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        wall = time.time() - t0
+        parts = [json.loads(p.read_text()) for p in Path(tmp).glob("timeline.*.json")]
+        try:
+            summary = json.loads((Path(tmp) / "report" / "results.json").read_text())["summary"]
+        except (OSError, ValueError, KeyError):
+            summary = None
+    out = {"command": " ".join(["python", *cmd[1:-2]]), "exit_code": proc.returncode,
+           "wall_s": round(wall, 3), "statuses": summary}
+    started = [p for p in parts if p.get("first_start") and p["worker"] != "controller"]
+    writer = next((p for p in parts if p["worker"] in ("main", "controller")), None)
+    if not started:
+        out["error"] = (proc.stderr or proc.stdout)[-2000:]
+        return out
+    cases_run = sum(p["cases"] for p in started)
+    steady = max(p["last_finish"] for p in started) - min(p["first_start"] for p in started)
+    out.update(
+        cases=cases_run,
+        processes=len(started),
+        startup_and_collection_s=round(max(p["collected"] for p in started) - t0, 3),
+        tf_import_s=round(max(p["tf_import_s"] for p in started), 3),
+        steady_state_s=round(steady, 3),
+        steady_checks_per_s=round(cases_run / steady, 1) if steady > 0 else None,
+        end_to_end_checks_per_s=round(cases_run / wall, 1),
+        after_last_case_s=round(t0 + wall - max(p["last_finish"] for p in started), 3),
+    )
+    if writer and writer.get("finish_end"):
+        out["session_finish_s"] = round(writer["finish_end"] - writer["finish_start"], 3)
+        out["exit_after_session_s"] = round(t0 + wall - writer["finish_end"], 3)
+    return out
+
+
+def suite() -> dict:
+    return verify_run("0")
+
+
+def scaling() -> dict:
+    one, two = verify_run("1"), verify_run("2")
+    out = {"n1": one, "n2": two}
+    if one.get("wall_s") and two.get("wall_s"):
+        out["wall_speedup_n2_over_n1"] = round(one["wall_s"] / two["wall_s"], 2)
+    if one.get("steady_checks_per_s") and two.get("steady_checks_per_s"):
+        out["steady_speedup_n2_over_n1"] = round(two["steady_checks_per_s"] / one["steady_checks_per_s"], 2)
+    return out
+
+
+# --- per-check overhead and execution modes -----------------------------------------------
+
+def _simple_expanded():
+    from harness.expand import expand
+    from harness.loader import load_file
+
+    tmp = Path(tempfile.mkdtemp(prefix="tf-parity-perf-"))
+    path = tmp / "perf.yaml"
+    path.write_text(SIMPLE_CASES)
+    loaded = load_file(path)
+    if loaded.errors:
+        raise RuntimeError(f"bench/figures.py SIMPLE_CASES no longer load: {loaded.errors[0]}")
+    return [e for case in loaded.cases for e in expand(case)]
+
+
+def _bare_calls(exp):
+    """(reference call, TF call) on the case's own inputs, as the runner builds them."""
+    from harness import tfbridge, tfexec
+    from harness.runner import CaseRun
+
+    args, init = CaseRun(exp, timing_repeats=0)._materialize(exp.op, exp.args, exp.init)
+    tensors = {k: tfbridge.to_tf(v) for k, v in args.items() if tfexec._is_tensor(v)}
+    values = {k: v for k, v in args.items() if not tfexec._is_tensor(v)}
+    fn = tfexec.runner(exp.op, init, values, exp.mode)
+    return (lambda: exp.op.run_reference(init, args)), (lambda: fn(tensors, None))
+
+
+def overhead() -> dict:
+    from harness import tfbridge
+    from harness.runner import run_expanded
+
+    tfbridge.tf()
+    rows = []
+    for exp in (e for e in _simple_expanded() if e.mode == "eager"):
+        status = run_expanded(exp, timing_repeats=0)["status"]
+        check = _median_time(lambda: run_expanded(exp, timing_repeats=0), OVERHEAD_REPEATS)
+        ref_call, tf_call = _bare_calls(exp)
+        ref_call(), tf_call()
+        t_tf = _median_time(tf_call, OVERHEAD_REPEATS)
+        t_ref = _median_time(ref_call, OVERHEAD_REPEATS)
+        harness_s = check - t_tf - t_ref
+        rows.append({"case": exp.id, "op": exp.op.name, "status": status, "check_s": check, "tf_call_s": t_tf,
+                     "reference_call_s": t_ref, "harness_overhead_s": harness_s,
+                     "overhead_over_tf_call": round(harness_s / t_tf, 2)})
+    return {
+        "what": "median per check of run_expanded(timing_repeats=0) vs the bare eager TF call and the bare "
+                "reference call on the same [8, 10] inputs; overhead = check - tf - reference",
+        "cases": rows,
+        "median_check_s": statistics.median(r["check_s"] for r in rows),
+        "median_tf_call_s": statistics.median(r["tf_call_s"] for r in rows),
+        "median_harness_overhead_s": statistics.median(r["harness_overhead_s"] for r in rows),
+        "median_overhead_over_tf_call": statistics.median(r["overhead_over_tf_call"] for r in rows),
+    }
+
+
+def modes() -> dict:
+    from harness import tfbridge
+    from harness.runner import run_expanded
+
+    tfbridge.tf()
+    per_case: dict[str, dict] = {}
+    for exp in _simple_expanded():
+        t0 = time.perf_counter()
+        status = run_expanded(exp, timing_repeats=0)["status"]
+        first = time.perf_counter() - t0
+        warm = _median_time(lambda: run_expanded(exp, timing_repeats=0), MODE_REPEATS)
+        per_case.setdefault(exp.case.id, {})[exp.mode] = {"first_check_s": first, "later_check_s": warm,
+                                                          "status": status}
+    out: dict = {"what": "run_expanded per check on small cases; first = the case's first check in the process "
+                         "(tf.function trace / XLA compile), later = median once the trace is reused",
+                 "cases": per_case}
+    for mode in ("function", "xla"):
+        firsts = [c[mode]["first_check_s"] / c["eager"]["later_check_s"] for c in per_case.values()]
+        laters = [c[mode]["later_check_s"] / c["eager"]["later_check_s"] for c in per_case.values()]
+        out[f"{mode}_first_check_over_eager"] = round(statistics.median(firsts), 2)
+        out[f"{mode}_later_check_over_eager"] = round(statistics.median(laters), 2)
+    return out
+
+
+# --- large sizes, one op per process -------------------------------------------------------
+
+def large_one(op_name: str, batch: int, classes: int, repeats: int) -> dict:
+    """Measured inside a fresh process so TF's ``ru_maxrss`` growth is its own."""
+    import gc
+    import resource
+    import tracemalloc
+
+    from bench.inputs import build
+    from harness import tfbridge, tfexec
+    from harness.registry import get_op
+
+    op = get_op(op_name)
+    built = build(op, "large", batch=batch, classes=classes)
+    tfbridge.tf()
+    tensors = {k: tfbridge.to_tf(v) for k, v in built.args.items() if tfexec._is_tensor(v)}
+    values = {k: v for k, v in built.args.items() if not tfexec._is_tensor(v)}
+    fn = tfexec.runner(op, built.init, values, "eager")
+    gc.collect()
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    fn(tensors, None)
+    tf_peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) * 1024
+    tf_s = _median_time(lambda: fn(tensors, None), repeats)
+    tracemalloc.start()
+    op.run_reference(built.init, built.args)
+    ref_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    ref_s = _median_time(lambda: op.run_reference(built.init, built.args), repeats)
+    input_bytes = sum(v.nbytes for v in built.args.values() if hasattr(v, "nbytes"))
+    return {"op": op_name, "batch": batch, "classes": classes, "dtype": "float32", "repeats": repeats,
+            "input_bytes": input_bytes, "reference_median_s": ref_s, "tf_median_s": tf_s,
+            "ratio_reference_over_tf": round(ref_s / tf_s, 3),
+            "reference_peak_bytes": ref_peak, "tf_peak_rss_growth_bytes": tf_peak,
+            "reference_peak_over_input": round(ref_peak / input_bytes, 2)}
+
+
+def large() -> list[dict]:
+    out = []
+    for op_name, batch, classes in LARGE:
+        cmd = [sys.executable, "-m", "bench.figures", "--large-one", op_name, str(batch), str(classes)]
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if proc.returncode or not lines:
+            out.append({"op": op_name, "batch": batch, "classes": classes,
+                        "error": (proc.stderr or proc.stdout).strip()[-1500:]})
+        else:
+            out.append(json.loads(lines[-1]))
+    return out
+
+
+# --- the pytest-benchmark run ---------------------------------------------------------------
+
+def bench_summary(run: Path | None) -> dict:
+    from harness.report import timing
+
+    if run is None:
+        return {"error": "no pytest-benchmark run given"}
+    try:
+        path = timing.latest_run(run)
+    except FileNotFoundError as exc:
+        return {"error": str(exc)}
+    data = json.loads(path.read_text())
+    ops = timing.table(data)
+    per_size: dict[str, list] = {}
+    for op, sizes in ops.items():
+        for size, entry in sizes.items():
+            r = timing.ratio(entry)
+            if r:
+                per_size.setdefault(size, []).append((r, op))
+    summary = {}
+    for size, vals in per_size.items():
+        vals.sort()
+        summary[size] = {
+            "ops": len(vals),
+            "geomean_ratio_reference_over_tf": round(timing._geomean([v for v, _ in vals]), 3),
+            "reference_faster": sum(1 for v, _ in vals if v < 1),
+            "fastest_reference": [{"op": o, "ratio": round(v, 3)} for v, o in vals[:3]],
+            "slowest_reference": [{"op": o, "ratio": round(v, 3)} for v, o in vals[-3:][::-1]],
+        }
+    skipped = (data.get("tf_parity") or {}).get("skipped") or []
+    return {"run": str(path), "benchmarks": len(data.get("benchmarks", [])), "ops": len(ops),
+            "skipped": len(skipped), "per_size": summary}
+
+
+# --- printing -----------------------------------------------------------------------------
+
+def _t(seconds) -> str:
+    from harness.report.timing import fmt_time
+
+    return fmt_time(seconds) if isinstance(seconds, (int, float)) else "?"
+
+
+def _mib(n) -> str:
+    return f"{n / 2**20:,.0f} MiB" if isinstance(n, (int, float)) else "?"
+
+
+def describe(fig: dict) -> str:
+    lines = ["", "=== performance figures ==="]
+    m = fig.get("machine")
+    if m:
+        lines.append(f"machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB; load average at start "
+                     f"{m.get('load_average_at_start')}")
+    s = fig.get("suite")
+    if s:
+        lines.append(f"suite (-n 0): {s.get('cases')} checks, steady state {s.get('steady_checks_per_s')} checks/s "
+                     f"({s.get('steady_state_s')} s after TF import {s.get('tf_import_s')} s and collection); "
+                     f"end to end {s.get('wall_s')} s = {s.get('end_to_end_checks_per_s')} checks/s")
+    o = fig.get("overhead")
+    if o:
+        lines.append(f"per check: {_t(o['median_check_s'])} in run_expanded vs {_t(o['median_tf_call_s'])} bare TF "
+                     f"call; harness overhead {_t(o['median_harness_overhead_s'])} = "
+                     f"{o['median_overhead_over_tf_call']}x the TF call")
+    md = fig.get("modes")
+    if md:
+        lines.append(f"modes vs eager per check: function {md['function_later_check_over_eager']}x "
+                     f"(first {md['function_first_check_over_eager']}x), xla {md['xla_later_check_over_eager']}x "
+                     f"(first {md['xla_first_check_over_eager']}x)")
+    for row in fig.get("large") or []:
+        if "error" in row:
+            lines.append(f"large {row['op']} {row['batch']}x{row['classes']}: error {row['error'][-200:]}")
+            continue
+        lines.append(f"large {row['op']} {row['batch']}x{row['classes']}: reference {_t(row['reference_median_s'])}, "
+                     f"TF {_t(row['tf_median_s'])}, ratio {row['ratio_reference_over_tf']}; peak memory reference "
+                     f"{_mib(row['reference_peak_bytes'])}, TF {_mib(row['tf_peak_rss_growth_bytes'])} "
+                     f"(inputs {_mib(row['input_bytes'])})")
+    sc = fig.get("scaling")
+    if sc:
+        lines.append(f"scaling: -n 1 {sc['n1'].get('wall_s')} s, -n 2 {sc['n2'].get('wall_s')} s wall "
+                     f"(x{sc.get('wall_speedup_n2_over_n1')}); steady state {sc['n1'].get('steady_checks_per_s')} vs "
+                     f"{sc['n2'].get('steady_checks_per_s')} checks/s")
+    b = fig.get("bench")
+    if b and "per_size" in b:
+        for size, v in b["per_size"].items():
+            lines.append(f"bench {size}: geomean reference/TF {v['geomean_ratio_reference_over_tf']} over {v['ops']} ops, "
+                         f"reference faster for {v['reference_faster']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.figures", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench" / "figures.json")
+    parser.add_argument("--bench-run", type=Path, default=ROOT / "reports" / "bench",
+                        help="a saved pytest-benchmark JSON or the storage directory (latest run)")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="measure only these sections")
+    parser.add_argument("--large-one", nargs=3, metavar=("OP", "BATCH", "CLASSES"), help=argparse.SUPPRESS)
+    ns = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if ns.large_one:
+        op_name, batch, classes = ns.large_one
+        print(json.dumps(large_one(op_name, int(batch), int(classes), LARGE_REPEATS)))
+        return 0
+    wanted = ns.only or SECTIONS
+    fig: dict = {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    steps = {"machine": machine, "bench": lambda: bench_summary(ns.bench_run), "large": large,
+             "overhead": overhead, "modes": modes, "suite": suite, "scaling": scaling}
+    for name in SECTIONS:
+        if name in wanted:
+            t0 = time.perf_counter()
+            print(f"figures: measuring {name} ...", flush=True)
+            fig[name] = steps[name]()
+            fig.setdefault("section_seconds", {})[name] = round(time.perf_counter() - t0, 1)
+    fig.setdefault("machine", {})["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    ns.out.parent.mkdir(parents=True, exist_ok=True)
+    ns.out.write_text(json.dumps(fig, indent=2) + "\n")
+    print(describe(fig))
+    print(f"figures: {ns.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
