@@ -33,5 +33,24 @@ browser:
 	  || echo "browser: could not install chromium; browser tests will be skipped"; \
 	else echo "browser: chromium not installed and no root/apt-get; browser tests will be skipped"; fi
 
+# Performance: pytest-benchmark over every op (reference vs TF eager, three sizes), saved as
+# numbered runs under $(BENCH_DIR); then $(REPORTS)/timing.html and $(BENCH_DIR)/figures.json.
+# `make bench BASELINE=0003` (a saved run number or a JSON path) fails on a median regression
+# beyond BENCH_FAIL; FIGURES=0 skips the figures (suite throughput, overhead, modes, memory).
+BENCH_DIR ?= $(REPORTS)/bench
+BASELINE ?=
+BENCH_FAIL ?= median:25%
+BENCH_OPTS ?= --benchmark-min-rounds=3 --benchmark-max-time=0.1 --benchmark-columns=median,iqr,rounds --benchmark-sort=name
+FIGURES ?= 1
+
+bench: setup
+	@status=0; \
+	$(PY) -m pytest bench -p no:xdist -p no:cacheprovider -q --benchmark-storage=$(BENCH_DIR) --benchmark-autosave \
+	  $(BENCH_OPTS) $(if $(BASELINE),--benchmark-compare=$(BASELINE) --benchmark-compare-fail=$(BENCH_FAIL)) $(ARGS) \
+	  || { status=$$?; echo "bench: pytest-benchmark exited $$status$(if $(BASELINE), (regression beyond $(BENCH_FAIL) against $(BASELINE)?))"; }; \
+	$(PY) -m harness.report.timing $(BENCH_DIR) -o $(REPORTS)/timing.html || status=1; \
+	if [ "$(FIGURES)" = 1 ]; then $(PY) -m bench.figures --bench-run $(BENCH_DIR) --out $(BENCH_DIR)/figures.json || status=1; fi; \
+	exit $$status
+
 clean:
 	rm -rf $(VENV) .pytest_cache $(REPORTS)/*.json $(REPORTS)/*.html $(REPORTS)/*.xml

@@ -11,7 +11,8 @@ Inputs come from, in order:
 2. :data:`KINDS`, per-op overrides of an argument's kind (``{"labels": "probs"}``);
 3. the generic builder: each required tensor argument gets a kind from its name
    (:data:`NAME_KINDS`) or its role (float -> ``normal [batch, classes]``, int -> class ids
-   ``[batch]``); optional arguments keep their defaults. A required plain-value argument
+   ``[batch]``, float_list -> two ``[batch, classes]`` tensors); other optional arguments
+   keep their defaults. A required plain-value argument
    has no generic value, so such an op is skipped with that reason until it gets an entry.
 
 :data:`SIZE_LIMITS` names ops benchmarked below the large size and why.
@@ -118,6 +119,10 @@ VALUES: dict[str, dict] = {
 """Plain-value arguments an op requires (or that make its benchmark meaningful)."""
 
 
+LIST_LENGTH = 2
+"""Tensors in a generic ``float_list`` argument (all ``[batch, classes]``)."""
+
+
 # --- whole-input builders -----------------------------------------------------------------
 
 EMBEDDING_DIM = 64
@@ -162,7 +167,17 @@ def _clip(rng: np.random.Generator, b: int, c: int) -> dict:
             "clip_norm": 1.0}
 
 
+def _linear_softmax(rng: np.random.Generator, b: int, c: int) -> dict:
+    """A linear layer ``x @ w + b`` of ``EMBEDDING_DIM`` inputs to ``c`` classes, ``b`` examples."""
+    return {"x": rng.normal(0, 1, (b, EMBEDDING_DIM)).astype(np.float32),
+            "labels": rng.integers(0, c, b).astype(np.int32),
+            "w": rng.normal(0, 0.1, (EMBEDDING_DIM, c)).astype(np.float32),
+            "b": rng.normal(0, 0.1, c).astype(np.float32),
+            "clip_norm": 5.0}
+
+
 BUILDERS: dict[str, Callable[[np.random.Generator, int, int], dict]] = {
+    "examples.linear_softmax_clipped_grads": _linear_softmax,
     "tf.nn.sampled_softmax_loss": _sampled,
     "tf.nn.nce_loss": _sampled,
     "tf.keras.losses.CTC": _ctc,
@@ -225,10 +240,10 @@ def _generic(op: OpSpec, rng: np.random.Generator, b: int, c: int) -> dict:
     overrides = KINDS.get(op.name, {})
     args = {}
     for arg in op.args:
-        if arg.role == "value" or not (arg.required or arg.name in overrides):
+        if arg.role == "float_list":  # built even when optional: an empty list times nothing
+            args[arg.name] = [KIND_BUILDERS["normal"](rng, b, c) for _ in range(LIST_LENGTH)]
             continue
-        if arg.role == "float_list":
-            args[arg.name] = [KIND_BUILDERS["normal"](rng, b, c)]
+        if arg.role == "value" or not (arg.required or arg.name in overrides):
             continue
         default_kind = "classes" if arg.role == "int" else NAME_KINDS.get(arg.name, "normal")
         args[arg.name] = KIND_BUILDERS[overrides.get(arg.name, default_kind)](rng, b, c)

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from harness.inputs import MAX_ELEMENTS, MAX_ELEMENTS_ENV
+from harness.loader import discover
 from harness.registry import REQUIRED, UnknownOpError, get_op, registry
 
 ROLE_TEXT = {
@@ -40,12 +43,20 @@ def _verify(ns: argparse.Namespace, extra: list[str]) -> int:
     args.append(f"--harness-fail-on={ns.fail_on}")
     if ns.shard:
         args.append(f"--harness-shard={ns.shard}")
-    missing = [p for p in (ns.paths or ["cases/"]) if not Path(p.split("::")[0]).exists()]
-    if missing:
-        print(f"harness: {missing[0]}: no such file or directory (give a case file or a directory of them)", file=sys.stderr)
-        return 2
+    empty = False
+    for p in ns.paths or ["cases/"]:
+        path = Path(p.split("::")[0])
+        if not path.exists():
+            print(f"harness: {p}: no such file or directory (give a case file or a directory of them)", file=sys.stderr)
+            return 2
+        if path.is_dir() and not discover([path]):  # reported, and the other paths still run
+            print(f"harness: {p.rstrip('/')}: no case files (*.yaml, *.yml) found "
+                  "(give a case file or a directory holding them)", file=sys.stderr)
+            empty = True
+    if ns.max_elements:
+        os.environ[MAX_ELEMENTS_ENV] = str(ns.max_elements)
     code = int(pytest.main(args + extra))
-    return code if code in (0, 1, 2) else 2
+    return 2 if empty or code not in (0, 1, 2) else code
 
 
 def _list_ops(ns: argparse.Namespace) -> int:
@@ -98,7 +109,7 @@ def template(op_name: str) -> str:
             choices = f"; one of {', '.join(map(str, a.choices))}" if a.choices else ""
             if a.required:
                 example = {"float": "{random: normal, shape: [4, 3], scale: 2.0}", "int": "[2, 0, 1, 1]",
-                           "float_list": "[[1.0, 2.0], [[3.0], [4.0]]]", "value": "null"}[a.role]
+                           "float_list": "[[1.0, 2.0], [[3.0], [4.0]]]", "value": "1"}[a.role]
                 lines.append(f"      {a.name}: {example}   # required, {role}{doc}{choices}")
             else:
                 lines.append(f"      # {a.name}: {_yaml_value(a.default)}   # default; {role}{doc}{choices}")
@@ -128,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--lf", action="store_true", help="rerun only the cases that failed last time")
     v.add_argument("--timing-repeats", type=int, default=5)
     v.add_argument("--debug", action="store_true", help="show tracebacks for harness errors")
+    v.add_argument("--max-elements", type=int, default=None,
+                   help=f"largest generated or loaded array (default {MAX_ELEMENTS:,}; also ${MAX_ELEMENTS_ENV})")
     v.add_argument("--baseline", default=None, help="an earlier results.json: mark cases new-failure/fixed/still-failing/new-case")
     v.add_argument("--fail-on", choices=("any", "new"), default="any", help="'new': only new failures fail the run")
     v.add_argument("--shard", default=None, help="I/N: run a stable 1/N of the expanded cases (for CI matrices)")

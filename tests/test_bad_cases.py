@@ -396,7 +396,6 @@ def test_empty_dir_is_invalid_input(empty_dir_run):
     assert data["warnings"] == ["no cases were collected: check the paths and the -k expression"]
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py does not yet say why an empty directory exits 2")
 def test_empty_dir_is_named_in_one_line(empty_dir_run):
     out, _ = empty_dir_run
     assert (f"harness: {REL}/empty_dir: no case files (*.yaml, *.yml) found "

@@ -29,7 +29,7 @@ ONE_HOT = np.eye(3)[LABELS]
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_cross_entropies_from_logits_are_exact_at_1e4(dtype):
     logits = LOGITS_1E4.astype(dtype)
-    with np.errstate(all="raise"):
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
         sparse = K.sparse_categorical_crossentropy(LABELS, logits, from_logits=True)
         dense = K.categorical_crossentropy(ONE_HOT.astype(dtype), logits, from_logits=True)
         binary = K.binary_crossentropy(ONE_HOT.astype(dtype), logits, from_logits=True, axis=0)
@@ -257,7 +257,7 @@ PARITY = [
 @pytest.mark.parametrize("name, init, args", PARITY, ids=[f"{p[0].rsplit('.', 1)[1]}-{i}" for i, p in enumerate(PARITY)])
 def test_parity_with_tensorflow(tf, name, init, args, dtype):
     op = get_op(name)
-    cast = {k: v if op.arg(k).role != "float" or np.ndim(v) == 0 and isinstance(v, float) else np.asarray(v).astype(dtype)
+    cast = {k: v.astype(dtype) if isinstance(v, np.ndarray) and op.arg(k).role == "float" else v
             for k, v in args.items()}
     ref = np.asarray(op.run_reference(init, cast))
     out = op.run_tf(tf, init, {k: tf.constant(v) if isinstance(v, np.ndarray) else v for k, v in cast.items()})

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 DEFAULT_OUT = Path("cases/regressions")
@@ -45,6 +46,12 @@ def command_line(op: str, ns: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     ns = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with warnings.catch_warnings():  # Keras warns about odd shapes the fuzzer draws on purpose
+        warnings.simplefilter("ignore")
+        return _run(ns)
+
+
+def _run(ns: argparse.Namespace) -> int:
     from harness.registry import UnknownOpError, get_op, registry
 
     try:

@@ -2,7 +2,8 @@
 failure is shrunk to a minimal example.
 
 Runs are reproducible: hypothesis is seeded (``@seed``) and uses no example database, so
-the same ``--seed`` draws the same examples in the same order. ``report_multiple_bugs`` is
+the same ``--seed`` draws the same examples in the same order (for the same code:
+hypothesis also mixes in literals found in the project's imported modules). ``report_multiple_bugs`` is
 off, so the example hypothesis replays last is the single shrunk one; its verdict is kept.
 """
 from __future__ import annotations

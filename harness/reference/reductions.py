@@ -101,6 +101,8 @@ def v1_compute_weighted_loss(losses, weights=1.0, reduction: str = V1_SUM_BY_NON
 
 # --- Section 2: Keras 3 -------------------------------------------------------------
 from harness.reference.errors import InvalidArgumentError as _InvalidArgumentError  # noqa: E402
+from harness.reference.errors import TFValueError as _KerasValueError  # noqa: E402
+from harness.reference.stable import div_no_nan as _div_no_nan  # noqa: E402
 
 KERAS_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 """``keras.losses.Loss(reduction=...)``'s accepted values (``"none"`` and ``None`` alike)."""
@@ -110,7 +112,7 @@ def keras_standardize_reduction(reduction):
     """``loss.standardize_reduction``: anything outside ``KERAS_REDUCTIONS`` is a ValueError
     raised by the constructor."""
     if reduction not in KERAS_REDUCTIONS:
-        raise _TFValueError(
+        raise _KerasValueError(
             "Invalid value for argument `reduction`. Expected one of "
             f"{set(KERAS_REDUCTIONS)}. Received: reduction={reduction}"
         )
@@ -163,7 +165,7 @@ def keras_apply_mask(sample_weight, mask, dtype, reduction):
     if reduction in ("mean", "sum_over_batch_size"):
         total = np.asarray(mask.size, dtype=dtype)
         valid = np.sum(mask, dtype=dtype)
-        float_mask = np.where(mask, _stable.div_no_nan(total, valid).astype(dtype), dtype(0))
+        float_mask = np.where(mask, _div_no_nan(total, valid).astype(dtype), dtype(0))
     else:
         float_mask = mask.astype(dtype)
     if sample_weight is None:
@@ -193,7 +195,7 @@ def keras_reduce_values(values, sample_weight=None, reduction="sum_over_batch_si
         divisor = np.sum(np.asarray(sample_weight), dtype=dtype)
     else:
         divisor = np.asarray(values.size, dtype=dtype)
-    return _stable.div_no_nan(loss, divisor).astype(dtype)
+    return _div_no_nan(loss, divisor).astype(dtype)
 
 
 def keras_reduce_weighted_values(values, sample_weight=None, mask=None,

@@ -1,13 +1,20 @@
 """The human-facing report: one self-contained HTML file (inline CSS and JS, no network).
 
 ``render_html(results)`` turns the results dict (the same one written to ``results.json``)
-into a page: verdict and counts, failures expanded with both outputs and the element diff,
-a filterable table of every expanded case, and a per-op timing table.  All text coming from
-YAML is escaped by Jinja2's autoescape; on top of that the page carries a Content Security
-Policy that only admits the page's own script (by hash), so injected markup cannot run.
+into a diff explorer: the verdict, baseline changes and counts; failures expanded, each
+opening with the five facts a reader needs (op, dtype, mode, the worst element and by how
+much) and the repro command, then both outputs, the element diff, error histograms, the
+arbitration verdict and gradients; a coverage matrix op × dtype × mode; a filterable,
+sortable table of every expanded case; the tolerance ledger; timing per op.
+
+All text coming from YAML is escaped by Jinja2's autoescape; on top of that the page carries
+a Content Security Policy that only admits the page's own script (by hash), so injected
+markup cannot run. Plots are inline SVG drawn by matplotlib (``svg.py``), readable without
+JavaScript.
 
 The input is read defensively (``.get`` everywhere): error entries for invalid files may
-lack ``op``, outputs, timings and checks.
+lack ``op``, outputs, timings and checks, and older results lack modes, baselines,
+arbitration and gradients.
 """
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ import functools
 import hashlib
 import math
 import os
+import re
 import shlex
 import statistics
 import tempfile
@@ -26,7 +34,11 @@ import jinja2
 import numpy as np
 from markupsafe import Markup, escape
 
-from harness.report import svg
+from harness.report import diffview, ledger, matrix, svg
+from harness.report.diffview import GRID_1D_WIDTH, GRID_MAX_COLS, GRID_MAX_ROWS, build_grid  # noqa: F401
+from harness.report.fmt import (OUTPUT_MAX_CHARS, fmt_num, fmt_ratio, fmt_time, fmt_value,  # noqa: F401
+                                format_array, index_text, shorten, sort_key)
+from harness.report.ledger import as_float as _as_float
 
 STATUSES = ("failed", "crashed", "timeout", "error", "xpassed", "xfailed", "skipped", "passed")
 """Every case status, most alarming first (the table's default order)."""
@@ -37,311 +49,17 @@ EXPANDED_STATUSES = frozenset({"failed", "crashed", "timeout", "error", "xpassed
 BROKEN_STATUSES = ("failed", "crashed", "timeout")
 """Statuses that fail the run (``error`` is invalid input, reported on its own)."""
 
-GRID_MAX_ROWS = 64
-GRID_MAX_COLS = 32
-GRID_1D_WIDTH = 16
-"""1-D diffs are wrapped into rows of this many elements."""
-OUTPUT_MAX_CHARS = 60_000
+INPUT_MAX_CHARS = 240
+"""Inputs longer than this (written out arrays) are shortened in the case detail."""
+HISTOGRAM_MAX_CASES = 40
+"""Failing cases that get an error histogram (matplotlib takes a fraction of a second each)."""
+BASELINE_LABELS = ("new-failure", "fixed", "still-failing", "new-case", "unchanged")
+BASELINE_WORDS = {"new-failure": "new failures", "fixed": "fixed", "still-failing": "still failing",
+                  "new-case": "new cases", "unchanged": "unchanged"}
+FAILING_STATUSES = frozenset({"failed", "crashed", "timeout"})
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "index.html.j2"
-
-
-# ---------------------------------------------------------------- number formatting
-
-
-def _as_float(x: Any) -> float | None:
-    """A JSON number, or the strings ``nan``/``inf``/``-inf`` some writers emit, as float."""
-    if isinstance(x, bool) or x is None:
-        return None
-    if isinstance(x, (int, float)):
-        return float(x)
-    if isinstance(x, str) and x.strip().lower() in ("nan", "inf", "+inf", "-inf", "infinity", "-infinity"):
-        return float(x.strip().lower().replace("infinity", "inf"))
-    return None
-
-
-def fmt_num(x: Any, digits: int = 3) -> str:
-    """Compact number: ``1.2e-08``, ``0.327``, ``3``; ``—`` for missing."""
-    if x is None:
-        return "—"
-    if isinstance(x, bool):
-        return str(x).lower()
-    if isinstance(x, int):
-        return str(x)
-    f = _as_float(x)
-    if f is None:
-        return str(x)
-    if math.isnan(f):
-        return "nan"
-    if math.isinf(f):
-        return "inf" if f > 0 else "-inf"
-    return f"{f:.{digits}g}"
-
-
-def _shortest(v: float, cast) -> str:
-    """Fewest significant digits that round-trip through ``cast`` (float16/bfloat16)."""
-    target = cast(v)
-    for digits in range(1, 10):
-        text = f"{v:.{digits}g}"
-        if cast(float(text)) == target:
-            return text
-    return f"{v:.9g}"
-
-
-@functools.lru_cache(maxsize=None)
-def _caster(dtype: str | None):
-    if dtype in ("float16", "float32", "float64"):
-        return getattr(np, dtype)
-    if dtype == "bfloat16":
-        try:
-            import ml_dtypes
-        except ImportError:  # pragma: no cover - ml_dtypes is a dependency
-            return np.float32
-        return ml_dtypes.bfloat16
-    return np.float64
-
-
-def fmt_value(x: Any, dtype: str | None = None) -> str:
-    """An output element in the shortest digits that identify it in ``dtype``.
-
-    ``0.39546573`` for float32, ``0.303`` for bfloat16 0.302734375, ``0.1`` for float64 (as
-    NumPy prints scalars: the fewest digits that round back to the same value); integers
-    and booleans as is; other leaves (e.g. a truncation marker) as their text.
-    """
-    if isinstance(x, bool):
-        return str(x).lower()
-    if isinstance(x, int):
-        return str(x)
-    f = _as_float(x)
-    if f is None:
-        return "—" if x is None else str(x)
-    if not math.isfinite(f):
-        return fmt_num(f)
-    cast = _caster(dtype)
-    if cast in (np.float32, np.float64):
-        return str(cast(f))
-    return _shortest(f, cast)
-
-
-def fmt_time(seconds: Any) -> str:
-    """A duration for humans: ``850 ns``, ``12.3 µs``, ``0.42 ms``, ``1.5 s``."""
-    s = _as_float(seconds)
-    if s is None or not math.isfinite(s):
-        return "—"
-    if s < 1e-6:
-        return f"{s * 1e9:.3g} ns"
-    if s < 1e-4:
-        return f"{s * 1e6:.3g} µs"
-    if s < 0.1:
-        return f"{s * 1e3:.3g} ms"
-    if s < 120:
-        return f"{s:.3g} s"
-    minutes, rest = divmod(int(round(s)), 60)
-    return f"{minutes} min {rest:02d} s"
-
-
-def fmt_ratio(x: Any) -> str:
-    f = _as_float(x)
-    if f is None or not math.isfinite(f):
-        return "—"
-    return f"{f:.3g}×"
-
-
-def _sort_key_value(x: Any) -> str:
-    """A ``data-v`` attribute for client-side numeric sorting (empty when missing)."""
-    f = _as_float(x)
-    if f is None:
-        return ""
-    if math.isnan(f):
-        return "Infinity"  # NaN errors sort with the worst
-    return repr(f) if math.isfinite(f) else ("Infinity" if f > 0 else "-Infinity")
-
-
-# ---------------------------------------------------------------- arrays
-
-
-def _depth(node: Any) -> int:
-    depth = 0
-    while isinstance(node, list) and node:
-        depth += 1
-        node = node[0]
-    return depth + (1 if isinstance(node, list) else 0)
-
-
-def _leaves(node: Any) -> Iterable[Any]:
-    if isinstance(node, list):
-        for item in node:
-            yield from _leaves(item)
-    else:
-        yield node
-
-
-def format_array(value: Any, dtype: str | None = None, line_width: int = 76) -> str:
-    """A nested list as NumPy prints it, one row per line, each column right-aligned.
-
-    Columns (positions along the last axis) get their own width, so a 2-D output reads
-    as a table; a 1-D output wraps at ``line_width``.
-    """
-    if not isinstance(value, list):
-        return fmt_value(value, dtype)
-    ndim = _depth(value)
-    widths: dict[int, int] = {}
-
-    def measure(node: Any) -> None:
-        if not isinstance(node, list):
-            return
-        for j, item in enumerate(node):
-            if isinstance(item, list):
-                measure(item)
-            else:
-                key = j if ndim > 1 else 0
-                widths[key] = max(widths.get(key, 0), len(fmt_value(item, dtype)))
-
-    measure(value)
-
-    def render(node: Any, level: int) -> str:
-        if not node:
-            return "[]"
-        if not any(isinstance(item, list) for item in node):
-            lines, line = [], ""
-            for j, item in enumerate(node):
-                cell = fmt_value(item, dtype).rjust(widths.get(j if ndim > 1 else 0, 0))
-                cell += "," if j < len(node) - 1 else ""
-                if line and level == 0 and len(line) + 1 + len(cell) + 1 > line_width:
-                    lines.append(line)
-                    line = cell
-                else:
-                    line = f"{line} {cell}" if line else cell
-            lines.append(line)
-            return "[" + ("\n" + " " * (level + 1)).join(lines) + "]"
-        sep = "," + "\n" * max(1, ndim - level - 1) + " " * (level + 1)
-        return "[" + sep.join(render(item, level + 1) if isinstance(item, list) else fmt_value(item, dtype)
-                              for item in node) + "]"
-
-    text = render(value, 0)
-    if len(text) > OUTPUT_MAX_CHARS:
-        text = text[:OUTPUT_MAX_CHARS] + "\n… (cut for display)"
-    return text
-
-
-def _at(node: Any, index: Iterable[int]) -> Any:
-    for i in index:
-        if not isinstance(node, list) or not 0 <= i < len(node):
-            return None
-        node = node[i]
-    return node
-
-
-def _window(size: int, limit: int, focus: int | None) -> tuple[int, int]:
-    """A ``[start, stop)`` of at most ``limit`` indices, centred on ``focus`` if given."""
-    if size <= limit:
-        return 0, size
-    centre = focus if focus is not None and 0 <= focus < size else 0
-    start = min(max(0, centre - limit // 2), size - limit)
-    return start, start + limit
-
-
-def _bucket(abs_err: float | None, tol: float | None, mismatch: bool) -> str:
-    """Colour class of a diff cell: ``z`` exact, ``c1``..``c4`` by error/tolerance, ``c5`` over."""
-    if abs_err is None:
-        return "na"
-    if math.isnan(abs_err):
-        return "c5"
-    if abs_err == 0:
-        return "c5" if mismatch else "z"
-    if tol is None or not math.isfinite(tol) or tol <= 0:
-        return "c5" if mismatch or math.isinf(abs_err) else "c3"
-    ratio = abs_err / tol
-    if mismatch or ratio > 1:
-        return "c5"
-    if ratio < 0.01:
-        return "c1"
-    if ratio < 0.1:
-        return "c2"
-    if ratio < 0.5:
-        return "c3"
-    return "c4"
-
-
-def build_grid(case: Mapping[str, Any]) -> dict | None:
-    """The element diff as rows of cells, or ``None`` when there is no 1-D/2-D diff.
-
-    Each cell's tolerance is the case's ``atol + rtol * |tf|`` for that element, so the
-    colour tells how close the element came to failing.
-    """
-    diff = case.get("diff")
-    if not isinstance(diff, Mapping):
-        return None
-    abs_err = diff.get("abs_err")
-    ndim = _depth(abs_err)
-    if ndim not in (1, 2) or not abs_err or not any(True for _ in _leaves(abs_err)):
-        return None
-    mismatch = diff.get("mismatch")
-    worst = diff.get("worst_index")
-    worst = tuple(worst) if isinstance(worst, list) and len(worst) == ndim else None
-    outputs = case.get("outputs") or {}
-    tf_out, ref_out = outputs.get("tf"), outputs.get("reference")
-    rtol, atol = _as_float(case.get("rtol")), _as_float(case.get("atol"))
-    dtype = case.get("dtype")
-
-    def cell(index: tuple[int, ...]) -> dict:
-        err = _as_float(_at(abs_err, index))
-        bad = bool(_at(mismatch, index))
-        tf_value = _as_float(_at(tf_out, index))
-        tol = None
-        if atol is not None or rtol is not None:
-            scale = abs(tf_value) if tf_value is not None and math.isfinite(tf_value) else 0.0
-            tol = (atol or 0.0) + (rtol or 0.0) * scale
-        is_worst = index == worst
-        title = [("worst " if is_worst else "") + "[" + ", ".join(map(str, index)) + "]",
-                 f"abs err {fmt_num(err)}"]
-        if tol:
-            share = err / tol if err is not None else None
-            title.append(f"tolerance {fmt_num(tol)} ({fmt_num(share, 2)}× tol)")
-        title.append(f"reference {fmt_value(_at(ref_out, index), dtype)}")
-        title.append(f"tf {fmt_value(_at(tf_out, index), dtype)}")
-        if bad:
-            title.append("MISMATCH")
-        classes = [_bucket(err, tol, bad)]
-        if bad:
-            classes.append("mm")
-        if is_worst:
-            classes.append("worst")
-        return {"text": "0" if err == 0 else fmt_num(err, 2), "cls": " ".join(classes),
-                "title": " · ".join(title)}
-
-    notes = []
-    if ndim == 1:
-        n = len(abs_err)
-        width = min(n, GRID_1D_WIDTH)
-        n_rows = -(-n // width)
-        focus_row = worst[0] // width if worst else None
-        r0, r1 = _window(n_rows, GRID_MAX_ROWS, focus_row)
-        columns = [str(j) for j in range(width)]
-        rows = []
-        for r in range(r0, r1):
-            cells = [cell((i,)) if i < n else None for i in range(r * width, r * width + width)]
-            rows.append({"label": str(r * width) if width < n else "", "cells": cells})
-        shown = f"{min(n, r1 * width) - r0 * width} of {n}"
-        if (r0, r1) != (0, n_rows):
-            notes.append(f"elements {r0 * width}–{min(n, r1 * width) - 1} shown of {n}")
-        col_header = "+j" if width < n else ""
-    else:
-        n_rows = len(abs_err)
-        n_cols = max((len(r) for r in abs_err if isinstance(r, list)), default=0)
-        r0, r1 = _window(n_rows, GRID_MAX_ROWS, worst[0] if worst else None)
-        c0, c1 = _window(n_cols, GRID_MAX_COLS, worst[1] if worst else None)
-        columns = [str(j) for j in range(c0, c1)]
-        rows = [{"label": str(i), "cells": [cell((i, j)) for j in range(c0, c1)]} for i in range(r0, r1)]
-        shown = f"{(r1 - r0) * (c1 - c0)} of {n_rows * n_cols}"
-        if (r0, r1, c0, c1) != (0, n_rows, 0, n_cols):
-            notes.append(f"rows {r0}–{r1 - 1} of {n_rows}, columns {c0}–{c1 - 1} of {n_cols} shown")
-        col_header = "i \\ j"
-    n_bad = sum(1 for v in _leaves(mismatch) if v is True) if isinstance(mismatch, list) else None
-    return {"columns": columns, "rows": rows, "notes": notes, "shown": shown, "ndim": ndim,
-            "worst": "[" + ", ".join(map(str, worst)) + "]" if worst else None,
-            "mismatches": n_bad, "corner": col_header}
 
 
 # ---------------------------------------------------------------- view model
@@ -356,7 +74,7 @@ def _loc(case: Mapping[str, Any]) -> str:
 
 def _tolerance_text(case: Mapping[str, Any]) -> str:
     if case.get("ulp") is not None:
-        return f"≤ {case['ulp']} ulp"
+        return f"≤ {case['ulp']} ULP"
     rtol, atol = case.get("rtol"), case.get("atol")
     if rtol is None and atol is None:
         return "—"
@@ -376,7 +94,7 @@ def _checks(case: Mapping[str, Any]) -> list[dict]:
             "abs": fmt_num(check.get("max_abs_err")),
             "rel": fmt_num(check.get("max_rel_err")),
             "ulp": fmt_num(check.get("max_ulp")),
-            "worst": "[" + ", ".join(map(str, worst)) + "]" if isinstance(worst, list) and worst else "—",
+            "worst": index_text(worst) if isinstance(worst, list) and worst else "—",
         })
     return rows
 
@@ -386,9 +104,53 @@ def _outputs(case: Mapping[str, Any]) -> list[dict]:
     if not isinstance(outputs, Mapping):
         return []
     labels = {"reference": "NumPy reference", "tf": "TensorFlow", "expect": "expected (published)"}
-    order = ["reference", "tf", "expect"] + sorted(k for k in outputs if k not in labels)
+    order = ["reference", "tf", "expect"] + sorted(k for k in outputs if k not in labels and k != "grads")
     return [{"key": key, "label": labels.get(key, key), "text": format_array(outputs[key], case.get("dtype"))}
             for key in order if key in outputs]
+
+
+def _grads(case: Mapping[str, Any]) -> dict | None:
+    """Both sides' gradient per differentiated argument, with the method and tolerance."""
+    outputs = case.get("outputs")
+    grads = outputs.get("grads") if isinstance(outputs, Mapping) else None
+    if not isinstance(grads, Mapping) or not grads:
+        return None
+    dtype = case.get("dtype")
+    tol = case.get("grad_tolerance") if isinstance(case.get("grad_tolerance"), Mapping) else {}
+    checks = {str(c.get("name", "")).split(":")[0][5:]: c for c in case.get("checks") or []
+              if isinstance(c, Mapping) and str(c.get("name", "")).startswith("grad ")}
+    args = []
+    for name, pair in grads.items():
+        pair = pair if isinstance(pair, Mapping) else {}
+        check = checks.get(str(name), {})
+        args.append({"name": str(name), "reference": format_array(pair.get("reference"), dtype),
+                     "tf": format_array(pair.get("tf"), dtype), "ok": check.get("ok"),
+                     "abs": fmt_num(check.get("max_abs_err")), "ulp": fmt_num(check.get("max_ulp"))})
+    return {"method": str(case.get("grad_method") or ""), "args": args,
+            "tolerance": f"{fmt_num(tol.get('rtol'))} / {fmt_num(tol.get('atol'))}" if tol else "—"}
+
+
+def _arbitration(case: Mapping[str, Any]) -> dict | None:
+    arb = case.get("arbitration")
+    if not isinstance(arb, Mapping) or not arb.get("verdict"):
+        return None
+    closer = str(arb.get("closer") or "")
+    words = {"reference": "the reference is closer to the exact value", "tf": "TensorFlow is closer to the exact value",
+             "tie": "both are equally close to the exact value"}
+    return {"verdict": str(arb["verdict"]), "closer": closer, "closer_text": words.get(closer, ""),
+            "tf_ulp": fmt_num(arb.get("tf_ulp")), "reference_ulp": fmt_num(arb.get("reference_ulp")),
+            "precision": str(arb.get("exact_precision") or "")}
+
+
+def _inputs(case: Mapping[str, Any]) -> list[tuple[str, str]]:
+    inputs = case.get("inputs")
+    if not isinstance(inputs, Mapping):
+        return []
+    out = []
+    for key, value in inputs.items():
+        text = format_array(value, case.get("dtype")) if isinstance(value, list) else str(value)
+        out.append((str(key), shorten(text, INPUT_MAX_CHARS)))
+    return out
 
 
 def _case_view(n: int, case: Mapping[str, Any]) -> dict:
@@ -396,17 +158,20 @@ def _case_view(n: int, case: Mapping[str, Any]) -> dict:
     if status not in STATUSES:
         status = "error"
     params = case.get("params")
-    inputs = case.get("inputs")
     shape = case.get("output_shape")
-    return {
+    expanded = status in EXPANDED_STATUSES
+    label = case.get("baseline")
+    view = {
         "n": n,
         "anchor": f"case-{n}",
         "row": f"r{n}",
         "status": status,
-        "expanded": status in EXPANDED_STATUSES,
+        "expanded": expanded,
         "id": str(case.get("id") or case.get("base_id") or "(no id)"),
         "op": case.get("op") or "",
         "dtype": case.get("dtype") or "",
+        "mode": matrix.case_mode(case) if case.get("op") else "",
+        "baseline": str(label) if label else "",
         "loc": _loc(case),
         "description": case.get("description") or "",
         "source": case.get("source") or "",
@@ -415,20 +180,29 @@ def _case_view(n: int, case: Mapping[str, Any]) -> dict:
         "xfail_reason": case.get("xfail_reason") or "",
         "tolerance": _tolerance_text(case),
         "tolerance_reason": case.get("tolerance_reason") or "",
-        "abs": fmt_num(case.get("max_abs_err")), "abs_v": _sort_key_value(case.get("max_abs_err")),
-        "rel": fmt_num(case.get("max_rel_err")), "rel_v": _sort_key_value(case.get("max_rel_err")),
-        "ulp": fmt_num(case.get("max_ulp")), "ulp_v": _sort_key_value(case.get("max_ulp")),
-        "t_ref": fmt_time(case.get("time_reference_s")), "t_ref_v": _sort_key_value(case.get("time_reference_s")),
-        "t_tf": fmt_time(case.get("time_tf_s")), "t_tf_v": _sort_key_value(case.get("time_tf_s")),
+        "abs": fmt_num(case.get("max_abs_err")), "abs_v": sort_key(case.get("max_abs_err")),
+        "rel": fmt_num(case.get("max_rel_err")), "rel_v": sort_key(case.get("max_rel_err")),
+        "ulp": fmt_num(case.get("max_ulp")), "ulp_v": sort_key(case.get("max_ulp")),
+        "t_ref": fmt_time(case.get("time_reference_s")), "t_ref_v": sort_key(case.get("time_reference_s")),
+        "t_tf": fmt_time(case.get("time_tf_s")), "t_tf_v": sort_key(case.get("time_tf_s")),
+        "traces": case.get("tf_traces"),
         "repro": case.get("repro") or "",
         "warnings": [str(w) for w in case.get("warnings") or []],
         "checks": _checks(case),
         "outputs": _outputs(case),
-        "shape": "[" + ", ".join(map(str, shape)) + "]" if isinstance(shape, list) else "",
+        "grads": _grads(case),
+        "arbitration": _arbitration(case),
+        "shape": index_text(shape) if isinstance(shape, list) else "",
         "truncated": bool(case.get("truncated")),
-        "inputs": [(str(k), str(v)) for k, v in inputs.items()] if isinstance(inputs, Mapping) else [],
-        "grid": build_grid(case) if status != "passed" else None,
+        "inputs": _inputs(case),
+        "grid": None, "headline": None, "hist": Markup(""), "hist_note": "",
     }
+    if status != "passed":
+        source = diffview.diff_source(case)
+        view["grid"] = diffview.build_grid(case, source)
+        if expanded:
+            view["headline"] = diffview.headline(case, source)
+    return view
 
 
 def _summary(results: Mapping[str, Any], cases: list[dict]) -> dict[str, int]:
@@ -457,6 +231,28 @@ def _verdict(counts: Mapping[str, int]) -> dict:
         return {"cls": "xpassed",
                 "text": f"PASSED — {counts['xpassed']} known divergence(s) now pass unexpectedly (xpassed)"}
     return {"cls": "passed", "text": f"PASSED — all {total} cases match TensorFlow"}
+
+
+def _baseline(results: Mapping[str, Any], cases: list[dict]) -> dict | None:
+    """Counts against an earlier run, in the order a reader cares: new failures first."""
+    given = results.get("baseline")
+    labelled = [c["baseline"] for c in cases if c["baseline"]]
+    if not isinstance(given, Mapping) and not labelled:
+        return None
+    given = given if isinstance(given, Mapping) else {}
+    counts = given.get("counts")
+    if not isinstance(counts, Mapping):
+        counts = {}
+        for label in labelled:
+            counts[label] = counts.get(label, 0) + 1
+    labels = list(BASELINE_LABELS) + sorted(set(counts) - set(BASELINE_LABELS))
+    fail_on = str(given.get("fail_on") or "any")
+    new_bad = sum(1 for c in cases if c["status"] in FAILING_STATUSES | {"error"}
+                  and c["baseline"] in ("new-failure", "new-case"))
+    return {"path": str(given.get("path") or ""), "fail_on": fail_on, "new_bad": new_bad,
+            "counts": [{"label": lab, "n": int(counts.get(lab) or 0), "words": BASELINE_WORDS.get(lab, lab)}
+                       for lab in labels],
+            "labels": [lab for lab in labels if counts.get(lab)]}
 
 
 def _median(values: list[float]) -> float | None:
@@ -514,10 +310,75 @@ def _coverage(rows: Any) -> list[dict]:
             "modes": ", ".join(map(str, row.get("modes") or [])),
             "grads": ", ".join(map(str, row.get("grads") or [])),
             "exercised": [(str(k), ", ".join(map(str, v)) if isinstance(v, list) else str(v))
-                       for k, v in values.items()] if isinstance(values, Mapping) else [],
+                          for k, v in values.items()] if isinstance(values, Mapping) else [],
             "missing": [str(m) for m in row.get("missing") or []],
         })
     return sorted(view, key=lambda r: r["op"])
+
+
+def _matrix(raw_cases: list[Mapping[str, Any]], coverage: Any) -> dict:
+    """The coverage matrix with each cell's tooltip and filter keys."""
+    grid = matrix.build(raw_cases, coverage, STATUSES)
+    for row in grid["rows"]:
+        for (dtype, mode), cell in zip(grid["columns"], row["cells"]):
+            if cell is None:
+                continue
+            parts = [f"{row['op']} · {dtype} · {mode}"]
+            if cell["n"]:
+                parts.append(", ".join(f"{cell['counts'][s]} {s}" for s in STATUSES if cell["counts"].get(s)))
+            else:
+                parts.append("declared in the case files, not run")
+            if cell["grad"]:
+                parts.append("gradients checked")
+            cell["title"] = " — ".join(parts)
+    return grid
+
+
+def _ledger(raw_cases: list[Mapping[str, Any]], views: list[dict]) -> dict:
+    """Observed max error against allowed tolerance, per case (and per gradient), flagged."""
+    rows = []
+    for case, view in zip(raw_cases, views):
+        for entry in ledger.case_entries(case):
+            room = entry["headroom"]
+            unit = entry["unit"]
+            rows.append({
+                "id": view["id"], "anchor": view["anchor"], "op": view["op"], "dtype": view["dtype"],
+                "mode": view["mode"], "status": view["status"], "what": entry["label"], "kind": entry["kind"],
+                "tolerance": entry["tolerance"], "reason": entry["reason"], "flags": entry["flags"],
+                "observed": fmt_num(entry["observed"]) + (" ULP" if unit == "ULP" and entry["observed"] is not None else ""),
+                "observed_v": sort_key(entry["observed"]),
+                "allowed": fmt_num(entry["allowed"]) + (" ULP" if unit == "ULP" and entry["allowed"] is not None else ""),
+                "headroom": ("≥ " if entry["bound"] else "") + ("∞ (exact)" if room == math.inf else fmt_ratio(room)),
+                "headroom_v": sort_key(room), "override": entry["override"],
+            })
+    rows.sort(key=lambda r: ("no-reason" not in r["flags"], not r["override"],
+                             -float(r["headroom_v"]) if r["headroom_v"] else 1.0))
+    overrides = [r for r in rows if r["override"]]
+    return {
+        "rows": rows,
+        "factor": fmt_num(ledger.LOOSE_FACTOR),
+        "overrides": len(overrides),
+        "loose_overrides": sum(1 for r in overrides if "loose" in r["flags"]),
+        "no_reason": sum(1 for r in rows if "no-reason" in r["flags"]),
+        "loose_defaults": sum(1 for r in rows if not r["override"] and "loose" in r["flags"]),
+        "exceeded": sum(1 for r in rows if "exceeded" in r["flags"]),
+        "flagged": sum(1 for r in rows if r["flags"]),
+    }
+
+
+def _suite_histogram(raw_cases: list[Mapping[str, Any]]) -> Markup:
+    groups = {"failing": ([], []), "passed": ([], []), "other": ([], [])}
+    for case in raw_cases:
+        status = str(case.get("status") or "")
+        group = "failing" if status in FAILING_STATUSES else "passed" if status == "passed" else "other"
+        for values, key in zip(groups[group], ("max_abs_err", "max_ulp")):
+            v = _as_float(case.get(key))
+            if v is not None:
+                values.append(math.inf if math.isnan(v) else v)
+    colors = {"passed": svg.OK_COLOR, "failing": svg.BAD_COLOR, "other": svg.OTHER_COLOR}
+    labels = {"passed": "passed", "failing": "failed", "other": "xfailed, xpassed, …"}
+    return svg.suite_histograms([(labels[g], colors[g], {"abs": np.array(a, float), "ulp": np.array(u, float)})
+                                 for g, (a, u) in groups.items() if a or u])
 
 
 def _run(run: Any) -> dict:
@@ -534,29 +395,60 @@ def _run(run: Any) -> dict:
     }
 
 
+def _add_histograms(failures: list[dict], raw_cases: list[Mapping[str, Any]]) -> None:
+    """Error histograms for the first :data:`HISTOGRAM_MAX_CASES` failed cases."""
+    drawn = 0
+    for view in failures:
+        if view["status"] != "failed":
+            continue
+        if drawn >= HISTOGRAM_MAX_CASES:
+            view["hist_note"] = (f"No histogram: only the first {HISTOGRAM_MAX_CASES} failed cases get one; "
+                                 "rerun this case alone (repro command) to see it.")
+            continue
+        case = raw_cases[view["n"]]
+        view["hist"] = diffview.histogram(case, diffview.diff_source(case), salt=view["anchor"])
+        drawn += 1 if view["hist"] else 0
+
+
+def _choices(values: Iterable[str], order: tuple[str, ...] = ()) -> list[str]:
+    present = {v for v in values if v}
+    return [v for v in order if v in present] + sorted(present - set(order))
+
+
 def build_view(results: Mapping[str, Any]) -> dict:
     """Everything the template shows, already formatted (the template only lays it out)."""
     raw_cases = [c for c in results.get("cases") or [] if isinstance(c, Mapping)]
     cases = [_case_view(n, c) for n, c in enumerate(raw_cases)]
     rank = {s: i for i, s in enumerate(STATUSES)}
     table = sorted(cases, key=lambda c: rank[c["status"]])
+    failures = [c for c in table if c["expanded"]]
+    _add_histograms(failures, raw_cases)
     counts = _summary(results, cases)
     env_items, cpu_flags = _environment(results.get("environment"))
     timing = timing_rows(raw_cases)
     coverage = _coverage(results.get("coverage"))
+    baseline = _baseline(results, cases)
     return {
         "schema_version": results.get("schema_version"),
         "verdict": _verdict(counts),
         "counts": counts,
         "total": sum(counts.values()),
         "statuses": STATUSES,
+        "baseline": baseline,
         "run": _run(results.get("run")),
         "environment": env_items,
         "cpu_flags": cpu_flags,
         "run_warnings": [str(w) for w in results.get("warnings") or []],
-        "failures": [c for c in table if c["expanded"]],
+        "failures": failures,
         "table": table,
         "others": [c for c in table if not c["expanded"]],
+        "filters": {"op": _choices(c["op"] for c in cases),
+                    "dtype": _choices((c["dtype"] for c in cases), matrix.DTYPE_ORDER),
+                    "mode": _choices((c["mode"] for c in cases), matrix.MODE_ORDER),
+                    "baseline": baseline["labels"] if baseline else []},
+        "matrix": _matrix(raw_cases, results.get("coverage")),
+        "suite_hist": _suite_histogram(raw_cases),
+        "ledger": _ledger(raw_cases, cases),
         "timing": timing,
         "timing_svg": svg.timing_chart(timing),
         "coverage": coverage,

@@ -1,0 +1,306 @@
+"""What a failing case's detail shows about its elements: which comparison failed, the
+headline (the worst element and by how much), the element diff grid and the error histograms.
+
+A case can fail on its value (``reference vs tf``) or, with ``grad:``, on a gradient
+(``grad logits: reference (analytic) vs tf``). The runner stores the element diff of the
+first of these that failed; :func:`diff_source` finds the same comparison, so the grid,
+headline and histograms describe one pair of arrays with one tolerance (the case tolerance
+for values, ``grad_tolerance`` for gradients).
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+from markupsafe import Markup
+
+from harness.report import svg
+from harness.report.fmt import depth, fmt_num, fmt_value, index_text
+from harness.report.ledger import Errors, as_float, element_errors, leaves
+
+GRID_MAX_ROWS = 64
+GRID_MAX_COLS = 32
+GRID_1D_WIDTH = 16
+"""1-D diffs are wrapped into rows of this many elements."""
+
+_GRAD_CHECK = re.compile(r"grad (\S+?): ")
+_LEAF = re.compile(r"\[(\d+)\]")
+
+
+@dataclass
+class DiffSource:
+    """The comparison a failing case is about: both sides and the tolerance that judged them."""
+
+    what: str  # "output" or "gradient of logits"
+    reference: Any
+    tf: Any
+    check: Mapping[str, Any] | None
+    rtol: float | None
+    atol: float | None
+    ulp: int | None
+
+
+def _ulp(case: Mapping[str, Any]) -> int | None:
+    ulp = case.get("ulp")
+    return int(ulp) if isinstance(ulp, (int, float)) and not isinstance(ulp, bool) else None
+
+
+def diff_source(case: Mapping[str, Any]) -> DiffSource:
+    outputs = case.get("outputs") if isinstance(case.get("outputs"), Mapping) else {}
+    checks = [c for c in case.get("checks") or [] if isinstance(c, Mapping)]
+    failing = [c for c in checks if c.get("ok") is False]
+    value = DiffSource("output", outputs.get("reference"), outputs.get("tf"), None, as_float(case.get("rtol")),
+                       as_float(case.get("atol")), _ulp(case))
+    grads = outputs.get("grads") if isinstance(outputs.get("grads"), Mapping) else {}
+    grad_tol = case.get("grad_tolerance") if isinstance(case.get("grad_tolerance"), Mapping) else {}
+    for check in failing:
+        name = str(check.get("name", ""))
+        if name.startswith("reference vs tf"):
+            value.check = check
+            return value
+        match = _GRAD_CHECK.match(name)
+        if match and isinstance(grads.get(match.group(1)), Mapping):
+            pair = grads[match.group(1)]
+            return DiffSource(f"gradient of {match.group(1)}", pair.get("reference"), pair.get("tf"), check,
+                              as_float(grad_tol.get("rtol")), as_float(grad_tol.get("atol")), None)
+    value.check = failing[0] if failing else None
+    return value
+
+
+def _leaf_prefix(leaf: Any) -> tuple[int, ...]:
+    return tuple(int(i) for i in _LEAF.findall(leaf)) if isinstance(leaf, str) else ()
+
+
+def _at(node: Any, index: Iterable[int]) -> Any:
+    for i in index:
+        if not isinstance(node, list) or not 0 <= i < len(node):
+            return None
+        node = node[i]
+    return node
+
+
+def value_at(tree: Any, prefix: tuple[int, ...], index: tuple[int, ...], shape: tuple[int, ...] | None) -> Any:
+    """The element at ``index`` of the output leaf at ``prefix``; a truncated (flattened) leaf is
+    indexed in C order when its ``shape`` is known."""
+    node = _at(tree, prefix)
+    if node is None:
+        return None
+    if not index:
+        return node if not isinstance(node, list) else None
+    if depth(node) == len(index):
+        return _at(node, index)
+    if depth(node) == 1 and shape and len(shape) == len(index) and all(0 <= i < s for i, s in zip(index, shape)):
+        flat = int(np.ravel_multi_index(index, shape))
+        return node[flat] if flat < len(node) else None
+    return None
+
+
+def _shape(node: Any) -> tuple[int, ...]:
+    shape = []
+    while isinstance(node, list):
+        shape.append(len(node))
+        node = node[0] if node else None
+    return tuple(shape)
+
+
+def _bucket(abs_err: float | None, share: float | None, mismatch: bool) -> str:
+    """Colour class of a diff cell by the share of its tolerance it uses: ``z`` exact,
+    ``c1`` < 1%, ``c2`` < 10%, ``c3`` < 50%, ``c4`` ≤ 100%, ``c5`` over (or a mismatch)."""
+    if abs_err is None:
+        return "na"
+    if math.isnan(abs_err):
+        return "c5"
+    if abs_err == 0:
+        return "c5" if mismatch else "z"
+    if share is None or math.isnan(share):
+        return "c5" if mismatch or math.isinf(abs_err) else "c3"
+    if mismatch or share > 1:
+        return "c5"
+    if share < 0.01:
+        return "c1"
+    if share < 0.1:
+        return "c2"
+    if share < 0.5:
+        return "c3"
+    return "c4"
+
+
+def _window(size: int, limit: int, focus: int | None) -> tuple[int, int]:
+    """A ``[start, stop)`` of at most ``limit`` indices, centred on ``focus`` if given."""
+    if size <= limit:
+        return 0, size
+    centre = focus if focus is not None and 0 <= focus < size else 0
+    start = min(max(0, centre - limit // 2), size - limit)
+    return start, start + limit
+
+
+def build_grid(case: Mapping[str, Any], source: DiffSource | None = None) -> dict | None:
+    """The element diff as rows of cells, or ``None`` when there is no 1-D/2-D diff.
+
+    Each cell's tolerance is that element's allowed error (``diff.allowed`` when the runner
+    wrote it, else ``atol + rtol * |tf|``), so the colour tells how close it came to failing.
+    """
+    diff = case.get("diff")
+    if not isinstance(diff, Mapping):
+        return None
+    abs_err = diff.get("abs_err")
+    ndim = depth(abs_err)
+    if ndim not in (1, 2) or not abs_err or not any(True for _ in leaves(abs_err)):
+        return None
+    source = source or diff_source(case)
+    mismatch, allowed = diff.get("mismatch"), diff.get("allowed")
+    worst = diff.get("worst_index")
+    worst = tuple(worst) if isinstance(worst, list) and len(worst) == ndim else None
+    prefix, shape = _leaf_prefix(diff.get("leaf")), _shape(abs_err)
+    rtol, atol = source.rtol, source.atol
+    dtype = case.get("dtype")
+
+    def cell(index: tuple[int, ...]) -> dict:
+        err = as_float(_at(abs_err, index))
+        bad = bool(_at(mismatch, index))
+        ref_value = value_at(source.reference, prefix, index, shape)
+        tf_value = value_at(source.tf, prefix, index, shape)
+        is_worst = index == worst
+        title = [("worst " if is_worst else "") + index_text(index), f"abs err {fmt_num(err)}"]
+        share = None
+        if source.ulp is not None:
+            pair = element_errors(ref_value, tf_value, dtype)
+            ulp = pair.ulp if pair is not None else None
+            if ulp is not None:
+                share = float(ulp[0]) / source.ulp if source.ulp else (0.0 if ulp[0] == 0 else math.inf)
+                title.append(f"{fmt_num(float(ulp[0]))} ULP of {source.ulp} allowed")
+        else:
+            tol = as_float(_at(allowed, index)) if allowed is not None else None
+            if tol is None and (atol is not None or rtol is not None):
+                f = as_float(tf_value)
+                tol = (atol or 0.0) + (rtol or 0.0) * (abs(f) if f is not None and math.isfinite(f) else 0.0)
+            if tol and err is not None:
+                share = err / tol
+                title.append(f"tolerance {fmt_num(tol)} ({fmt_num(share, 2)}× tol)")
+        title.append(f"reference {fmt_value(ref_value, dtype)}")
+        title.append(f"tf {fmt_value(tf_value, dtype)}")
+        if bad:
+            title.append("MISMATCH")
+        classes = [_bucket(err, share, bad)]
+        if bad:
+            classes.append("mm")
+        if is_worst:
+            classes.append("worst")
+        return {"text": "0" if err == 0 else fmt_num(err, 2), "cls": " ".join(classes),
+                "title": " · ".join(title)}
+
+    notes = []
+    if ndim == 1:
+        n = len(abs_err)
+        width = min(n, GRID_1D_WIDTH)
+        n_rows = -(-n // width)
+        focus_row = worst[0] // width if worst else None
+        r0, r1 = _window(n_rows, GRID_MAX_ROWS, focus_row)
+        columns = [str(j) for j in range(width)]
+        rows = []
+        for r in range(r0, r1):
+            cells = [cell((i,)) if i < n else None for i in range(r * width, r * width + width)]
+            rows.append({"label": str(r * width) if width < n else "", "cells": cells})
+        shown = f"{min(n, r1 * width) - r0 * width} of {n}"
+        if (r0, r1) != (0, n_rows):
+            notes.append(f"elements {r0 * width}–{min(n, r1 * width) - 1} shown of {n}")
+        col_header = "+j" if width < n else ""
+    else:
+        n_rows = len(abs_err)
+        n_cols = max((len(r) for r in abs_err if isinstance(r, list)), default=0)
+        r0, r1 = _window(n_rows, GRID_MAX_ROWS, worst[0] if worst else None)
+        c0, c1 = _window(n_cols, GRID_MAX_COLS, worst[1] if worst else None)
+        columns = [str(j) for j in range(c0, c1)]
+        rows = [{"label": str(i), "cells": [cell((i, j)) for j in range(c0, c1)]} for i in range(r0, r1)]
+        shown = f"{(r1 - r0) * (c1 - c0)} of {n_rows * n_cols}"
+        if (r0, r1, c0, c1) != (0, n_rows, 0, n_cols):
+            notes.append(f"rows {r0}–{r1 - 1} of {n_rows}, columns {c0}–{c1 - 1} of {n_cols} shown")
+        col_header = "i \\ j"
+    n_bad = sum(1 for v in leaves(mismatch) if v is True) if isinstance(mismatch, list) else None
+    what = source.what + (f" {diff['leaf']}" if prefix else "")
+    return {"columns": columns, "rows": rows, "notes": notes, "shown": shown, "ndim": ndim,
+            "worst": index_text(worst) if worst else None, "mismatches": n_bad, "corner": col_header,
+            "what": what}
+
+
+_MISMATCHED = re.compile(r"Mismatched elements: ([^\n]+)")
+
+
+def headline(case: Mapping[str, Any], source: DiffSource) -> dict:
+    """The failure in one line: the worst element, both values and by how much.
+
+    ``element`` is ``None`` when the failure is not about an element (TF raised, shapes
+    differ, an identity check failed); ``summary`` then carries the first line of the message.
+    """
+    dtype = case.get("dtype")
+    check = source.check or {}
+    diff = case.get("diff") if isinstance(case.get("diff"), Mapping) else {}
+    worst = diff.get("worst_index") if diff else None
+    if not isinstance(worst, list):
+        worst = check.get("worst_index")
+    leaf = diff.get("leaf") or check.get("leaf") or ""
+    prefix = _leaf_prefix(leaf)
+    message = str(check.get("message") or case.get("message") or "")
+    count = _MISMATCHED.search(message)
+    out = {"what": source.what + (f" {leaf}" if prefix else ""), "check": str(check.get("name") or ""),
+           "element": None, "reference": None, "tf": None, "abs": None, "rel": None, "ulp": None,
+           "times": None, "allowed": None, "mismatched": count.group(1) if count else None,
+           "summary": _first_line(message)}
+    if not isinstance(worst, list):
+        return out
+    index = tuple(int(i) for i in worst)
+    shape = _shape(diff.get("abs_err")) if diff.get("abs_err") is not None else None
+    ref, tf = value_at(source.reference, prefix, index, shape), value_at(source.tf, prefix, index, shape)
+    out["element"] = index_text(index)
+    if ref is None and tf is None:
+        return out
+    out["reference"], out["tf"] = fmt_value(ref, dtype), fmt_value(tf, dtype)
+    errors = element_errors(ref, tf, dtype)
+    if errors is not None:
+        abs_err, rel_err = float(errors.abs[0]), float(errors.rel[0])
+        ulp = float(errors.ulp[0]) if errors.ulp is not None else None
+        out["abs"], out["rel"] = fmt_num(abs_err), fmt_num(rel_err)
+        out["ulp"] = fmt_num(int(ulp) if ulp is not None and math.isfinite(ulp) else ulp)
+        if source.ulp is not None:
+            out["allowed"] = f"{source.ulp} ULP"
+            if ulp is not None and source.ulp > 0:
+                out["times"] = fmt_num(ulp / source.ulp)
+        elif source.rtol is not None or source.atol is not None:
+            allowed = float(errors.allowed(source.rtol or 0.0, source.atol or 0.0)[0])
+            out["allowed"] = fmt_num(allowed)
+            if allowed > 0 and math.isfinite(abs_err):
+                out["times"] = fmt_num(abs_err / allowed)
+    return out
+
+
+def _first_line(message: str) -> str:
+    for line in message.splitlines():
+        line = line.strip()
+        if line:
+            return line[:300]
+    return ""
+
+
+def histogram(case: Mapping[str, Any], source: DiffSource, salt: str) -> Markup:
+    """Abs, rel and ULP histograms of the source's elements (empty when they do not pair)."""
+    errors: Errors | None = element_errors(source.reference, source.tf, case.get("dtype"))
+    if errors is None or errors.abs.size == 0:
+        return Markup("")
+    bad = errors.mismatch(source.rtol, source.atol, source.ulp)
+    panels = [
+        {"title": "|reference − tf|", "values": errors.abs, "bad": bad, "xlabel": "absolute error",
+         "limit": source.atol if source.ulp is None else None,
+         "limit_label": f"atol {source.atol:g}" if source.atol is not None else ""},
+        {"title": "|reference − tf| / |tf|", "values": errors.rel, "bad": bad, "xlabel": "relative error",
+         "limit": source.rtol if source.ulp is None else None,
+         "limit_label": f"rtol {source.rtol:g}" if source.rtol is not None else ""},
+    ]
+    ulp = errors.ulp
+    if ulp is not None:
+        panels.append({"title": "ULP distance", "values": ulp, "bad": bad, "xlabel": "ULP", "integer": True,
+                       "limit": float(source.ulp) if source.ulp is not None else None,
+                       "limit_label": f"ulp {source.ulp}" if source.ulp is not None else ""})
+    return svg.error_histograms(panels, salt=salt)

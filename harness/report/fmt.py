@@ -1,0 +1,191 @@
+"""Numbers and arrays as the report prints them.
+
+Errors and tolerances compactly (``1.2e-08``); output elements in the fewest digits that
+identify them in their own dtype (``0.3265626`` in float32, ``0.303`` in bfloat16), arrays
+as NumPy prints them, one row per line with aligned columns; durations for humans.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import numpy as np
+
+from harness.report.ledger import as_float as _as_float
+
+OUTPUT_MAX_CHARS = 60_000
+
+
+
+
+def fmt_num(x: Any, digits: int = 3) -> str:
+    """Compact number: ``1.2e-08``, ``0.327``, ``3``; ``—`` for missing."""
+    if x is None:
+        return "—"
+    if isinstance(x, bool):
+        return str(x).lower()
+    if isinstance(x, int):
+        return str(x)
+    f = _as_float(x)
+    if f is None:
+        return str(x)
+    if math.isnan(f):
+        return "nan"
+    if math.isinf(f):
+        return "inf" if f > 0 else "-inf"
+    return f"{f:.{digits}g}"
+
+
+def _shortest(v: float, cast) -> str:
+    """Fewest significant digits that round-trip through ``cast`` (float16/bfloat16)."""
+    target = cast(v)
+    for digits in range(1, 10):
+        text = f"{v:.{digits}g}"
+        if cast(float(text)) == target:
+            return text
+    return f"{v:.9g}"
+
+
+@functools.lru_cache(maxsize=None)
+def _caster(dtype: str | None):
+    if dtype in ("float16", "float32", "float64"):
+        return getattr(np, dtype)
+    if dtype == "bfloat16":
+        try:
+            import ml_dtypes
+        except ImportError:  # pragma: no cover - ml_dtypes is a dependency
+            return np.float32
+        return ml_dtypes.bfloat16
+    return np.float64
+
+
+def fmt_value(x: Any, dtype: str | None = None) -> str:
+    """An output element in the shortest digits that identify it in ``dtype``.
+
+    ``0.39546573`` for float32, ``0.303`` for bfloat16 0.302734375, ``0.1`` for float64 (as
+    NumPy prints scalars: the fewest digits that round back to the same value); integers
+    and booleans as is; other leaves (e.g. a truncation marker) as their text.
+    """
+    if isinstance(x, bool):
+        return str(x).lower()
+    if isinstance(x, int):
+        return str(x)
+    f = _as_float(x)
+    if f is None:
+        return "—" if x is None else str(x)
+    if not math.isfinite(f):
+        return fmt_num(f)
+    cast = _caster(dtype)
+    if cast in (np.float32, np.float64):
+        return str(cast(f))
+    return _shortest(f, cast)
+
+
+def fmt_time(seconds: Any) -> str:
+    """A duration for humans: ``850 ns``, ``12.3 µs``, ``0.42 ms``, ``1.5 s``."""
+    s = _as_float(seconds)
+    if s is None or not math.isfinite(s):
+        return "—"
+    if s < 1e-6:
+        return f"{s * 1e9:.3g} ns"
+    if s < 1e-4:
+        return f"{s * 1e6:.3g} µs"
+    if s < 0.1:
+        return f"{s * 1e3:.3g} ms"
+    if s < 120:
+        return f"{s:.3g} s"
+    minutes, rest = divmod(int(round(s)), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def fmt_ratio(x: Any) -> str:
+    f = _as_float(x)
+    if f is None or not math.isfinite(f):
+        return "—"
+    return f"{f:.3g}×"
+
+
+def sort_key(x: Any) -> str:
+    """A ``data-v`` attribute for client-side numeric sorting (empty when missing)."""
+    f = _as_float(x)
+    if f is None:
+        return ""
+    if math.isnan(f):
+        return "Infinity"  # NaN errors sort with the worst
+    return repr(f) if math.isfinite(f) else ("Infinity" if f > 0 else "-Infinity")
+
+
+# ---------------------------------------------------------------- arrays
+
+
+def depth(node: Any) -> int:
+    """The number of dimensions of a nested list (``0`` for a scalar)."""
+    n = 0
+    while isinstance(node, list) and node:
+        n += 1
+        node = node[0]
+    return n + (1 if isinstance(node, list) else 0)
+
+
+def format_array(value: Any, dtype: str | None = None, line_width: int = 76) -> str:
+    """A nested list as NumPy prints it, one row per line, each column right-aligned.
+
+    Columns (positions along the last axis) get their own width, so a 2-D output reads
+    as a table; a 1-D output wraps at ``line_width``.
+    """
+    if not isinstance(value, list):
+        return fmt_value(value, dtype)
+    ndim = depth(value)
+    widths: dict[int, int] = {}
+
+    def measure(node: Any) -> None:
+        if not isinstance(node, list):
+            return
+        for j, item in enumerate(node):
+            if isinstance(item, list):
+                measure(item)
+            else:
+                key = j if ndim > 1 else 0
+                widths[key] = max(widths.get(key, 0), len(fmt_value(item, dtype)))
+
+    measure(value)
+
+    def render(node: Any, level: int) -> str:
+        if not node:
+            return "[]"
+        if not any(isinstance(item, list) for item in node):
+            lines, line = [], ""
+            for j, item in enumerate(node):
+                cell = fmt_value(item, dtype).rjust(widths.get(j if ndim > 1 else 0, 0))
+                cell += "," if j < len(node) - 1 else ""
+                if line and level == 0 and len(line) + 1 + len(cell) + 1 > line_width:
+                    lines.append(line)
+                    line = cell
+                else:
+                    line = f"{line} {cell}" if line else cell
+            lines.append(line)
+            return "[" + ("\n" + " " * (level + 1)).join(lines) + "]"
+        sep = "," + "\n" * max(1, ndim - level - 1) + " " * (level + 1)
+        return "[" + sep.join(render(item, level + 1) if isinstance(item, list) else fmt_value(item, dtype)
+                              for item in node) + "]"
+
+    text = render(value, 0)
+    if len(text) > OUTPUT_MAX_CHARS:
+        text = text[:OUTPUT_MAX_CHARS] + "\n… (cut for display)"
+    return text
+
+
+
+
+def shorten(text: Any, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters, saying how long it was."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit].rstrip()} … ({len(text):,} characters)"
+
+
+def index_text(index: Any) -> str:
+    """``[2, 5]`` for an element index; ``[]`` for a scalar."""
+    return "[" + ", ".join(map(str, index)) + "]"

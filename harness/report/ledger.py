@@ -1,0 +1,217 @@
+"""Element errors of a case and the tolerance ledger: observed error against allowed tolerance.
+
+For an ``rtol``/``atol`` tolerance an element passes when ``|ref - tf| <= atol + rtol * |tf|``,
+so the allowed error differs per element. The ledger takes the element that comes closest to
+failing — the largest ``|ref - tf| / (atol + rtol * |tf|)`` — and reports its observed error,
+its allowed error and ``headroom = allowed / observed`` (below 1: a mismatch; ``inf``: exact).
+For a ``{ulp: N}`` tolerance, observed is the max ULP distance and allowed is ``N``. Elements
+non-finite on either side are judged by position (NaN and ±inf must match), not by tolerance,
+so they are left out of the headroom.
+
+When a case's outputs are not in the results (or cannot be paired) the headroom falls back to
+the lower bound ``atol / max_abs_err + rtol / max_rel_err``, marked as a bound.
+
+Flags: ``loose`` — the tolerance is at least :data:`LOOSE_FACTOR` times the observed error;
+``no-reason`` — an override (a tolerance other than the dtype default) without a reason.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+LOOSE_FACTOR = 100.0
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def as_float(x: Any) -> float | None:
+    """A JSON number, or one of the strings ``nan``/``inf``/``-inf`` that strict JSON needs, as float."""
+    if isinstance(x, bool) or x is None:
+        return None
+    if isinstance(x, (int, float)):
+        return float(x)
+    if isinstance(x, str) and x.strip().lower() in ("nan", "inf", "+inf", "-inf", "infinity", "-infinity"):
+        return float(x.strip().lower().replace("infinity", "inf"))
+    return None
+
+
+def leaves(node: Any) -> Iterable[Any]:
+    if isinstance(node, list):
+        for item in node:
+            yield from leaves(item)
+    else:
+        yield node
+
+
+@dataclass
+class Errors:
+    """Element-wise errors of ``actual`` against ``desired`` (TF), flattened, as float64."""
+
+    actual: np.ndarray
+    desired: np.ndarray
+    abs: np.ndarray
+    rel: np.ndarray
+    finite: np.ndarray
+    dtype: str | None
+
+    @property
+    def ulp(self) -> np.ndarray | None:
+        if self.dtype not in FLOAT_DTYPES:
+            return None
+        from harness.compare import ulp_distance
+
+        return ulp_distance(self.actual, self.desired, self.dtype)
+
+    def allowed(self, rtol: float, atol: float) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return atol + rtol * np.abs(self.desired)
+
+    def mismatch(self, rtol: float | None, atol: float | None, ulp: int | None) -> np.ndarray:
+        """Elements that fail: a NaN/inf at another position, or beyond the tolerance."""
+        positional = ~self.finite & (self.abs != 0)
+        if ulp is not None and self.ulp is not None:
+            beyond = self.ulp > ulp
+        else:
+            beyond = self.abs > self.allowed(rtol or 0.0, atol or 0.0)
+        return positional | (self.finite & beyond)
+
+
+def element_errors(actual: Any, desired: Any, dtype: str | None) -> Errors | None:
+    """Pair two output trees leaf by leaf; ``None`` if they do not pair or are not numbers.
+
+    ``abs`` is ``|actual - desired|`` with equal values (also equal infinities and NaN vs NaN)
+    at 0 and a NaN/inf against anything else at ``inf``; ``rel = abs / |desired|``, ``0`` where
+    both are 0 and ``inf`` where only ``desired`` is.
+    """
+    a_leaves, d_leaves = list(leaves(actual)), list(leaves(desired))
+    if not a_leaves or len(a_leaves) != len(d_leaves):
+        return None
+    a = [as_float(x) for x in a_leaves]
+    d = [as_float(x) for x in d_leaves]
+    if any(x is None for x in a) or any(x is None for x in d):
+        return None
+    a_arr, d_arr = np.array(a, dtype=np.float64), np.array(d, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        same = (a_arr == d_arr) | (np.isnan(a_arr) & np.isnan(d_arr))
+        finite = np.isfinite(a_arr) & np.isfinite(d_arr)
+        abs_err = np.where(same, 0.0, np.where(finite, np.abs(a_arr - d_arr), np.inf))
+        rel_err = np.where(abs_err == 0, 0.0, abs_err / np.abs(d_arr))
+    return Errors(a_arr, d_arr, abs_err, rel_err, finite, dtype)
+
+
+@dataclass
+class Headroom:
+    observed: float | None
+    allowed: float | None
+    headroom: float | None
+    unit: str  # "abs" or "ULP"
+    bound: bool = False  # headroom is a lower bound (no element data)
+
+
+def headroom(errors: Errors | None, *, rtol: float | None, atol: float | None, ulp: int | None,
+             max_abs: float | None = None, max_rel: float | None = None, max_ulp: float | None = None) -> Headroom:
+    """Observed error, allowed error and their ratio at the element closest to failing."""
+    if ulp is not None:
+        observed = None
+        if errors is not None and errors.ulp is not None and errors.finite.any():
+            observed = float(np.max(errors.ulp[errors.finite]))
+        elif max_ulp is not None and math.isfinite(max_ulp):
+            observed = float(max_ulp)
+        return Headroom(observed, float(ulp), _ratio(float(ulp), observed), "ULP")
+    rtol, atol = rtol or 0.0, atol or 0.0
+    if errors is not None and errors.finite.any():
+        err = errors.abs[errors.finite]
+        allowed = errors.allowed(rtol, atol)[errors.finite]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(err == 0, 0.0, err / allowed)
+        if not share.any():
+            return Headroom(0.0, float(np.min(allowed)), _ratio(float(np.min(allowed)), 0.0), "abs")
+        i = int(np.argmax(share))
+        return Headroom(float(err[i]), float(allowed[i]), _ratio(float(allowed[i]), float(err[i])), "abs")
+    if max_abs is None or not math.isfinite(max_abs):
+        return Headroom(None, None, None, "abs")
+    if max_abs == 0:
+        return Headroom(0.0, atol or None, math.inf if (atol or rtol) else None, "abs")
+    bound = atol / max_abs + (rtol / max_rel if max_rel else 0.0)
+    return Headroom(max_abs, None, bound, "abs", bound=True)
+
+
+def _ratio(allowed: float, observed: float | None) -> float | None:
+    if observed is None:
+        return None
+    if observed == 0:
+        return math.inf if allowed > 0 else None
+    return allowed / observed
+
+
+def default_tolerance(dtype: str | None) -> tuple[float, float] | None:
+    from harness.tolerances import DEFAULTS
+
+    return DEFAULTS.get(str(dtype)) if dtype else None
+
+
+def override(case: Mapping[str, Any]) -> tuple[bool, str]:
+    """``(is an override, its reason)``: a reason, a ULP tolerance or rtol/atol off the dtype default."""
+    reason = case.get("tolerance_reason")
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if reason:
+        return True, reason
+    if case.get("ulp") is not None:
+        return True, ""
+    default = default_tolerance(case.get("dtype"))
+    rtol, atol = as_float(case.get("rtol")), as_float(case.get("atol"))
+    if default is None or rtol is None or atol is None:
+        return False, ""
+    same = math.isclose(rtol, default[0], rel_tol=1e-9) and math.isclose(atol, default[1], rel_tol=1e-9)
+    return not same, ""
+
+
+def _entry(label: str, kind: str, room: Headroom, tolerance: str, *, is_override: bool, reason: str) -> dict:
+    flags = []
+    if room.headroom is not None and room.headroom >= LOOSE_FACTOR:
+        flags.append("loose")
+    if is_override and not reason:
+        flags.append("no-reason")
+    if room.headroom is not None and room.headroom < 1:
+        flags.append("exceeded")
+    return {"label": label, "kind": kind, "tolerance": tolerance, "observed": room.observed, "allowed": room.allowed,
+            "headroom": room.headroom, "unit": room.unit, "bound": room.bound, "override": is_override,
+            "reason": reason, "flags": flags}
+
+
+def case_entries(case: Mapping[str, Any]) -> list[dict]:
+    """The ledger entries of one case: its value tolerance and, for grad cases, each gradient's."""
+    if case.get("max_abs_err") is None and case.get("max_ulp") is None:
+        return []
+    dtype = case.get("dtype")
+    outputs = case.get("outputs") if isinstance(case.get("outputs"), Mapping) else {}
+    rtol, atol, ulp = as_float(case.get("rtol")), as_float(case.get("atol")), case.get("ulp")
+    ulp = int(ulp) if isinstance(ulp, (int, float)) and not isinstance(ulp, bool) else None
+    errors = element_errors(outputs.get("reference"), outputs.get("tf"), dtype) if "reference" in outputs else None
+    room = headroom(errors, rtol=rtol, atol=atol, ulp=ulp, max_abs=as_float(case.get("max_abs_err")),
+                    max_rel=as_float(case.get("max_rel_err")), max_ulp=as_float(case.get("max_ulp")))
+    is_override, reason = override(case)
+    tolerance = f"ulp ≤ {ulp}" if ulp is not None else f"rtol {_g(rtol)} / atol {_g(atol)}"
+    entries = [_entry("value", "override" if is_override else "default", room, tolerance,
+                      is_override=is_override, reason=reason)]
+    grads = outputs.get("grads")
+    grad_tol = case.get("grad_tolerance") if isinstance(case.get("grad_tolerance"), Mapping) else {}
+    if isinstance(grads, Mapping):
+        g_rtol, g_atol = as_float(grad_tol.get("rtol")), as_float(grad_tol.get("atol"))
+        for name, pair in grads.items():
+            if not isinstance(pair, Mapping) or g_rtol is None and g_atol is None:
+                continue
+            g_errors = element_errors(pair.get("reference"), pair.get("tf"), dtype)
+            if g_errors is None:
+                continue
+            g_room = headroom(g_errors, rtol=g_rtol, atol=g_atol, ulp=None)
+            method = case.get("grad_method") or "grad"
+            entries.append(_entry(f"grad {name}", f"grad ({method})", g_room,
+                                  f"rtol {_g(g_rtol)} / atol {_g(g_atol)}", is_override=False, reason=""))
+    return entries
+
+
+def _g(x: float | None) -> str:
+    return "—" if x is None else f"{x:g}"

@@ -1,0 +1,94 @@
+"""The coverage matrix: op × dtype × mode, each cell coloured by the worst status of its cases.
+
+Cells come from the cases of the run, grouped by ``op``, ``dtype`` and ``params.mode``
+(``eager`` when absent: results written before modes existed ran eagerly). A cell is marked
+``grad`` when any of its cases compared gradients. The coverage section (``combos`` such as
+``float16/xla/grad``, from the case files) adds the combinations the files declare but this
+run did not execute (``declared``: filtered out with ``-k``, or interrupted), and the ops that
+no case exercises at all (``no cases``).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+DTYPE_ORDER = ("float16", "bfloat16", "float32", "float64")
+MODE_ORDER = ("eager", "function", "xla")
+
+
+def case_mode(case: Mapping[str, Any]) -> str:
+    params = case.get("params")
+    mode = params.get("mode") if isinstance(params, Mapping) else None
+    return str(mode or "eager")
+
+
+def has_grad(case: Mapping[str, Any]) -> bool:
+    outputs = case.get("outputs")
+    if case.get("grad_method") or (isinstance(outputs, Mapping) and outputs.get("grads")):
+        return True
+    return any(isinstance(c, Mapping) and str(c.get("name", "")).startswith("grad") for c in case.get("checks") or [])
+
+
+def _ordered(values: Iterable[str], order: Sequence[str]) -> list[str]:
+    values = set(values)
+    return [v for v in order if v in values] + sorted(values - set(order))
+
+
+def _parse_combo(text: Any) -> tuple[str, str, str] | None:
+    parts = str(text).split("/")
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else None
+
+
+def build(cases: Sequence[Mapping[str, Any]], coverage: Any, statuses: Sequence[str]) -> dict:
+    """``{"columns": [(dtype, mode)], "dtypes": [(dtype, n_modes)], "rows": [...]}``.
+
+    Each row: ``op``, ``cells`` (one per column, ``None`` where nothing is declared or run),
+    ``no_cases`` (the coverage section lists the op with 0 cases), ``missing`` (the number of
+    argument values not exercised). A cell: ``status`` (the worst, by ``statuses`` order),
+    ``n``, ``counts`` by status, ``grad``, ``declared`` (declared in the files, not run).
+    """
+    rank = {s: i for i, s in enumerate(statuses)}
+    groups: dict[tuple[str, str, str], dict] = {}
+    for case in cases:
+        op, dtype = case.get("op"), case.get("dtype")
+        if not op or not dtype:
+            continue
+        key = (str(op), str(dtype), case_mode(case))
+        cell = groups.setdefault(key, {"n": 0, "counts": {}, "grad": False, "declared": False})
+        status = str(case.get("status") or "error")
+        cell["n"] += 1
+        cell["counts"][status] = cell["counts"].get(status, 0) + 1
+        cell["grad"] = cell["grad"] or has_grad(case)
+    no_cases, missing = {}, {}
+    for row in coverage if isinstance(coverage, list) else []:
+        if not isinstance(row, Mapping) or not row.get("op"):
+            continue
+        op = str(row["op"])
+        no_cases[op] = not row.get("cases")
+        missing[op] = len(row.get("missing") or [])
+        for combo in row.get("combos") or []:
+            parsed = _parse_combo(combo)
+            if parsed is None:
+                continue
+            dtype, mode, kind = parsed
+            cell = groups.get((op, dtype, mode))
+            if cell is None:
+                cell = groups[(op, dtype, mode)] = {"n": 0, "counts": {}, "grad": False, "declared": True}
+            if kind == "grad":
+                cell["grad_declared"] = True
+    dtypes = _ordered((k[1] for k in groups), DTYPE_ORDER)
+    modes = _ordered((k[2] for k in groups), MODE_ORDER)
+    columns = [(d, m) for d in dtypes for m in modes if any((op, d, m) in groups for op, _, _ in groups)]
+    ops = sorted({k[0] for k in groups} | set(no_cases))
+    rows = []
+    for op in ops:
+        cells = []
+        for dtype, mode in columns:
+            cell = groups.get((op, dtype, mode))
+            if cell is not None:
+                worst = min(cell["counts"], key=lambda s: rank.get(s, len(rank))) if cell["counts"] else None
+                cell = {**cell, "status": worst, "grad": cell["grad"] or bool(cell.get("grad_declared"))}
+            cells.append(cell)
+        rows.append({"op": op, "cells": cells, "no_cases": bool(no_cases.get(op)) and not any(cells),
+                     "missing": missing.get(op, 0)})
+    spans = [(d, sum(1 for dd, _ in columns if dd == d)) for d in dtypes]
+    return {"columns": columns, "dtypes": [(d, n) for d, n in spans if n], "rows": rows}
