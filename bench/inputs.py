@@ -67,15 +67,23 @@ def _softmax_rows(x: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
+def _normal(rng: np.random.Generator, b: int, c: int) -> np.ndarray:
+    return rng.standard_normal((b, c), dtype=np.float32) * np.float32(2.0)
+
+
+def _uniform(rng: np.random.Generator, shape, low: float, high: float) -> np.ndarray:
+    return rng.random(shape, dtype=np.float32) * np.float32(high - low) + np.float32(low)
+
+
 KIND_BUILDERS: dict[str, Callable[[np.random.Generator, int, int], np.ndarray]] = {
-    "normal": lambda rng, b, c: rng.normal(0.0, 2.0, (b, c)).astype(np.float32),
-    "probs": lambda rng, b, c: _softmax_rows(rng.normal(0.0, 2.0, (b, c))),
-    "unit": lambda rng, b, c: rng.uniform(0.01, 0.99, (b, c)).astype(np.float32),
-    "binary": lambda rng, b, c: (rng.uniform(size=(b, c)) < 0.5).astype(np.float32),
+    "normal": _normal,
+    "probs": lambda rng, b, c: _softmax_rows(_normal(rng, b, c)),
+    "unit": lambda rng, b, c: _uniform(rng, (b, c), 0.01, 0.99),
+    "binary": lambda rng, b, c: (rng.random((b, c), dtype=np.float32) < 0.5).astype(np.float32),
     "onehot": lambda rng, b, c: np.eye(c, dtype=np.float32)[rng.integers(0, c, b)],
-    "positive": lambda rng, b, c: rng.uniform(0.1, 3.0, (b, c)).astype(np.float32),
+    "positive": lambda rng, b, c: _uniform(rng, (b, c), 0.1, 3.0),
     "classes": lambda rng, b, c: rng.integers(0, c, b).astype(np.int32),
-    "per_example": lambda rng, b, c: rng.uniform(0.0, 3.0, b).astype(np.float32),
+    "per_example": lambda rng, b, c: _uniform(rng, b, 0.0, 3.0),
     "scalar": lambda rng, b, c: np.asarray(rng.uniform(0.5, 3.0), dtype=np.float32),
 }
 

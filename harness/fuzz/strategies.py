@@ -62,7 +62,8 @@ def elements(domain: str, dtype: str, nan: bool = False, subnormal: bool = False
 
     Subnormals only with ``subnormal``: TF's CPU kernels flush them to zero (a subnormal
     weight counts as 0, a subnormal label makes Keras' hinge see 0/1 labels), which the
-    reference does not model."""
+    reference does not model. That includes float64 values below float32's smallest normal,
+    which ops computing in float32 inside turn into float32 subnormals; they become 0."""
     width = 32 if dtype == "float32" else 64
     specials = sorted({_exact(v, dtype) for v in _SPECIALS[domain]}, key=lambda v: (abs(v), v < 0))
     parts = []
@@ -74,7 +75,15 @@ def elements(domain: str, dtype: str, nan: bool = False, subnormal: bool = False
         parts.append(st.floats(*_WIDE[domain], width=width, allow_subnormal=subnormal))
     if nan and _NONFINITE[domain]:
         parts.append(st.sampled_from(_NONFINITE[domain]))
-    return st.one_of(*parts)
+    values = st.one_of(*parts)
+    return values if subnormal else values.map(_flush_float32_subnormal)
+
+
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+
+
+def _flush_float32_subnormal(value: float) -> float:
+    return 0.0 if 0 < abs(value) < _FLOAT32_TINY else value
 
 
 # --- examples --------------------------------------------------------------------------
