@@ -35,6 +35,20 @@ def pytest_runtest_makereport(item, call):
         _SKIPPED.append({"op": op, "size": size, "side": side, "reason": reason.removeprefix("Skipped: ")})
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_terminal_summary(terminalreporter):
+    """A regression found by ``--benchmark-compare-fail`` fails the run (exit 1) with
+    pytest-benchmark's own list of regressions above, instead of an internal-error traceback."""
+    from pytest_benchmark.session import PerformanceRegression
+
+    try:
+        return (yield)
+    except PerformanceRegression:
+        terminalreporter.write_line("bench: performance regressed beyond --benchmark-compare-fail (listed above)", red=True)
+        terminalreporter._session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return None
+
+
 def pytest_benchmark_update_json(config, benchmarks, output_json):
     output_json["tf_parity"] = {
         "sizes": {name: list(shape) for name, shape in SIZES.items()},

@@ -367,7 +367,7 @@ def _ledger(raw_cases: list[Mapping[str, Any]], views: list[dict]) -> dict:
 
 
 def _suite_histogram(raw_cases: list[Mapping[str, Any]]) -> Markup:
-    groups = {"failing": ([], []), "passed": ([], []), "other": ([], [])}
+    groups = {"passed": ([], []), "other": ([], []), "failing": ([], [])}
     for case in raw_cases:
         status = str(case.get("status") or "")
         group = "failing" if status in FAILING_STATUSES else "passed" if status == "passed" else "other"

@@ -129,6 +129,8 @@ def headroom(errors: Errors | None, *, rtol: float | None, atol: float | None, u
         if not share.any():
             return Headroom(0.0, float(np.min(allowed)), _ratio(float(np.min(allowed)), 0.0), "abs")
         i = int(np.argmax(share))
+        if np.isinf(share[i]):  # zero allowed error: the largest error among those is the worst
+            i = int(np.argmax(np.where(np.isinf(share), err, -1.0)))
         return Headroom(float(err[i]), float(allowed[i]), _ratio(float(allowed[i]), float(err[i])), "abs")
     if max_abs is None or not math.isfinite(max_abs):
         return Headroom(None, None, None, "abs")

@@ -39,12 +39,12 @@ def _parse_combo(text: Any) -> tuple[str, str, str] | None:
 
 
 def build(cases: Sequence[Mapping[str, Any]], coverage: Any, statuses: Sequence[str]) -> dict:
-    """``{"columns": [(dtype, mode)], "dtypes": [(dtype, n_modes)], "rows": [...]}``.
+    """``{"columns": [(dtype, mode)], "dtypes": [(dtype, n_modes)], "rows": [...], "no_cases": [op]}``.
 
     Each row: ``op``, ``cells`` (one per column, ``None`` where nothing is declared or run),
-    ``no_cases`` (the coverage section lists the op with 0 cases), ``missing`` (the number of
-    argument values not exercised). A cell: ``status`` (the worst, by ``statuses`` order),
-    ``n``, ``counts`` by status, ``grad``, ``declared`` (declared in the files, not run).
+    ``missing`` (the number of argument values not exercised). A cell: ``status`` (the worst,
+    by ``statuses`` order), ``n``, ``counts`` by status, ``grad``, ``declared`` (declared in
+    the files, not run). ``no_cases``: the ops the coverage section lists with 0 cases.
     """
     rank = {s: i for i, s in enumerate(statuses)}
     groups: dict[tuple[str, str, str], dict] = {}
@@ -78,7 +78,7 @@ def build(cases: Sequence[Mapping[str, Any]], coverage: Any, statuses: Sequence[
     dtypes = _ordered((k[1] for k in groups), DTYPE_ORDER)
     modes = _ordered((k[2] for k in groups), MODE_ORDER)
     columns = [(d, m) for d in dtypes for m in modes if any((op, d, m) in groups for op, _, _ in groups)]
-    ops = sorted({k[0] for k in groups} | set(no_cases))
+    ops = sorted({k[0] for k in groups})
     rows = []
     for op in ops:
         cells = []
@@ -88,7 +88,7 @@ def build(cases: Sequence[Mapping[str, Any]], coverage: Any, statuses: Sequence[
                 worst = min(cell["counts"], key=lambda s: rank.get(s, len(rank))) if cell["counts"] else None
                 cell = {**cell, "status": worst, "grad": cell["grad"] or bool(cell.get("grad_declared"))}
             cells.append(cell)
-        rows.append({"op": op, "cells": cells, "no_cases": bool(no_cases.get(op)) and not any(cells),
-                     "missing": missing.get(op, 0)})
+        rows.append({"op": op, "cells": cells, "missing": missing.get(op, 0)})
     spans = [(d, sum(1 for dd, _ in columns if dd == d)) for d in dtypes]
-    return {"columns": columns, "dtypes": [(d, n) for d, n in spans if n], "rows": rows}
+    uncovered = sorted(op for op, none in no_cases.items() if none and not any(k[0] == op for k in groups))
+    return {"columns": columns, "dtypes": [(d, n) for d, n in spans if n], "rows": rows, "no_cases": uncovered}

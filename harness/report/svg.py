@@ -157,6 +157,17 @@ def _stacked_panel(ax, title: str, groups: Sequence[tuple[str, str, np.ndarray]]
     ax.tick_params(length=2)
 
 
+def _handles(axes) -> tuple[list, list]:
+    """Legend entries of several panels, each label once, in drawing order."""
+    handles, labels = [], []
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    return handles, labels
+
+
 def error_histograms(panels: Sequence[Mapping[str, Any]], *, salt: str) -> Markup:
     """One failing case's element errors, one panel per entry of ``panels``.
 
@@ -170,7 +181,7 @@ def error_histograms(panels: Sequence[Mapping[str, Any]], *, salt: str) -> Marku
     import matplotlib
 
     with matplotlib.rc_context(_RC):
-        fig = _figure(2.75 * len(panels), 1.9)
+        fig = _figure(2.75 * len(panels) + 1.0, 1.9)
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, panel in zip(axes, panels):
             values = np.asarray(panel["values"], dtype=float)
@@ -180,7 +191,7 @@ def error_histograms(panels: Sequence[Mapping[str, Any]], *, salt: str) -> Marku
                            limit=panel.get("limit"), limit_label=panel.get("limit_label", ""),
                            integer=bool(panel.get("integer")), xlabel=panel.get("xlabel", ""))
         axes[0].set_ylabel("elements")
-        axes[-1].legend(loc="upper right", frameon=False, handlelength=1)
+        fig.legend(*_handles(axes), loc="outside right upper", frameon=False, handlelength=1)
         return _render(fig, salt, "hist", "histogram of element errors: " + ", ".join(p["title"] for p in panels))
 
 
@@ -205,7 +216,7 @@ def suite_histograms(groups: Sequence[tuple[str, str, Mapping[str, np.ndarray]]]
                        [(label, color, np.asarray(a["ulp"], float)) for label, color, a in groups],
                        limit=None, limit_label="", integer=True, xlabel="ULP")
         ax_abs.set_ylabel("cases")
-        ax_ulp.legend(loc="upper right", frameon=False, handlelength=1)
+        fig.legend(*_handles((ax_abs, ax_ulp)), loc="outside right upper", frameon=False, handlelength=1)
         return _render(fig, "suite", "suite-hist", "histogram of every case's max abs error and max ULP")
 
 
