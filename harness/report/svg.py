@@ -30,6 +30,8 @@ TF_COLOR = "#e16f24"
 LIMIT_COLOR = "#1f2328"
 BINS_PER_DECADE = (4, 2, 1)
 MAX_BINS = 28
+GAP = 0.5
+"""Least space (in decades) between the log-binned bars and the bars of exact zeros and non-finite errors."""
 
 _RC = {
     "svg.fonttype": "none",
@@ -118,7 +120,8 @@ def _stacked_panel(ax, title: str, groups: Sequence[tuple[str, str, np.ndarray]]
     """Stacked log-binned counts of each group's values, with 0 and non-finite bars at the ends."""
     edges, lo, hi = _layout([g[2] for g in groups], limit)
     # One stairs outline over: [zero bar] gap [log bins] gap [non-finite bar]
-    outer = np.concatenate([[lo - 1.1, lo - 0.3], edges, [hi + 0.3, hi + 1.1]])
+    gap, width = max(GAP, 0.06 * (hi - lo)), max(0.6, 0.08 * (hi - lo))
+    outer = np.concatenate([[lo - gap - width, lo - gap], edges, [hi + gap, hi + gap + width]])
     bottom = np.zeros(len(outer) - 1)
     any_zero = any(np.any(g[2] == 0) for g in groups)
     any_inf = any(np.any(~np.isfinite(g[2])) for g in groups)
@@ -137,13 +140,14 @@ def _stacked_panel(ax, title: str, groups: Sequence[tuple[str, str, np.ndarray]]
         step = math.ceil(len(ticks) / 8)
         labels = [lab if i % step == 0 else "" for i, lab in enumerate(labels)]
     if any_zero:
-        ticks.insert(0, lo - 0.7)
+        ticks.insert(0, lo - gap - width / 2)
         labels.insert(0, "0")
     if any_inf:
-        ticks.append(hi + 0.7)
+        ticks.append(hi + gap + width / 2)
         labels.append("∞/nan")
     ax.set_xticks(ticks, labels)
-    ax.set_xlim(lo - 1.2 if any_zero else lo - 0.1, hi + 1.2 if any_inf else hi + 0.1)
+    pad = 0.1 * width
+    ax.set_xlim(lo - gap - width - pad if any_zero else lo - pad, hi + gap + width + pad if any_inf else hi + pad)
     if limit is not None and limit > 0 and math.isfinite(limit):
         x = math.log10(limit)
         ax.axvline(x, color=LIMIT_COLOR, linestyle=(0, (3, 2)), linewidth=1)
