@@ -154,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("schema", help="print the case-file JSON Schema (cases/schema.json)")
     cv = sub.add_parser("coverage", help="each op x the argument values and dtypes its cases exercise")
     cv.add_argument("paths", nargs="*", help="case files or directories (default: cases/)")
+    sub.add_parser("fuzz", help="hypothesis fuzzing of reference vs TF (python -m harness fuzz --help)", add_help=False)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["fuzz"]:
+        from harness.fuzz import main as fuzz_main
+
+        return fuzz_main(argv[1:])
     ns, extra = parser.parse_known_args(argv)
     if ns.command != "verify" and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -1,9 +1,12 @@
 """The HTML report in a real browser: headless Chromium driven by Selenium.
 
 Renders tests/data/sample_results.json, opens it from disk (file://) and checks what a
-person sees: the failed case with its diff grid and worst element, the status filter and
-the search box, that a ``<script>`` planted in a case id does not run, that the page makes
-no network request and logs no error.  Screenshots go to the test's tmp dir and to
+person sees: the failed case with its diff grid and worst element, the status, baseline,
+op/dtype/mode filters and the search box, the coverage matrix and the tolerance ledger,
+that a ``<script>`` planted in a case id does not run, that the page makes no network
+request and logs no error. The acceptance test plants one failure among passing cases and
+checks that the first screen of its block says which op, dtype, mode and element failed,
+by how much, and how to rerun it. Screenshots go to the test's tmp dir and to
 reports/screenshots/.
 """
 from __future__ import annotations
@@ -13,32 +16,33 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from harness.report.html import write_html
+from harness.report.html import fmt_num, write_html
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = Path(__file__).parent / "data" / "sample_results.json"
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-         "--window-size=1400,1800")
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run")
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed: run `make browser`")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
     pytest.skip("chromium not installed: run `make browser`", allow_module_level=True)
 
 
-def _driver(profile: Path, javascript: bool = True):
+def _driver(profile: Path, javascript: bool = True, size: str = "1400,1800"):
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in FLAGS:
         options.add_argument(flag)
+    options.add_argument(f"--window-size={size}")
     options.add_argument(f"--user-data-dir={profile}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     if not javascript:
@@ -46,9 +50,10 @@ def _driver(profile: Path, javascript: bool = True):
     return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
 
 
-def _save_screenshot(driver, tmp_path: Path, name: str) -> Path:
-    """A full-page PNG in ``tmp_path`` and, when it can be created, in reports/screenshots/."""
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+def _save_screenshot(driver, tmp_path: Path, name: str, full: bool = True) -> Path:
+    """A PNG (the full page, or the viewport) in ``tmp_path`` and, when it can be created, in
+    reports/screenshots/."""
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": full})
     target = tmp_path / name
     target.write_bytes(base64.b64decode(shot["data"]))
     try:
@@ -92,7 +97,7 @@ def test_failed_case_shows_diff_grid_and_worst_element(browser, tmp_path):
     assert failed and all(d.get_attribute("open") is not None for d in failed)
     block = failed[0]
     assert block.is_displayed()
-    assert "nn-sigmoid-ce-large-logits[float16]" in block.find_element(By.TAG_NAME, "summary").text
+    assert "nn-sigmoid-ce-large-logits[float16-xla]" in block.find_element(By.TAG_NAME, "summary").text
     grid = block.find_element(By.CSS_SELECTOR, "table.diff")
     assert grid.is_displayed()
     worst = grid.find_elements(By.CSS_SELECTOR, "td.worst")
@@ -102,7 +107,7 @@ def test_failed_case_shows_diff_grid_and_worst_element(browser, tmp_path):
     outline = browser.execute_script("return getComputedStyle(arguments[0]).outlineStyle", worst[0])
     assert outline == "solid"
     repro = block.find_element(By.CSS_SELECTOR, ".repro code")
-    assert repro.is_displayed() and repro.text.startswith("python -m harness verify cases/nn/sigmoid.yaml -k")
+    assert repro.is_displayed() and repro.text.startswith("python -m harness verify 'cases/nn/sigmoid.yaml::")
     assert block.find_element(By.CSS_SELECTOR, "button.copy").is_displayed()  # shown once JS runs
     browser.execute_script("window.scrollTo(0, 0)")
     _save_screenshot(browser, tmp_path, "report.png")
@@ -149,6 +154,96 @@ def test_sorting_and_status_pills(browser):
     _click(browser, browser.find_element(By.ID, "show-all"))
 
 
+def _shown_rows(browser) -> list:
+    return [r for r in browser.find_elements(By.CSS_SELECTOR, "#cases-table tbody tr") if r.is_displayed()]
+
+
+def _select(browser, select_id: str, value: str) -> None:
+    element = browser.find_element(By.ID, select_id)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    Select(element).select_by_value(value)
+
+
+def _sample_cases() -> list[dict]:
+    return json.loads(SAMPLE.read_text(encoding="utf-8"))["cases"]
+
+
+def test_filter_to_failures_open_a_case_and_see_the_worst_element(browser, tmp_path):
+    _click(browser, browser.find_element(By.ID, "show-all"))
+    _click(browser, browser.find_element(By.ID, "count-failed"))
+    rows = _shown_rows(browser)
+    assert len(rows) == 2 and all(r.get_attribute("class").startswith("st-failed") for r in rows)
+    assert browser.find_element(By.ID, "shown-count").text == "2 of 33 shown"
+    link = next(r for r in rows if "nn-sparse-softmax-ce-rows[float32]" in r.text).find_element(By.CSS_SELECTOR, "td.id a")
+    block = browser.find_element(By.ID, link.get_attribute("href").split("#")[1])
+    browser.execute_script("arguments[0].open = false", block)
+    _click(browser, link)
+    assert block.get_attribute("open") is not None
+    worst = block.find_element(By.CSS_SELECTOR, "table.diff td.worst")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", worst)
+    assert worst.is_displayed() and worst.get_attribute("title").startswith("worst [13]")
+    assert "mm" in worst.get_attribute("class").split()
+    assert block.find_element(By.CSS_SELECTOR, ".grid-note .grid-worst").text == "[13]"
+    assert block.find_element(By.CSS_SELECTOR, ".headline .h-element").text.startswith("[13]")
+    assert block.find_element(By.CSS_SELECTOR, "svg.plot.hist").is_displayed()
+    _save_screenshot(browser, tmp_path, "report-failure-diff.png", full=False)
+    _click(browser, browser.find_element(By.ID, "show-all"))
+
+
+def test_baseline_label_filter(browser, tmp_path):
+    _click(browser, browser.find_element(By.ID, "show-all"))
+    pill = browser.find_element(By.ID, "baseline-new-failure")
+    assert pill.text.split()[0] == "1"
+    _click(browser, pill)
+    rows = _shown_rows(browser)
+    assert len(rows) == 1 and "nn-sigmoid-ce-large-logits[float16-xla]" in rows[0].text
+    assert Select(browser.find_element(By.ID, "f-baseline")).first_selected_option.get_attribute("value") == "new-failure"
+    _select(browser, "f-baseline", "still-failing")
+    rows = _shown_rows(browser)
+    expected = sorted(c["id"] for c in _sample_cases() if c.get("baseline") == "still-failing")
+    assert sorted(r.find_element(By.CSS_SELECTOR, "td.id").text for r in rows) == expected
+    assert all(r.find_element(By.CSS_SELECTOR, ".bl-badge").text == "still-failing" for r in rows)
+    browser.execute_script("window.scrollTo(0, 0)")
+    _save_screenshot(browser, tmp_path, "report-baseline-filter.png", full=False)
+    _click(browser, browser.find_element(By.ID, "show-all"))
+    assert browser.find_element(By.ID, "shown-count").text == "33 of 33 shown"
+
+
+def test_op_dtype_mode_filters_and_matrix_cells(browser, tmp_path):
+    cases = _sample_cases()
+    _click(browser, browser.find_element(By.ID, "show-all"))
+    _select(browser, "f-dtype", "float16")
+    assert len(_shown_rows(browser)) == sum(1 for c in cases if c.get("dtype") == "float16")
+    _select(browser, "f-mode", "xla")
+    rows = _shown_rows(browser)
+    assert len(rows) == 1 and "nn-sigmoid-ce-large-logits[float16-xla]" in rows[0].text
+    _click(browser, browser.find_element(By.ID, "show-all"))
+    cell = browser.find_element(By.CSS_SELECTOR, "#coverage-matrix a[data-op='tf.nn.softmax'][data-dtype='float64']"
+                                                 "[data-mode='eager']")
+    assert "m-crashed" in cell.find_element(By.XPATH, "..").get_attribute("class")  # the worst of its cases
+    _save_screenshot(browser, tmp_path, "report-matrix.png", full=False)
+    _click(browser, cell)
+    expected = sorted(c["id"] for c in cases if c.get("op") == "tf.nn.softmax" and c.get("dtype") == "float64")
+    assert sorted(r.find_element(By.CSS_SELECTOR, "td.id").text for r in _shown_rows(browser)) == expected
+    assert Select(browser.find_element(By.ID, "f-op")).first_selected_option.get_attribute("value") == "tf.nn.softmax"
+    _click(browser, browser.find_element(By.ID, "show-all"))
+
+
+def test_ledger_flagged_only(browser, tmp_path):
+    rows = browser.find_elements(By.CSS_SELECTOR, "#ledger-table tbody tr")
+    flagged = [r for r in rows if "flagged" in r.get_attribute("class").split()]
+    assert 0 < len(flagged) < len(rows)
+    no_reason = browser.find_elements(By.CSS_SELECTOR, "#ledger-table tbody tr.lf-no-reason")
+    assert [r.find_element(By.CSS_SELECTOR, "td.id").text for r in no_reason] == ["mean_squared_error-basic-5[float16]"]
+    toggle = browser.find_element(By.ID, "ledger-flagged")
+    _click(browser, toggle)
+    assert [r for r in rows if r.is_displayed()] == flagged
+    browser.execute_script("document.getElementById('ledger').scrollIntoView()")
+    _save_screenshot(browser, tmp_path, "report-ledger.png", full=False)
+    _click(browser, toggle)
+    assert all(r.is_displayed() for r in rows)
+
+
 def test_ten_thousand_rows_stay_fast(tmp_path):
     sample = json.loads(SAMPLE.read_text(encoding="utf-8"))
     passed = [c for c in sample["cases"] if c["status"] == "passed"]
@@ -168,10 +263,105 @@ def test_ten_thousand_rows_stay_fast(tmp_path):
         timed = "var t = performance.now(); %s; document.body.offsetHeight; return performance.now() - t;"
         hide = driver.execute_script(timed % "document.querySelector('#filters input[data-status=passed]').click()")
         show = driver.execute_script(timed % "document.querySelector('#filters input[data-status=passed]').click()")
-        sort = driver.execute_script(timed % "document.querySelector('#cases-table th:nth-child(5) button').click()")
+        sort = driver.execute_script(timed % "document.querySelector('#cases-table th:nth-child(8) button').click()")
+        pick = ("var s = document.getElementById('f-op'); s.value = 'tf.nn.softmax'; "
+                "s.dispatchEvent(new Event('change'))")
+        by_op = driver.execute_script(timed % pick)
+        n_softmax = sum(1 for c in cases if c.get("op") == "tf.nn.softmax")
+        assert driver.find_element(By.ID, "shown-count").text == f"{n_softmax} of 10000 shown"
+        unpick = driver.execute_script(timed % "document.getElementById('show-all').click()")
         assert driver.find_element(By.ID, "shown-count").text == "10000 of 10000 shown"
+        flagged = driver.execute_script(timed % "document.getElementById('ledger-flagged').click()")
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#ledger-table tbody tr")) > 10_000 - 100
         # generous bounds for a shared 2-core machine; on an idle one each takes well under 0.5 s
-        assert max(hide, show, sort) < 5_000, (hide, show, sort)
+        assert max(hide, show, sort, by_op, unpick, flagged) < 5_000, (hide, show, sort, by_op, unpick, flagged)
+        assert path.stat().st_size / len(cases) < 4_000  # bytes per case
+    finally:
+        driver.quit()
+
+
+# ---------------------------------------------------------------- acceptance: one planted failure
+
+PLANTED = {"op": "tf.nn.sigmoid_cross_entropy_with_logits", "dtype": "float32", "mode": "function",
+           "element": (3, 5), "id": "planted-sigmoid[float32-function]"}
+
+
+def _planted_results() -> tuple[dict, dict]:
+    """The sample's passing cases plus one failure: element [3, 5] of a [6, 8] output off by ~3e-4."""
+    sample = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    cases = [c for c in sample["cases"] if c["status"] == "passed"]
+    ref = np.linspace(0.1, 2.0, 48, dtype=np.float32).reshape(6, 8)
+    tf = ref.copy()
+    tf[PLANTED["element"]] += np.float32(3e-4)
+    rtol, atol = 1.3e-6, 1e-5
+    err = np.abs(ref.astype(np.float64) - tf.astype(np.float64))
+    allowed = atol + rtol * np.abs(tf.astype(np.float64))
+    mismatch = err > allowed
+    worst = list(PLANTED["element"])
+    repro = f"python -m harness verify 'cases/nn/planted.yaml::{PLANTED['id']}'"
+    message = ("reference vs tf\nNot equal to tolerance rtol=1.3e-06, atol=1e-05 (float32)\n"
+               f"Mismatched elements: 1 / 48 (2.08%)\nMax absolute difference: {err.max():.7g}\n"
+               f"Worst index: {tuple(worst)}")
+    failure = {
+        "id": PLANTED["id"], "base_id": "planted-sigmoid", "params": {"dtype": "float32", "mode": "function"},
+        "file": "cases/nn/planted.yaml", "line": 4, "op": PLANTED["op"], "dtype": "float32", "status": "failed",
+        "message": message, "max_abs_err": float(err.max()), "max_rel_err": float((err / np.abs(tf)).max()),
+        "max_ulp": 2517, "rtol": rtol, "atol": atol, "ulp": None, "tolerance_reason": None,
+        "time_reference_s": 2e-5, "time_tf_s": 3e-4, "repro": repro, "description": "a planted failure",
+        "source": None, "xfail_reason": None, "warnings": [], "tf_traces": 1,
+        "checks": [{"name": "reference vs tf", "ok": False, "message": message, "max_abs_err": float(err.max()),
+                    "worst_index": worst, "kind": "tolerance", "leaf": ""}],
+        "outputs": {"reference": ref.astype(np.float64).tolist(), "tf": tf.astype(np.float64).tolist()},
+        "output_shape": [6, 8], "truncated": False,
+        "inputs": {"labels": "array(shape=[6, 8], float32)", "logits": "array(shape=[6, 8], float32)"},
+        "diff": {"abs_err": err.tolist(), "allowed": allowed.tolist(), "mismatch": mismatch.tolist(),
+                 "worst_index": worst, "leaf": ""},
+    }
+    cases.insert(len(cases) // 2, failure)
+    sample["cases"], sample["summary"] = cases, None
+    for key in ("baseline", "coverage"):
+        sample.pop(key, None)
+    facts = {**PLANTED, "element": "[3, 5]", "by": fmt_num(float(err.max())), "repro": repro}
+    return sample, facts
+
+
+def test_a_reader_finds_the_planted_failure_on_the_first_screen(tmp_path):
+    results, facts = _planted_results()
+    path = tmp_path / "index.html"
+    write_html(results, path)
+    driver = _driver(tmp_path / "profile-planted", size="1280,800")
+    try:
+        driver.get(path.as_uri())
+        blocks = driver.find_elements(By.CSS_SELECTOR, "#failures details.case")
+        assert len(blocks) == 1 and blocks[0].get_attribute("open") is not None
+        block = blocks[0]
+        driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", block)
+        height = driver.execute_script("return window.innerHeight")
+        top = driver.execute_script("return arguments[0].getBoundingClientRect().top", block)
+
+        def on_first_screen(css: str):
+            element = block.find_element(By.CSS_SELECTOR, css)
+            rect = driver.execute_script("var r = arguments[0].getBoundingClientRect();"
+                                         "return [r.top, r.bottom]", element)
+            assert element.is_displayed(), css
+            assert top <= rect[0] and rect[1] <= min(height, top + height), (css, rect, top, height)
+            return element.text
+
+        assert on_first_screen(".headline .h-op") == facts["op"]
+        assert on_first_screen(".headline .h-dtype") == facts["dtype"]
+        assert on_first_screen(".headline .h-mode") == facts["mode"]
+        assert on_first_screen(".headline .h-element").startswith(facts["element"])
+        by = on_first_screen(".headline .h-by")
+        assert by.startswith(facts["by"] + " absolute"), by
+        assert on_first_screen(".headline .repro code") == facts["repro"]
+        # the status bar at the top says where to look
+        assert driver.find_element(By.ID, "count-failed").text.split()[0] == "1"
+        _save_screenshot(driver, tmp_path, "acceptance-first-screen.png", full=False)
+        # and the diff view, just below, marks the same element
+        worst = block.find_element(By.CSS_SELECTOR, "table.diff td.worst")
+        assert worst.get_attribute("title").startswith("worst [3, 5]")
+        severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert severe == []
     finally:
         driver.quit()
 

@@ -1,4 +1,5 @@
-"""The HTML report: structure, escaping, self-containment, number formatting, scale."""
+"""The HTML report: structure, escaping, self-containment, number formatting, scale; the diff
+explorer's coverage matrix, baseline counts, tolerance ledger, arbitration, gradients and plots."""
 from __future__ import annotations
 
 import base64
@@ -12,6 +13,7 @@ from html.parser import HTMLParser
 import pytest
 
 from harness.report import html as report_html
+from harness.report import ledger, matrix
 from harness.report.html import fmt_num, fmt_time, fmt_value, render_html, write_html
 
 PLANTED = "<script>alert(1)</script>"
@@ -131,16 +133,38 @@ def results() -> dict:
                        "tf": [[0.5, 1.250002, 2.0000001], [3.000003, 0.125, 4.0]]},
               output_shape=[2, 3],
               inputs={"labels": "array(shape=[2, 3], float32)", "logits": "array(shape=[2, 3], float32)"},
-              diff={"abs_err": ABS, "mismatch": MISMATCH, "worst_index": [1, 2]}),
+              diff={"abs_err": ABS, "mismatch": MISMATCH, "worst_index": [1, 2]},
+              params={"dtype": "float32", "mode": "xla"}, tf_traces=1, baseline="new-failure",
+              arbitration={"verdict": "TF is off by 377 ULP, the reference by 0 ULP (float32, exact = reference in "
+                                      "float64): TF is further from the exact value", "closer": "reference",
+                           "tf_ulp": 377.0, "reference_ulp": 0.0, "exact_precision": "float64"}),
         {"id": PLANTED, "status": "error", "op": None, "file": "cases/docs/bad.yaml", "line": 3,
          "message": "cases[0].id: does not match '^[A-Za-z0-9._-]+$'", "description": PLANTED,
-         "repro": "python -m harness verify cases/docs/bad.yaml"},
+         "repro": "python -m harness verify cases/docs/bad.yaml", "baseline": "new-case"},
         _case(id="keras-bce-fp16[float16]", base_id="keras-bce-fp16", file="cases/keras/bce.yaml", line=20,
               op="tf.keras.losses.BinaryCrossentropy", status="xfailed", dtype="float16", rtol=1e-3,
               message="reference vs tf: 2 of 8 differ",
               xfail_reason="Keras clips to epsilon=1e-7, which is 0 in float16",
               max_abs_err=0.0123, max_rel_err=0.0031, max_ulp=12, time_reference_s=2.2e-5, time_tf_s=9.5e-4,
-              checks=[], outputs={"reference": 3.9766, "tf": 3.9643}, output_shape=[]),
+              checks=[], outputs={"reference": 3.9766, "tf": 3.9643}, output_shape=[], baseline="unchanged"),
+        _case(id="nn-softmax-grad[float64-function]", base_id="nn-softmax-grad", file="cases/nn/softmax.yaml", line=7,
+              op="tf.nn.softmax", status="passed", dtype="float64", rtol=1e-7, atol=1e-7,
+              params={"dtype": "float64", "mode": "function"}, tf_traces=2, baseline="new-case",
+              max_abs_err=0.0, max_rel_err=0.0, max_ulp=0, grad_method="analytic",
+              grad_tolerance={"rtol": 1e-7, "atol": 1e-9},
+              checks=[{"name": "reference vs tf", "ok": True, "max_abs_err": 0.0},
+                      {"name": "grad logits: reference (analytic) vs tf", "ok": True, "max_abs_err": 2e-17,
+                       "max_ulp": 1}],
+              outputs={"reference": [0.25, 0.75], "tf": [0.25, 0.75],
+                       "grads": {"logits": {"reference": [0.125, -0.125], "tf": [0.12500000000000002, -0.125]}}}),
+        _case(id="keras-mse-wide[float16]", base_id="keras-mse-wide", file="cases/keras/mse.yaml", line=3,
+              op="tf.keras.losses.MeanSquaredError", status="passed", dtype="float16", rtol=1e-2, atol=1e-5,
+              max_abs_err=0.001, max_rel_err=5e-4, max_ulp=1, baseline="unchanged",
+              outputs={"reference": [1.0, 2.0], "tf": [1.0, 2.001]}),
+        _case(id="nn-l2-loose[float32]", base_id="nn-l2-loose", file="cases/nn/l2.yaml", line=9,
+              op="tf.nn.l2_loss", status="passed", rtol=1e-3, atol=1e-5, baseline="fixed",
+              tolerance_reason="TF accumulates in float32", max_abs_err=5e-7, max_rel_err=1.25e-7, max_ulp=1,
+              outputs={"reference": 4.0, "tf": 4.0000005}),
     ]
     return {
         "schema_version": 1,
@@ -148,9 +172,20 @@ def results() -> dict:
                 "argv": ["python", "-m", "harness", "verify", "cases/"], "paths": ["cases/"]},
         "environment": {"python": "3.11.7", "numpy": "2.4.6", "tensorflow": "2.21.0", "keras": "3.15.1",
                         "platform": "Linux", "cpu": "x86_64", "cpu_flags": ["avx2", "fma"], "git_commit": None},
-        "summary": {"passed": 1, "failed": 1, "error": 1, "skipped": 0, "xfailed": 1, "xpassed": 0},
+        "summary": {"passed": 4, "failed": 1, "error": 1, "skipped": 0, "xfailed": 1, "xpassed": 0},
         "cases": cases,
         "warnings": ["run-level warning: 1 invalid file"],
+        "baseline": {"path": "old/results.json", "fail_on": "new",
+                     "counts": {"new-failure": 1, "fixed": 1, "still-failing": 0, "new-case": 2, "unchanged": 3}},
+        "coverage": [
+            {"op": "tf.nn.sigmoid_cross_entropy_with_logits", "cases": 1, "dtypes": ["float16", "float32"],
+             "modes": ["eager", "xla"], "grads": [], "combos": ["float32/xla/value", "float16/eager/value"],
+             "values": {}, "missing": ["args.labels (never given)"]},
+            {"op": "tf.nn.softmax", "cases": 1, "dtypes": ["float64"], "modes": ["function"], "grads": ["logits"],
+             "combos": ["float64/function/grad"], "values": {}, "missing": []},
+            {"op": "tf.nn.log_poisson_loss", "cases": 0, "dtypes": [], "modes": [], "grads": [], "combos": [],
+             "values": {}, "missing": []},
+        ],
     }
 
 
@@ -172,7 +207,7 @@ def _case_block(dom: Node, case_id: str) -> Node:
 
 
 def test_summary_counts_and_verdict(dom):
-    for status, n in {"passed": 1, "failed": 1, "error": 1, "skipped": 0, "xfailed": 1, "xpassed": 0}.items():
+    for status, n in {"passed": 4, "failed": 1, "error": 1, "skipped": 0, "xfailed": 1, "xpassed": 0}.items():
         pill = dom.find("a", id=f"count-{status}")
         assert pill.find("b").text() == str(n)
         assert status in pill.classes
@@ -249,7 +284,11 @@ def test_page_is_self_contained(page, dom):
             assert not re.match(r"\s*(https?:|//)", value, re.I), (node.tag, attr, value)
     assert not dom.find_all("link", rel="stylesheet")
     assert not re.search(r"https?://", page)
-    assert "@import" not in page and not re.search(r"url\(\s*['\"]?(?!data:)", page)
+    # only data: URLs and references to the page's own SVG definitions (matplotlib's clip paths)
+    assert "@import" not in page and not re.search(r"url\(\s*['\"]?(?!data:|#)", page)
+    for node in dom.iter():
+        if "xlink:href" in node.attrs:
+            assert node.attrs["xlink:href"].startswith("#")
 
 
 def test_csp_admits_exactly_the_page_script(page, dom):
@@ -263,25 +302,30 @@ def test_csp_admits_exactly_the_page_script(page, dom):
 
 def test_table_has_one_row_per_case_failures_first(dom):
     rows = dom.find("table", id="cases-table").find("tbody").find_all("tr")
-    assert [r.classes for r in rows] == [{"st-failed"}, {"st-error"}, {"st-xfailed"}, {"st-passed"}]
+    assert [r.classes for r in rows] == [{"st-failed"}, {"st-error"}, {"st-xfailed"}] + [{"st-passed"}] * 4
     cells = [c.text() for c in rows[0].find_all("td")]
-    assert cells == ["failed", "nn-sigmoid-2d[float32]", "tf.nn.sigmoid_cross_entropy_with_logits", "float32",
-                     "4.5e-05", "1.1e-05", "377", "1.3e-06 / 1e-05", "20 µs", "0.3 ms", "cases/nn/sigmoid.yaml:40"]
+    assert cells == ["failed", "new-failure", "nn-sigmoid-2d[float32]", "tf.nn.sigmoid_cross_entropy_with_logits",
+                     "float32", "xla", "4.5e-05", "1.1e-05", "377", "1.3e-06 / 1e-05", "20 µs", "0.3 ms",
+                     "cases/nn/sigmoid.yaml:40"]
     link = rows[0].find("a")
     assert dom.find(id=link.attrs["href"][1:]).tag == "details"
     passed = [c.text() for c in rows[3].find_all("td")]
-    assert passed[4:7] == ["1.2e-08", "3e-08", "1"] and passed[8:10] == ["12.3 µs", "0.42 ms"]
+    assert passed[5] == "eager"  # no mode in params: results before modes ran eagerly
+    assert passed[6:9] == ["1.2e-08", "3e-08", "1"] and passed[10:12] == ["12.3 µs", "0.42 ms"]
 
 
 def test_timing_table(dom):
     rows = dom.find("table", id="timing-table").find("tbody").find_all("tr")
     table = [[c.text() for c in r.find_all("td")] for r in rows]
-    assert table == [
+    assert table[:3] == [
         ["tf.compat.v1.losses.sparse_softmax_cross_entropy", "1", "12.3 µs", "0.42 ms", "34.1×"],
         ["tf.keras.losses.BinaryCrossentropy", "1", "22 µs", "0.95 ms", "43.2×"],
-        ["tf.nn.sigmoid_cross_entropy_with_logits", "1", "20 µs", "0.3 ms", "15×"],
+        ["tf.keras.losses.MeanSquaredError", "1", "—", "—", "—"],
     ]
-    assert dom.find_all("svg", cls="timing-chart")
+    assert table[4] == ["tf.nn.sigmoid_cross_entropy_with_logits", "1", "20 µs", "0.3 ms", "15×"]
+    chart = dom.find("section", id="timing").find("svg", cls="timing-chart")
+    labels = [t.text() for t in chart.find_all("text")]
+    assert "tf.nn.sigmoid_cross_entropy_with_logits" in labels and "TensorFlow" in labels
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -425,3 +469,246 @@ def test_ratio_and_medians():
     assert rows[0]["n"] == 1 and rows[0]["ratio"] == "—"
     assert rows[1]["n"] == 3 and math.isclose(rows[1]["ref_s"], 2e-5) and math.isclose(rows[1]["tf_s"], 2e-4)
     assert rows[1]["ratio"] == "10×" and rows[1]["ref"] == "20 µs" and rows[1]["tf"] == "0.2 ms"
+
+
+# ---------------------------------------------------------------- the diff explorer
+
+
+def _header_order(dom: Node) -> list[str]:
+    """Ids of the header's blocks in document order."""
+    header = dom.find("header", cls="top")
+    return [n.attrs["id"] for n in header.iter() if n.attrs.get("id") in ("verdict", "baseline", "count-failed")]
+
+
+def test_baseline_counts_at_the_top_and_a_badge_per_case(dom):
+    assert _header_order(dom) == ["verdict", "baseline", "count-failed"]
+    bar = dom.find(id="baseline")
+    counts = {a.attrs["data-baseline"]: a.find("b").text() for a in bar.find_all("a")}
+    assert counts == {"new-failure": "1", "fixed": "1", "still-failing": "0", "new-case": "2", "unchanged": "3"}
+    assert "old/results.json" in bar.text()
+    assert "--fail-on new" in bar.text() and "1 here, so the run fails" in bar.text()
+    assert "1 new failure" in bar.text() and "2 new cases" in bar.text()
+    summary = _case_block(dom, "nn-sigmoid-2d[float32]").find("summary")
+    assert summary.find("span", cls="bl-badge").text() == "new-failure"
+    select = dom.find("select", id="f-baseline")
+    assert [o.attrs["value"] for o in select.find_all("option")] == ["", "new-failure", "fixed", "new-case",
+                                                                      "unchanged"]
+    header = [th.attrs.get("data-key") for th in dom.find("table", id="cases-table").find("thead").find_all("th")]
+    assert header[1] == "baseline"
+
+
+def test_no_baseline_no_bar_and_no_column(results):
+    plain = {k: v for k, v in results.items() if k != "baseline"}
+    plain["cases"] = [{k: v for k, v in c.items() if k != "baseline"} for c in results["cases"]]
+    dom = parse(render_html(plain))
+    assert not dom.find_all(id="baseline") and not dom.find_all("select", id="f-baseline")
+    assert "has-baseline" not in dom.find("table", id="cases-table").classes
+
+
+def test_filters_offer_every_op_dtype_and_mode(dom):
+    options = {key: [o.attrs["value"] for o in dom.find("select", id=f"f-{key}").find_all("option")][1:]
+               for key in ("op", "dtype", "mode")}
+    assert options["dtype"] == ["float16", "float32", "float64"]
+    assert options["mode"] == ["eager", "function", "xla"]
+    assert "tf.nn.sigmoid_cross_entropy_with_logits" in options["op"] and "" not in options["op"]
+    keys = [th.attrs.get("data-key") for th in dom.find("table", id="cases-table").find("thead").find_all("th")]
+    assert {"op", "dtype", "mode"} <= set(keys)
+
+
+def test_coverage_matrix_op_dtype_mode_coloured_by_status(dom):
+    table = dom.find("table", id="coverage-matrix")
+    head = table.find("thead").find_all("tr")
+    assert [th.text() for th in head[0].find_all("th", cls="m-dtype")] == ["float16", "float32", "float64"]
+    columns = [th.text() for th in head[1].find_all("th")]
+    assert columns == ["eager", "eager", "xla", "function"]  # only the combinations that occur
+    rows = {r.find("th").text(): r for r in table.find("tbody").find_all("tr")}
+    sigmoid = rows["tf.nn.sigmoid_cross_entropy_with_logits"].find_all("td")
+    assert "m-declared" in sigmoid[0].classes  # float16/eager: declared in the files, not run
+    assert "m-failed" in sigmoid[2].classes and sigmoid[2].find("a").text() == "1"
+    link = sigmoid[2].find("a")
+    assert (link.attrs["data-op"], link.attrs["data-dtype"], link.attrs["data-mode"]) == \
+        ("tf.nn.sigmoid_cross_entropy_with_logits", "float32", "xla")
+    assert "1 failed" in sigmoid[2].attrs["title"]
+    softmax = rows["tf.nn.softmax"].find_all("td")
+    assert "m-passed" in softmax[3].classes and softmax[3].find_all("span", cls="grad-mark")  # gradients checked
+    assert "m-none" in softmax[0].classes
+    assert "m-xfailed" in rows["tf.keras.losses.BinaryCrossentropy"].find_all("td")[0].classes
+    assert "not exercised" in rows["tf.nn.sigmoid_cross_entropy_with_logits"].find("td", cls="m-flags").text()
+    assert "tf.nn.log_poisson_loss" not in rows
+    flags = dom.find(id="no-cases")
+    assert "no cases" in flags.text() and [c.text() for c in flags.find_all("code")] == ["tf.nn.log_poisson_loss"]
+
+
+def test_matrix_cell_takes_the_worst_status():
+    cases = [{"op": "tf.nn.softmax", "dtype": "float32", "status": s, "params": {"dtype": "float32"}}
+             for s in ("passed", "xfailed", "failed", "passed")]
+    cases.append({"op": "tf.nn.softmax", "dtype": "float32", "status": "passed",
+                  "params": {"dtype": "float32", "mode": "xla"}, "outputs": {"grads": {"logits": {}}}})
+    grid = matrix.build(cases, None, report_html.STATUSES)
+    assert grid["columns"] == [("float32", "eager"), ("float32", "xla")]
+    eager, xla = grid["rows"][0]["cells"]
+    assert eager["status"] == "failed" and eager["n"] == 4 and not eager["grad"]
+    assert eager["counts"] == {"passed": 2, "xfailed": 1, "failed": 1}
+    assert xla["status"] == "passed" and xla["grad"]
+
+
+def _ledger_rows(dom: Node) -> dict[tuple[str, str], Node]:
+    rows = dom.find("table", id="ledger-table").find("tbody").find_all("tr")
+    return {(r.find("a").text(), r.find_all("td")[3].text()): r for r in rows}
+
+
+def test_tolerance_ledger_flags_loose_tolerances_and_missing_reasons(dom):
+    rows = _ledger_rows(dom)
+    loose = rows[("nn-l2-loose[float32]", "value")]
+    cells = [c.text() for c in loose.find_all("td")]
+    # |4 - 4.0000005| = 5e-7 against 1e-5 + 1e-3 * 4.0000005: 8020x headroom
+    assert cells[4].startswith("rtol 0.001 / atol 1e-05") and "override" in cells[4]
+    assert cells[5] == "TF accumulates in float32"
+    assert cells[6:9] == ["5e-07", "0.00401", "8.02e+03×"]
+    assert "lf-loose" in loose.classes and "flagged" in loose.classes
+    wide = rows[("keras-mse-wide[float16]", "value")]
+    assert "lf-no-reason" in wide.classes and "lf-loose" not in wide.classes  # 20x headroom, rtol 1e-2 without reason
+    assert wide.find_all("td")[5].text() == "missing"
+    assert [c.text() for c in wide.find_all("td")][8] == "20×"
+    failed = rows[("nn-sigmoid-2d[float32]", "value")]
+    assert "lf-exceeded" in failed.classes
+    exact = rows[("nn-softmax-grad[float64-function]", "value")]
+    assert exact.find_all("td")[8].text() == "∞ (exact)" and "lf-loose" in exact.classes
+    grad = rows[("nn-softmax-grad[float64-function]", "grad logits")]
+    assert grad.find_all("td")[4].text().startswith("rtol 1e-07 / atol 1e-09")
+    # the overrides without a reason come first
+    first = dom.find("table", id="ledger-table").find("tbody").find("tr")
+    assert first.find("a").text() == "keras-mse-wide[float16]"
+    summary = dom.find(id="ledger-summary").text()
+    assert "2 tolerance override(s): 1 at least 100× looser than observed, 1 without a reason" in summary
+    assert "2 exceeded" in summary  # the failed case and the xfailed one
+
+
+@pytest.mark.parametrize("ref, tf, rtol, atol, ulp, expected", [
+    ([1.0, 2.0], [1.0, 2.001], 1e-2, 1e-5, None, (0.001, 0.02002, 20.02)),
+    ([1.0, 2.0], [1.0, 2.0], 1e-2, 1e-5, None, (0.0, 0.01001, math.inf)),
+    ([0.0, 5.0], [1e-6, 5.0], 0.0, 0.0, None, (1e-6, 0.0, 0.0)),  # nothing allowed: exceeded
+    ([1.0, "nan"], [1.0, "nan"], 1e-6, 0.0, None, (0.0, 1e-6, math.inf)),  # NaN at the same place: exact
+    ([1.0], [1.0000001192092896], 0.0, 0.0, 4, (1.0, 4.0, 4.0)),  # ULP tolerance, float32
+])
+def test_headroom_at_the_element_closest_to_failing(ref, tf, rtol, atol, ulp, expected):
+    errors = ledger.element_errors(ref, tf, "float32")
+    room = ledger.headroom(errors, rtol=rtol, atol=atol, ulp=ulp)
+    for got, want in zip((room.observed, room.allowed, room.headroom), expected):
+        assert got == pytest.approx(want, rel=1e-6)
+
+
+def test_headroom_without_outputs_is_a_lower_bound():
+    room = ledger.headroom(None, rtol=1e-3, atol=1e-5, ulp=None, max_abs=1e-6, max_rel=1e-7)
+    assert room.bound and room.headroom == pytest.approx(10 + 1e4)
+
+
+def test_override_detection():
+    assert ledger.override({"dtype": "float32", "rtol": 1.3e-6, "atol": 1e-5}) == (False, "")
+    assert ledger.override({"dtype": "float32", "rtol": 1e-3, "atol": 1e-5, "tolerance_reason": " "}) == (True, "")
+    assert ledger.override({"dtype": "float32", "ulp": 4}) == (True, "")
+    assert ledger.override({"dtype": "float32", "rtol": 1e-3, "tolerance_reason": "why"}) == (True, "why")
+
+
+def test_failure_headline_states_op_dtype_mode_element_and_error(dom):
+    block = _case_block(dom, "nn-sigmoid-2d[float32]")
+    headline = block.find("div", cls="headline")
+    facts = {dt.text(): dd.text() for dt, dd in zip(headline.find_all("dt"), headline.find_all("dd"))}
+    assert facts["op"] == "tf.nn.sigmoid_cross_entropy_with_logits"
+    assert facts["dtype"] == "float32" and facts["mode"] == "xla"
+    assert facts["worst element"] == "[1, 2] of the output: reference 4.000045 vs TF 4.0"
+    # |4.00004501 - 4| in float32 is 94 ULP; allowed 1e-5 + 1.3e-6 * 4
+    assert facts["off by"] == "4.5e-05 absolute · 1.13e-05 relative · 94 ULP — 2.96× the 1.52e-05 allowed"
+    assert headline.find("div", cls="repro").find("code").text().startswith("python -m harness verify")
+    # the headline is the first thing in the block
+    body = block.find("div", cls="case-body")
+    assert body.children[0] is headline
+
+
+def test_arbitration_verdict_is_shown(dom):
+    block = _case_block(dom, "nn-sigmoid-2d[float32]")
+    arbitration = block.find("div", cls="arbitration")
+    assert "TF is off by 377 ULP, the reference by 0 ULP" in arbitration.text()
+    assert "the reference is closer to the exact value" in arbitration.text()
+    assert "closer-reference" in arbitration.classes
+    assert not _case_block(dom, "doc000-v1-sparse-mean[float32]").find_all("div", cls="arbitration")
+
+
+def test_gradients_of_both_sides(dom):
+    block = _case_block(dom, "nn-softmax-grad[float64-function]")
+    grad = block.find("div", cls="grad")
+    assert "logits" in grad.find("p", cls="grad-name").text()
+    figures = {f.find("figcaption").text(): re.sub(r"\s+", "", f.find("pre").text()) for f in grad.find_all("figure")}
+    assert figures == {"NumPy reference": "[0.125,-0.125]", "TensorFlow": "[0.12500000000000003,-0.125]"}
+    assert "analytic" in block.text() and "2 tf.function trace(s)" in block.text()
+    assert "1e-07 / 1e-09" in block.text()  # the gradient tolerance
+
+
+def test_histograms_are_inline_svg_for_failing_cases_only(dom):
+    block = _case_block(dom, "nn-sigmoid-2d[float32]")
+    plots = block.find_all("svg", cls="hist")
+    assert len(plots) == 1
+    titles = [t.text() for t in plots[0].find_all("text")]
+    for title in ("|reference − tf|", "|reference − tf| / |tf|", "ULP distance", "mismatch", "atol 1e-05"):
+        assert title in titles
+    assert plots[0].find_all("path")  # drawn, not an image
+    for other in ("doc000-v1-sparse-mean[float32]", "keras-bce-fp16[float16]", PLANTED):
+        assert not _case_block(dom, other).find_all("svg")
+    suite = dom.find("section", id="summary").find_all("svg", cls="suite-hist")
+    assert len(suite) == 1
+    assert "max ULP distance per case (6 cases)" in [t.text() for t in suite[0].find_all("text")]
+    svgs = dom.find_all("svg")
+    assert len(svgs) == 3  # one failed case, the suite, the timing chart
+    for svg in svgs:
+        assert "plot" in svg.classes and svg.attrs.get("role") == "img"
+
+
+def test_histograms_are_capped(results, monkeypatch):
+    monkeypatch.setattr(report_html, "HISTOGRAM_MAX_CASES", 0)
+    dom = parse(render_html(results))
+    block = _case_block(dom, "nn-sigmoid-2d[float32]")
+    assert not block.find_all("svg") and "only the first 0 failed cases" in block.text()
+
+
+def test_gradient_failure_diff_uses_the_gradient_and_its_tolerance():
+    case = {"id": "g", "status": "failed", "op": "tf.nn.softmax", "dtype": "float32", "rtol": 1.3e-6, "atol": 1e-5,
+            "grad_method": "analytic", "grad_tolerance": {"rtol": 1e-5, "atol": 1e-6},
+            "checks": [{"name": "reference vs tf", "ok": True},
+                       {"name": "grad x: reference (analytic) vs tf", "ok": False, "worst_index": [1],
+                        "message": "Mismatched elements: 1 / 3 (33.3%)"}],
+            "outputs": {"reference": [1.0, 2.0, 3.0], "tf": [1.0, 2.0, 3.0],
+                        "grads": {"x": {"reference": [0.5, 0.25, 0.125], "tf": [0.5, 0.2501, 0.125]}}},
+            "diff": {"abs_err": [0.0, 1e-4, 0.0], "mismatch": [False, True, False], "worst_index": [1]}}
+    dom = parse(render_html({"cases": [case]}))
+    facts = {dt.text(): dd.text() for dt, dd in zip(*(dom.find("div", cls="headline").find_all(t) for t in ("dt", "dd")))}
+    assert facts["worst element"] == "[1] of the gradient of x: reference 0.25 vs TF 0.2501"
+    assert "1 / 3 (33.3%) elements mismatch" in facts["off by"]
+    worst = dom.find("table", cls="diff").find("td", cls="worst")
+    assert "tolerance 3.5e-06" in worst.attrs["title"]  # 1e-6 + 1e-5 * 0.2501
+    assert "gradient of x" in dom.find("p", cls="grid-note").text()
+
+
+def test_inputs_are_shortened():
+    long_input = "[" + ", ".join(["0.123456"] * 200) + "] float32"
+    dom = parse(render_html({"cases": [{"id": "x", "status": "passed", "inputs": {"x": long_input, "y": "[1, 2] int32"}}]}))
+    values = [dd.text() for dd in dom.find("dl", cls="inputs").find_all("dd")]
+    assert len(values[0]) < 300 and values[0].endswith(f"({len(long_input):,} characters)")
+    assert values[1] == "[1, 2] int32"
+
+
+def test_yaml_strings_in_plots_matrix_and_filters_are_escaped():
+    evil_op = f"tf.nn.{PLANTED}$x^2$"
+    cases = [{"id": "a", "status": "failed", "op": evil_op, "dtype": "float32", "time_reference_s": 1e-5,
+              "time_tf_s": 1e-4, "max_abs_err": 1.0, "max_ulp": 3, "rtol": 0.0, "atol": 0.0,
+              "params": {"dtype": "float32", "mode": PLANTED}, "baseline": PLANTED,
+              "checks": [{"name": "reference vs tf", "ok": False, "worst_index": [0]}],
+              "outputs": {"reference": [1.0, 2.0], "tf": [2.0, 2.0]},
+              "arbitration": {"verdict": PLANTED, "closer": PLANTED}}]
+    page = render_html({"cases": cases, "baseline": {"path": PLANTED}})
+    assert PLANTED not in page
+    dom = parse(page)
+    assert len(dom.find_all("script")) == 1
+    chart = dom.find("svg", cls="timing-chart")
+    assert f"tf.nn.{PLANTED}$x^2$" in [t.text() for t in chart.find_all("text")]  # as text, not mathtext
+    assert dom.find("table", id="coverage-matrix").find("a").attrs["data-op"] == evil_op
+    assert evil_op in [o.attrs["value"] for o in dom.find("select", id="f-op").find_all("option")]

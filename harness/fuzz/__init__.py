@@ -22,7 +22,8 @@ DEFAULT_OUT = Path("cases/regressions")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m harness fuzz", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m harness fuzz", description=(
+        "Fuzz ops for reference/TF parity with hypothesis; write each shrunk failure as a regression case."))
     p.add_argument("--op", action="append", default=[], help="op to fuzz (repeatable; default: every op)")
     p.add_argument("--examples", type=int, default=20, help="examples per op (default 20)")
     p.add_argument("--seed", type=int, default=0, help="hypothesis seed: the same seed draws the same examples")

@@ -38,7 +38,7 @@ from harness.compare import compare
 from harness.fuzz import recipes
 from harness.fuzz.engine import search
 from harness.fuzz.judge import FLOAT32_INSIDE, Verdict
-from harness.fuzz.strategies import MODERATE, REAL, UNIT, Gen, array_spec
+from harness.fuzz.strategies import REAL, UNIT, Gen, array_spec
 from harness.registry import registry
 from harness.tolerances import Tolerance, default_tolerance
 

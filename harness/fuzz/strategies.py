@@ -23,6 +23,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from harness.inputs import np_dtype
 from harness.registry import Arg, OpSpec
 
 FUZZ_DTYPES = ("float32", "float64")
@@ -51,8 +52,12 @@ _NONFINITE = {REAL: (math.nan, math.inf, -math.inf), UNIT: (math.nan,), NONNEG: 
               MODERATE: (math.nan, math.inf, -math.inf)}
 
 
+_WIDTHS = {"float16": 16, "bfloat16": 32, "float32": 32, "float64": 64}
+"""Hypothesis float widths; bfloat16 values are float32 ones rounded to bfloat16."""
+
+
 def _exact(value: float, dtype: str) -> float:
-    return float(np.asarray(value).astype(dtype))
+    return float(np.asarray(value).astype(np_dtype(dtype)))
 
 
 def elements(domain: str, dtype: str, nan: bool = False, subnormal: bool = False) -> st.SearchStrategy[float]:
@@ -64,7 +69,7 @@ def elements(domain: str, dtype: str, nan: bool = False, subnormal: bool = False
     weight counts as 0, a subnormal label makes Keras' hinge see 0/1 labels), which the
     reference does not model. That includes float64 values below float32's smallest normal,
     which ops computing in float32 inside turn into float32 subnormals; they become 0."""
-    width = 32 if dtype == "float32" else 64
+    width = _WIDTHS[dtype]
     specials = sorted({_exact(v, dtype) for v in _SPECIALS[domain]}, key=lambda v: (abs(v), v < 0))
     parts = []
     if domain in _RANGES:
@@ -76,6 +81,8 @@ def elements(domain: str, dtype: str, nan: bool = False, subnormal: bool = False
     if nan and _NONFINITE[domain]:
         parts.append(st.sampled_from(_NONFINITE[domain]))
     values = st.one_of(*parts)
+    if dtype == "bfloat16":
+        values = values.map(lambda v: _exact(v, dtype))
     return values if subnormal else values.map(_flush_float32_subnormal)
 
 
@@ -336,4 +343,3 @@ def dtypes_for(op: OpSpec, wanted=FUZZ_DTYPES) -> list[str]:
     return [d for d in wanted if d in op.dtypes]
 
 
-__all__ = ["Example", "Gen", "Unfuzzable", "ShapeRule", "check_generic", "generic", "elements", "dtypes_for"]

@@ -14,7 +14,7 @@ def _clipped_grads_tf(tf, init, args):
         logits = tf.matmul(args["x"], w) + b
         loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(args["labels"], logits)
     grads = tape.gradient(loss, [w, b])
-    return tf.clip_by_global_norm(grads, args["clip_norm"])
+    return tf.clip_by_global_norm(grads, args.get("clip_norm", 5.0))
 
 
 OPS = [

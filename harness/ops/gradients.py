@@ -206,6 +206,34 @@ def keras_class(vjp, function):
     return grad
 
 
+# --- reductions and clipping (their float32 steps make finite differences of float64 noisy) ---
+
+
+def v1_compute_weighted_loss(init, args, cotangent, wrt):
+    losses = np.asarray(args["losses"])
+    dlosses, dweights = G.v1_weighted_loss_vjp(losses, args.get("weights", 1.0),
+                                               args.get("reduction", V1_SUM_BY_NONZERO_WEIGHTS),
+                                               _cot(cotangent, losses.dtype))
+    return _pick(wrt, losses=dlosses, weights=dweights)
+
+
+def compute_average_loss(init, args, cotangent, wrt):
+    losses = np.asarray(args["per_example_loss"])
+    dlosses, dweights = G.compute_average_loss_vjp(losses, args.get("sample_weight"), args.get("global_batch_size"),
+                                                   _cot(cotangent, losses.dtype))
+    return _pick(wrt, per_example_loss=dlosses, sample_weight=dweights)
+
+
+def clip_by_global_norm(init, args, cotangent, wrt):
+    """Outputs (clipped list, norm): one cotangent per clipped tensor, then the norm's."""
+    t_list = args["t_list"]
+    dt = np.asarray(t_list[0]).dtype
+    cots = [G.tf_cotangent(c, dt) for c in cotangent]
+    if args.get("use_norm") is not None:
+        raise NotImplementedError("the analytic gradient of tf.clip_by_global_norm covers use_norm=None only")
+    return _pick(wrt, t_list=G.clip_by_global_norm_vjp(t_list, args["clip_norm"], cots[:-1], cots[-1]))
+
+
 GRADS = {
     "tf.nn.softmax": softmax,
     "tf.nn.log_softmax": log_softmax,
@@ -224,4 +252,7 @@ GRADS = {
     "tf.keras.losses.categorical_crossentropy": keras_function(_categorical),
     "tf.keras.losses.sparse_categorical_crossentropy": keras_function(_sparse),
     "tf.keras.losses.binary_crossentropy": keras_function(_binary),
+    "tf.compat.v1.losses.compute_weighted_loss": v1_compute_weighted_loss,
+    "tf.nn.compute_average_loss": compute_average_loss,
+    "tf.clip_by_global_norm": clip_by_global_norm,
 }

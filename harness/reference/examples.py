@@ -15,7 +15,7 @@ from harness.reference import stable
 from harness.reference.clip import clip_by_global_norm
 
 
-def linear_softmax_clipped_grads(x, labels, w, b, clip_norm):
+def linear_softmax_clipped_grads(x, labels, w, b, clip_norm=5.0):
     """([dw, db] clipped to a global norm of ``clip_norm``, the unclipped global norm)."""
     x, w, b = np.asarray(x), np.asarray(w), np.asarray(b)
     labels = np.asarray(labels)

@@ -384,3 +384,53 @@ def keras_binary_vjp(target, output, g, from_logits=False, axis=-1) -> np.ndarra
     d_neg = mul(mul(sub(1, t), a), ew(np.reciprocal, dt, sub(1, o)))
     d_o = sub(d_pos, d_neg)
     return np.where(_clip_mask(output, EPSILON, 1.0 - EPSILON), d_o, np.zeros_like(d_o))
+
+
+# --- reductions and clipping ----------------------------------------------------------------
+
+
+def compute_average_loss_vjp(per_example_loss, sample_weight, global_batch_size, g) -> tuple[np.ndarray, np.ndarray]:
+    """(dper_example_loss, dsample_weight) of ``tf.nn.compute_average_loss``:
+    div_no_nan(sum(l), n) gives div_no_nan(g, n) to every loss; with ``sample_weight`` the
+    product l * w was formed in float32 (``scale_losses_by_sample_weight``), so
+    dl = float32(d) * w and dw = l * float32(d), summed over the axes w was broadcast along
+    and cast back (a weight of rank one less than the losses got a trailing axis, one more
+    lost its last)."""
+    losses = np.asarray(per_example_loss)
+    dt = losses.dtype
+    n = losses.shape[0] if global_batch_size is None else global_batch_size
+    d = np.broadcast_to(div_no_nan(np.asarray(g).astype(dt), np.asarray(n).astype(dt)), losses.shape)
+    if sample_weight is None:
+        return np.asarray(d, dt), None
+    w = np.asarray(sample_weight)
+    w32 = w.astype(np.float32)
+    if w32.ndim - losses.ndim == 1:
+        w32 = w32[..., 0]
+    elif w32.ndim and losses.ndim - w32.ndim == 1:
+        w32 = w32[..., None]
+    l32, d32 = losses.astype(np.float32), np.asarray(d).astype(np.float32)
+    d_losses = unbroadcast((d32 * w32).astype(np.float32), l32.shape).astype(dt)
+    d_weights = unbroadcast((l32 * d32).astype(np.float32), w32.shape).reshape(w.shape).astype(w.dtype)
+    return d_losses, d_weights
+
+
+def clip_by_global_norm_vjp(t_list, clip_norm, cot_list, cot_norm) -> list[np.ndarray]:
+    """dt_list of ``tf.clip_by_global_norm`` (norm computed, not ``use_norm``), TF's
+    autodiff of t_i * (clip * min(1 / n, 1 / clip) + (n - n)), n = sqrt(2 sum l2_loss(t_i)):
+    dt_i = c_i s + t_i dS with dscale = sum_i sum(c_i t_i),
+    dn = c_n + [1 / n <= 1 / clip] clip dscale ((-1 / n) / n) ((n - n) passes +dscale - dscale),
+    dS = 2 (0.5 dn / n). Below the clip norm only the norm's own cotangent reaches t."""
+    ts = [np.asarray(t) for t in t_list]
+    dt = ts[0].dtype
+    mul, add, div = (lambda a, b, op=op: ew(op, dt, a, b) for op in (np.multiply, np.add, np.divide))
+    half_squares = reduce_sum(np.stack([np.asarray(nn.l2_loss(t)) for t in ts]))
+    norm = ew(np.sqrt, dt, mul(half_squares, 2.0))
+    clip = np.asarray(clip_norm, dtype=dt)
+    inverse = div(1.0, norm)
+    scale = add(mul(clip, np.minimum(inverse, div(1.0, clip))), ew(np.subtract, dt, norm, norm))
+    cots = [np.asarray(c).astype(dt) for c in cot_list]
+    d_scale = reduce_sum(np.stack([reduce_sum(mul(c, t)) for c, t in zip(cots, ts)]))
+    d_inverse = mul(clip, d_scale) if inverse <= div(1.0, clip) else np.zeros((), dt)
+    d_norm = add(np.asarray(cot_norm).astype(dt), mul(d_inverse, div(div(-1.0, norm), norm)))
+    d_sum = mul(div(mul(d_norm, 0.5), norm), 2.0)
+    return [add(mul(c, scale), mul(t, d_sum)) for c, t in zip(cots, ts)]

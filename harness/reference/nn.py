@@ -11,6 +11,7 @@ from harness.reference import stable
 from harness.reference.errors import InvalidArgumentError, TFTypeError, TFValueError
 
 _LOW_PRECISION = ("float16", "bfloat16")
+_BLOCKED = ("float32", "float64", "bfloat16")
 
 
 def _is_low_precision(x: np.ndarray) -> bool:
@@ -46,6 +47,22 @@ def _shifted_and_exp_sum(x: np.ndarray):
     return shifted, total
 
 
+def _check_axis(x: np.ndarray, axis: int) -> None:
+    """TF's softmax ops reject an axis outside [-rank, rank) (InvalidArgumentError).
+    Scalars are left to NumPy: TF's own error for them depends on the dtype."""
+    if x.ndim and not -x.ndim <= axis < x.ndim:
+        raise InvalidArgumentError(
+            f"`dim` must be in the range [{-x.ndim}, {x.ndim}) where {x.ndim} is the number of "
+            f"dimensions in the input. Received: dim={axis}"
+        )
+
+
+def _is_last(x: np.ndarray, axis: int) -> bool:
+    """``axis`` is the last axis of a non-empty float32/float64/bfloat16 input: its rows
+    can be processed in blocks (``stable.for_row_blocks``)."""
+    return x.dtype.name in _BLOCKED and x.ndim >= 1 and x.size > 0 and axis in (-1, x.ndim - 1)
+
+
 def _along_last(fn, x: np.ndarray, axis: int) -> np.ndarray:
     moved = np.moveaxis(x, axis, -1)
     return np.moveaxis(fn(moved), -1, axis)
@@ -57,13 +74,18 @@ def softmax(logits, axis=None):
     Mirrors TF's CPU kernels per dtype: float16 runs Eigen's element ops in float16
     (exp(s) * (1 / sum), the sum in Eigen's order, see ``stable.eigen_sum``); bfloat16
     is computed in float32 and rounded once; float32/float64 in their own precision.
-    A row of all ``-inf`` is NaN."""
+    A row of all ``-inf`` is NaN. Along the last axis, large inputs are processed in row
+    blocks (``stable.softmax_last_axis``, same results, bounded extra memory).
+    An axis outside [-rank, rank) is TF's InvalidArgumentError."""
     x = np.asarray(logits)
     axis = -1 if axis is None else axis
+    _check_axis(x, axis)
     if x.dtype.name == "bfloat16":
+        if _is_last(x, axis):
+            return stable.softmax_last_axis(x, np.float32)
         return stable.softmax(x.astype(np.float32), axis=axis).astype(x.dtype)
     if x.dtype.name != "float16":
-        return stable.softmax(x, axis=axis)
+        return stable.softmax_last_axis(x) if _is_last(x, axis) else stable.softmax(x, axis=axis)
 
     def half_softmax(v):
         shifted, total = _shifted_and_exp_sum(v)
@@ -78,10 +100,15 @@ def log_softmax(logits, axis=None):
     """(x - max x) - log(sum(exp(x - max x))) along ``axis`` (None = -1), TF's LogSoftmax.
 
     float16/bfloat16 run Eigen's element ops in that dtype (sum in Eigen's order, see
-    ``stable.eigen_sum``). An entry of ``-inf`` gives ``-inf``, a row of all ``-inf`` NaN."""
+    ``stable.eigen_sum``). An entry of ``-inf`` gives ``-inf``, a row of all ``-inf`` NaN.
+    float32/float64 along the last axis run in row blocks (``stable.log_softmax_last_axis``).
+    An axis outside [-rank, rank) is TF's InvalidArgumentError."""
     x = np.asarray(logits)
     axis = -1 if axis is None else axis
+    _check_axis(x, axis)
     if not _is_low_precision(x):
+        if _is_last(x, axis):
+            return stable.log_softmax_last_axis(x)
         return stable.log_softmax_shifted(x, axis=axis)
 
     def low_log_softmax(v):
@@ -109,12 +136,14 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
       broadcastable there (labels of shape [1, C] broadcast over the batch); a result
       whose size differs from ``logits.shape[:-1]`` fails TF's reshape
       (InvalidArgumentError).
+
+    Rows are processed in blocks (``stable.xent_rows``): the inputs are rounded to the
+    compute dtype a block at a time, so the extra memory stays bounded.
     """
     logits = np.asarray(logits)
     out_dtype = logits.dtype
-    compute_dtype = np.float32 if _is_low_precision(logits) else out_dtype
-    logits = logits.astype(compute_dtype)
-    labels = np.asarray(labels).astype(compute_dtype)
+    compute_dtype = np.dtype(np.float32) if _is_low_precision(logits) else out_dtype
+    labels = np.asarray(labels)
     if axis is None:
         axis = -1
     if axis != -1:
@@ -131,21 +160,18 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
     logits2 = logits.reshape(-1, logits.shape[-1])
     labels2 = labels.reshape(-1, labels.shape[-1]) if labels.ndim else labels.reshape(1, 1)
     try:
-        labels2, logits2 = np.broadcast_arrays(labels2, logits2)
+        shape2 = np.broadcast_shapes(labels2.shape, logits2.shape)
     except ValueError:
         raise InvalidArgumentError(
             f"logits and labels must be broadcastable: logits_size={list(logits2.shape)} "
             f"labels_size={list(labels2.shape)}"
         ) from None
-    shifted = stable.shift_by_max(logits2, axis=-1)
-    lse = stable.log_sum_exp_of_shifted(shifted, axis=-1, keepdims=True)
-    with np.errstate(invalid="ignore"):
-        cost = np.sum(labels2 * (lse - shifted), axis=-1)
-    if cost.size != int(np.prod(out_shape)):
+    if shape2[0] != int(np.prod(out_shape)):
         raise InvalidArgumentError(
-            f"Input to reshape is a tensor with {cost.size} values, but the requested shape "
+            f"Input to reshape is a tensor with {shape2[0]} values, but the requested shape "
             f"has {int(np.prod(out_shape))}"
         )
+    cost = stable.xent_rows(np.broadcast_to(labels2, shape2), np.broadcast_to(logits2, shape2), compute_dtype)
     return cost.reshape(out_shape).astype(out_dtype)
 
 
@@ -158,6 +184,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
     shape problems are ``ValueError`` (scalar logits; labels rank != logits rank - 1;
     labels shape != logits.shape[:-1]); a label outside [0, num_classes) is an
     ``InvalidArgumentError`` from the CPU kernel ("Received a label value of ...").
+    float16/float32/float64 rows are processed in blocks (``stable.sparse_xent_rows``).
     """
     labels = np.asarray(labels)
     logits = np.asarray(logits)
@@ -180,18 +207,15 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
         raise InvalidArgumentError(
             f"Received a label value of {value} which is outside the valid range of [0, {n})."
         )
-    index = labels[..., None].astype(np.intp)
     if logits.dtype.name == "bfloat16":
+        index = labels[..., None].astype(np.intp)
         shifted, total = _shifted_and_exp_sum(logits)
         picked = np.take_along_axis(shifted, index, axis=-1)
         log_total = _in_dtype(np.log, total)
         return (log_total.astype(np.float32) - picked.astype(np.float32)).astype(logits.dtype)[..., 0]
-    compute = logits.astype(np.float32) if _is_low_precision(logits) else logits
-    shifted = stable.shift_by_max(compute, axis=-1)
-    picked = np.take_along_axis(shifted, index, axis=-1)[..., 0]
-    with np.errstate(invalid="ignore"):
-        loss = stable.log_sum_exp_of_shifted(shifted, axis=-1) - picked
-    return loss.astype(logits.dtype)
+    compute = np.dtype(np.float32) if _is_low_precision(logits) else logits.dtype
+    loss = stable.sparse_xent_rows(logits.reshape(labels.size, n), labels.reshape(-1).astype(np.intp), compute)
+    return loss.reshape(labels.shape).astype(logits.dtype)
 
 
 # --- sigmoid-family losses ----------------------------------------------------------

@@ -23,7 +23,6 @@ import functools
 import hashlib
 import math
 import os
-import re
 import shlex
 import statistics
 import tempfile
@@ -54,8 +53,9 @@ INPUT_MAX_CHARS = 240
 HISTOGRAM_MAX_CASES = 40
 """Failing cases that get an error histogram (matplotlib takes a fraction of a second each)."""
 BASELINE_LABELS = ("new-failure", "fixed", "still-failing", "new-case", "unchanged")
-BASELINE_WORDS = {"new-failure": "new failures", "fixed": "fixed", "still-failing": "still failing",
-                  "new-case": "new cases", "unchanged": "unchanged"}
+BASELINE_WORDS = {"new-failure": ("new failure", "new failures"), "fixed": ("fixed", "fixed"),
+                  "still-failing": ("still failing", "still failing"), "new-case": ("new case", "new cases"),
+                  "unchanged": ("unchanged", "unchanged")}
 FAILING_STATUSES = frozenset({"failed", "crashed", "timeout"})
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -250,7 +250,8 @@ def _baseline(results: Mapping[str, Any], cases: list[dict]) -> dict | None:
     new_bad = sum(1 for c in cases if c["status"] in FAILING_STATUSES | {"error"}
                   and c["baseline"] in ("new-failure", "new-case"))
     return {"path": str(given.get("path") or ""), "fail_on": fail_on, "new_bad": new_bad,
-            "counts": [{"label": lab, "n": int(counts.get(lab) or 0), "words": BASELINE_WORDS.get(lab, lab)}
+            "counts": [{"label": lab, "n": int(counts.get(lab) or 0),
+                        "words": BASELINE_WORDS.get(lab, (lab, lab))[int(counts.get(lab) or 0) != 1]}
                        for lab in labels],
             "labels": [lab for lab in labels if counts.get(lab)]}
 

@@ -258,7 +258,7 @@ def timing_chart(rows: Sequence[Mapping[str, Any]]) -> Markup:
             if pts:
                 xs, yv = zip(*pts)
                 ax.scatter(xs, yv, marker=marker, s=22, color=color, label=label, zorder=2)
-        ax.set_yticks(ys, [_text(r.get("op", "")) for r in timed], fontfamily="DejaVu Sans Mono")
+        ax.set_yticks(ys, [_text(r.get("op", "")) for r in timed], fontfamily="DejaVu Sans Mono", fontsize=7.5)
         ax.set_ylim(-0.7, len(timed) - 0.3)
         ax.set_xticks(range(lo, hi + 1), [_time_label(10.0 ** d) for d in range(lo, hi + 1)])
         ax.set_xlim(lo - 0.05, hi + 0.05)
