@@ -9,7 +9,8 @@ Sections:
                 process): expanded checks per second in the steady state, i.e. cases /
                 (time from the first case to the last, after TF import and collection), plus
                 the end-to-end wall time.
-``scaling``     the same run at ``-n 1`` and ``-n 2``: wall time and steady-state rate.
+``scaling``     ``-n 1`` against ``-n 2`` (xdist workers): wall time and steady-state rate, on a
+                stable third of the cases (``--shard 1/3``; ``--scaling-shard all`` for all).
 ``overhead``    per check, ``harness.runner.run_expanded`` on small cases against the bare
                 TF call and the bare reference call on the same inputs.
 ``modes``       the same small cases in ``function`` and ``xla`` mode: the first check (trace
@@ -122,7 +123,39 @@ def machine() -> dict:
 
 # --- suite throughput and scaling ---------------------------------------------------------
 
-def verify_run(jobs: str, cases: str = "cases/") -> dict:
+def _where_time_goes(junit: Path, top: int = 8) -> dict:
+    """Case time (JUnit ``time``) and case count per op, per file and per execution mode,
+    and the slowest cases."""
+    import xml.etree.ElementTree as ET
+    from collections import Counter
+
+    seconds: dict[str, Counter] = {"op": Counter(), "file": Counter(), "mode": Counter()}
+    counts: dict[str, Counter] = {k: Counter() for k in seconds}
+    slowest = []
+    for tc in ET.parse(junit).iter("testcase"):
+        t = float(tc.get("time") or 0)
+        props = {p.get("name"): p.get("value") for p in tc.iter("property")}
+        params = (tc.get("name") or "").rpartition("[")[2].rstrip("]").split("-")
+        keys = {"op": props.get("op") or "?",
+                "file": (props.get("location") or tc.get("classname") or "?").split(":")[0],
+                "mode": params[-1] if params[-1] in ("eager", "function", "xla") else "eager"}
+        for kind, key in keys.items():
+            seconds[kind][key] += t
+            counts[kind][key] += 1
+        slowest.append((t, f"{tc.get('classname')}::{tc.get('name')}"))
+    total = sum(seconds["op"].values()) or 1.0
+
+    def rows(kind: str, n: int) -> list[dict]:
+        return [{"name": k, "cases": counts[kind][k], "seconds": round(v, 2), "share": round(v / total, 3),
+                 "checks_per_s": round(counts[kind][k] / v, 1) if v else None}
+                for k, v in seconds[kind].most_common(n)]
+
+    return {"case_seconds_total": round(total, 2), "by_mode": rows("mode", 3), "by_file": rows("file", top),
+            "by_op": rows("op", top),
+            "slowest_cases": [{"case": n, "seconds": round(t, 3)} for t, n in sorted(slowest, reverse=True)[:5]]}
+
+
+def verify_run(jobs: str, cases: str = "cases/", shard: str | None = None) -> dict:
     """One ``python -m harness verify`` run, timed by the ``bench.timeline`` plugin."""
     with tempfile.TemporaryDirectory(prefix="tf-parity-bench-") as tmp:
         prefix = str(Path(tmp) / "timeline")
@@ -130,7 +163,7 @@ def verify_run(jobs: str, cases: str = "cases/") -> dict:
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                "TF_CPP_MIN_LOG_LEVEL": "3"}
         cmd = [sys.executable, "-m", "harness", "verify", cases, "--timing-repeats", "0", "-n", jobs,
-               "--report-dir", str(Path(tmp) / "report")]
+               *(["--shard", shard] if shard else []), "--report-dir", str(Path(tmp) / "report")]
         t0 = time.time()
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         wall = time.time() - t0
@@ -139,8 +172,12 @@ def verify_run(jobs: str, cases: str = "cases/") -> dict:
             summary = json.loads((Path(tmp) / "report" / "results.json").read_text())["summary"]
         except (OSError, ValueError, KeyError):
             summary = None
+        try:
+            where = _where_time_goes(Path(tmp) / "report" / "junit.xml")
+        except (OSError, ValueError):
+            where = None
     out = {"command": " ".join(["python", *cmd[1:-2]]), "exit_code": proc.returncode,
-           "wall_s": round(wall, 3), "statuses": summary}
+           "wall_s": round(wall, 3), "statuses": summary, "where_time_goes": where}
     started = [p for p in parts if p.get("first_start") and p["worker"] != "controller"]
     writer = next((p for p in parts if p["worker"] in ("main", "controller")), None)
     if not started:
@@ -164,13 +201,13 @@ def verify_run(jobs: str, cases: str = "cases/") -> dict:
     return out
 
 
-def suite() -> dict:
-    return verify_run("0")
+def suite(cases: str) -> dict:
+    return verify_run("0", cases)
 
 
-def scaling() -> dict:
-    one, two = verify_run("1"), verify_run("2")
-    out = {"n1": one, "n2": two}
+def scaling(cases: str, shard: str | None) -> dict:
+    one, two = verify_run("1", cases, shard), verify_run("2", cases, shard)
+    out = {"cases": f"{cases} shard {shard}" if shard else cases, "n1": one, "n2": two}
     if one.get("wall_s") and two.get("wall_s"):
         out["wall_speedup_n2_over_n1"] = round(one["wall_s"] / two["wall_s"], 2)
     if one.get("steady_checks_per_s") and two.get("steady_checks_per_s"):
@@ -365,6 +402,12 @@ def describe(fig: dict) -> str:
         lines.append(f"suite (-n 0): {s.get('cases')} checks, steady state {s.get('steady_checks_per_s')} checks/s "
                      f"({s.get('steady_state_s')} s after TF import {s.get('tf_import_s')} s and collection); "
                      f"end to end {s.get('wall_s')} s = {s.get('end_to_end_checks_per_s')} checks/s")
+        where = s.get("where_time_goes") or {}
+        for kind in ("by_mode", "by_file"):
+            top = (where.get(kind) or [])[:3]
+            if top:
+                lines.append(f"  case time {kind.replace('_', ' ')}: " + ", ".join(
+                    f"{t['name']} {t['share']:.0%} ({t['cases']} cases, {t['checks_per_s']}/s)" for t in top))
     o = fig.get("overhead")
     if o:
         lines.append(f"per check: {_t(o['median_check_s'])} in run_expanded vs {_t(o['median_tf_call_s'])} bare TF "
@@ -385,7 +428,7 @@ def describe(fig: dict) -> str:
                      f"(inputs {_mib(row['input_bytes'])})")
     sc = fig.get("scaling")
     if sc:
-        lines.append(f"scaling: -n 1 {sc['n1'].get('wall_s')} s, -n 2 {sc['n2'].get('wall_s')} s wall "
+        lines.append(f"scaling ({sc['cases']}): -n 1 {sc['n1'].get('wall_s')} s, -n 2 {sc['n2'].get('wall_s')} s wall "
                      f"(x{sc.get('wall_speedup_n2_over_n1')}); steady state {sc['n1'].get('steady_checks_per_s')} vs "
                      f"{sc['n2'].get('steady_checks_per_s')} checks/s")
     b = fig.get("bench")
@@ -402,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bench-run", type=Path, default=ROOT / "reports" / "bench",
                         help="a saved pytest-benchmark JSON or the storage directory (latest run)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="measure only these sections")
+    parser.add_argument("--cases", default="cases/", help="case files or directory for the suite and scaling runs")
+    parser.add_argument("--scaling-shard", default="1/3",
+                        help="run the -n 1 / -n 2 comparison on this stable share of the cases (I/N; 'all': every case)")
     parser.add_argument("--large-one", nargs=3, metavar=("OP", "BATCH", "CLASSES"), help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -412,7 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     wanted = ns.only or SECTIONS
     fig: dict = {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     steps = {"machine": machine, "bench": lambda: bench_summary(ns.bench_run), "large": large,
-             "overhead": overhead, "modes": modes, "suite": suite, "scaling": scaling}
+             "overhead": overhead, "modes": modes, "suite": lambda: suite(ns.cases),
+             "scaling": lambda: scaling(ns.cases, None if ns.scaling_shard == "all" else ns.scaling_shard)}
     for name in SECTIONS:
         if name in wanted:
             t0 = time.perf_counter()

@@ -49,7 +49,12 @@ class BenchInput:
 
     @property
     def shape_text(self) -> str:
-        return ", ".join(f"{k} {'x'.join(map(str, s)) or 'scalar'}" for k, s in self.shapes.items())
+        """``logits 8x10, labels 8``; a list argument as ``t_list [8x10, 10]``."""
+        def dims(shape) -> str:
+            return "x".join(map(str, shape)) or "scalar"
+
+        return ", ".join(f"{k} [{', '.join(map(dims, s))}]" if s and isinstance(s[0], list) else f"{k} {dims(s)}"
+                         for k, s in self.shapes.items())
 
 
 def _arrays(args: dict):
@@ -218,7 +223,7 @@ def _seed(op_name: str, size: str) -> int:
 
 def _shape(value) -> list:
     if isinstance(value, list):
-        return [len(value)]
+        return [list(np.shape(v)) for v in value]
     return list(np.shape(value))
 
 

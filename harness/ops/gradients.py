@@ -1,4 +1,4 @@
-"""Analytic reference gradients of the cross-entropy family, attached to their ops.
+"""Analytic reference gradients, attached to their ops.
 
 ``GRADS`` maps an op's TF name to ``fn(init, args, cotangent, wrt) -> {arg: gradient}``,
 the vector-Jacobian product of ``sum(output * cotangent)`` (the registry attaches each as
@@ -6,6 +6,12 @@ the op's ``grad``; every other differentiable op is checked by finite difference
 formulas live in :mod:`harness.reference.grads`; this module maps each op's arguments onto
 them and applies the op's own preprocessing (label smoothing, the squeezes of the v1 and
 Keras losses, Keras' float32 cast and ``ignore_class`` mask).
+
+Besides the cross-entropy family, ops that finite differences cannot check get one:
+``tf.compat.v1.losses.compute_weighted_loss``, a weighted ``tf.nn.compute_average_loss``
+and ``tf.keras.losses.ctc`` compute in float32 but return float64 for float64 inputs (finite
+differences would take a float64-sized step through float32 rounding), and
+``tf.clip_by_global_norm`` takes a list. ``tf.keras.losses.CTC`` shares ``ctc``'s.
 
 TF quirk shown here: ``tf.compat.v1.nn.softmax_cross_entropy_with_logits`` wraps its labels
 in ``stop_gradient``, so their gradient is zero, while ``..._v2`` and TF 2's
@@ -176,6 +182,18 @@ def _sparse(y_true, y_pred, g, from_logits=False, ignore_class=None, axis=-1):
     return d
 
 
+def _ctc(y_true, y_pred, g):
+    return G.ctc_vjp(y_true, y_pred, g)
+
+
+def keras_ctc(init, args, cotangent, wrt):
+    """``tf.keras.losses.ctc``: computed in float32, returned in float64 for float64 logits."""
+    y_pred = np.asarray(args["y_pred"])
+    out_dtype = np.float64 if y_pred.dtype == np.float64 else np.float32
+    d = G.ctc_vjp(args["y_true"], y_pred, _cot(cotangent, out_dtype))
+    return _pick(wrt, y_pred=d.astype(y_pred.dtype))
+
+
 def keras_function(vjp):
     """A Keras function form: per-example losses in y_pred's dtype."""
     def grad(init, args, cotangent, wrt):
@@ -206,7 +224,7 @@ def keras_class(vjp, function):
     return grad
 
 
-# --- reductions and clipping (their float32 steps make finite differences of float64 noisy) ---
+# --- reductions and clipping -------------------------------------------------------------------
 
 
 def v1_compute_weighted_loss(init, args, cotangent, wrt):
@@ -252,6 +270,8 @@ GRADS = {
     "tf.keras.losses.categorical_crossentropy": keras_function(_categorical),
     "tf.keras.losses.sparse_categorical_crossentropy": keras_function(_sparse),
     "tf.keras.losses.binary_crossentropy": keras_function(_binary),
+    "tf.keras.losses.CTC": keras_class(_ctc, KF.ctc),
+    "tf.keras.losses.ctc": keras_ctc,
     "tf.compat.v1.losses.compute_weighted_loss": v1_compute_weighted_loss,
     "tf.nn.compute_average_loss": compute_average_loss,
     "tf.clip_by_global_norm": clip_by_global_norm,

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.ops.nn import label_range_problem
 from harness.reference import losses_v1
-from harness.reference.reductions import V1_REDUCTIONS, V1_SUM_BY_NONZERO_WEIGHTS
+from harness.reference.reductions import V1_REDUCTIONS, V1_SUM_BY_NONZERO_WEIGHTS, v1_assert_broadcastable
 from harness.registry import Arg, OpSpec
 
 REDUCTION = Arg(
@@ -23,6 +24,86 @@ def _same_shape(a: str, b: str):
     return check
 
 
+def _first_problem(*checks):
+    def check(init, args):
+        return next((p for p in (c(init, args) for c in checks) if p), None)
+    return check
+
+
+def weights_problem(weights_shape: tuple, values_shape: tuple) -> str | None:
+    """v1 weights must be a scalar or have the per-element loss's rank with every
+    dimension 1 or equal (``reductions.v1_assert_broadcastable``, checked against TF)."""
+    try:
+        v1_assert_broadcastable(np.broadcast_to(np.float32(0), weights_shape),
+                                np.broadcast_to(np.float32(0), values_shape))
+    except ValueError:
+        return (f"weights shape {list(weights_shape)} can not be broadcast to the loss values' shape "
+                f"{list(values_shape)}: weights must be a scalar or of rank {len(values_shape)} with each "
+                "dimension 1 or equal (TF raises ValueError: weights can not be broadcast to values)")
+    return None
+
+
+def _weights_check(values_shape):
+    """Check of ``weights`` against the per-element losses, whose shape
+    ``values_shape(args)`` gives (None when the inputs say nothing yet)."""
+    def check(init, args):
+        if "weights" not in args:
+            return None
+        shape = values_shape(args)
+        return None if shape is None else weights_problem(np.shape(args["weights"]), tuple(shape))
+    return check
+
+
+def _shape_of(name: str):
+    return lambda args: np.shape(args[name]) if name in args else None
+
+
+def _class_rows(args):
+    """softmax_cross_entropy's per-example losses: logits without their class axis."""
+    return np.shape(args["logits"])[:-1] if np.ndim(args.get("logits")) else None
+
+
+def _cosine_values(args):
+    """cosine_distance keeps ``axis`` as size 1."""
+    axis = args.get("axis", args.get("dim"))
+    if "labels" not in args or axis is None:
+        return None
+    shape = list(np.shape(args["labels"]))
+    if not -len(shape) <= axis < len(shape):
+        return None
+    shape[axis] = 1
+    return tuple(shape)
+
+
+def _sparse_check(init, args):
+    """Shapes after TF's squeezes (labels [B, 1] -> [B]; logits [B, C, 1] under labels
+    [B]; weights of labels' rank + 1 lose a last axis of 1), then the label range and
+    the weights broadcast, as checked against TF."""
+    if "labels" not in args or "logits" not in args:
+        return None
+    labels, logits = tuple(np.shape(args["labels"])), tuple(np.shape(args["logits"]))
+    if len(logits) - len(labels) == 2 and logits[-1] == 1:
+        logits = logits[:-1]
+    elif len(logits) == len(labels) and labels and labels[-1] == 1:
+        labels = labels[:-1]
+    if not logits:
+        return "logits is a scalar: it needs a class axis (TF raises ValueError)"
+    if labels != logits[:-1]:
+        return (f"labels shape {list(np.shape(args['labels']))} must equal logits shape without its last axis "
+                f"{list(logits[:-1])} (a trailing 1 is squeezed first; TF raises ValueError)")
+    problem = label_range_problem(args["labels"], logits[-1])
+    if problem or "weights" not in args:
+        return problem
+    weights = tuple(np.shape(args["weights"]))
+    if len(weights) == len(labels) + 1:
+        if weights[-1] != 1:
+            return (f"weights shape {list(weights)} has one axis more than labels {list(labels)}, which TF "
+                    f"squeezes, but its size is {weights[-1]}, not 1 (TF raises InvalidArgumentError: "
+                    f"Can not squeeze dim[{len(weights) - 1}])")
+        weights = weights[:-1]
+    return weights_problem(weights, labels)
+
+
 def _pair_op(name, reference, labels, predictions, summary, extra=(), reduction=True):
     args = (Arg(labels, "float"), Arg(predictions, "float"), WEIGHTS) + tuple(extra)
     if reduction:
@@ -33,7 +114,8 @@ def _pair_op(name, reference, labels, predictions, summary, extra=(), reduction=
         args=args,
         differentiable=(labels, predictions, "weights"),
         summary=summary,
-        check=_same_shape(labels, predictions),
+        check=_first_problem(_same_shape(labels, predictions),
+                             _weights_check(_cosine_values if name == "cosine_distance" else _shape_of(labels))),
     )
 
 
@@ -44,6 +126,7 @@ OPS = [
         args=(Arg("losses", "float"), WEIGHTS, REDUCTION),
         differentiable=("losses", "weights"),
         summary="weights and reduces a loss tensor (float32 inside, cast back)",
+        check=_weights_check(_shape_of("losses")),
     ),
     OpSpec(
         name="tf.compat.v1.losses.softmax_cross_entropy",
@@ -57,7 +140,7 @@ OPS = [
         ),
         differentiable=("logits", "weights"),
         summary="softmax cross-entropy, weighted and reduced",
-        check=_same_shape("onehot_labels", "logits"),
+        check=_first_problem(_same_shape("onehot_labels", "logits"), _weights_check(_class_rows)),
     ),
     OpSpec(
         name="tf.compat.v1.losses.sparse_softmax_cross_entropy",
@@ -70,6 +153,7 @@ OPS = [
         ),
         differentiable=("logits", "weights"),
         summary="sparse softmax cross-entropy, weighted and reduced",
+        check=_sparse_check,
     ),
     OpSpec(
         name="tf.compat.v1.losses.sigmoid_cross_entropy",
@@ -83,7 +167,7 @@ OPS = [
         ),
         differentiable=("multi_class_labels", "logits", "weights"),
         summary="element-wise logistic loss, weighted and reduced",
-        check=_same_shape("multi_class_labels", "logits"),
+        check=_first_problem(_same_shape("multi_class_labels", "logits"), _weights_check(_shape_of("logits"))),
     ),
     _pair_op("absolute_difference", losses_v1.absolute_difference, "labels", "predictions",
              "|predictions - labels| (float32), weighted and reduced"),

@@ -15,11 +15,117 @@ def _same_shape(a: str, b: str):
     return check
 
 
+def _first_problem(*checks):
+    """A check that reports the first problem any of ``checks`` finds."""
+    def check(init, args):
+        return next((p for p in (c(init, args) for c in checks) if p), None)
+    return check
+
+
 def _sparse_labels_check(init, args):
     labels, logits = np.shape(args.get("labels")), np.shape(args.get("logits"))
+    if not logits:
+        return "logits is a scalar: it needs a class axis (TF raises ValueError)"
     if labels != logits[:-1]:
         return f"labels shape {list(labels)} must equal logits shape without its last axis {list(logits[:-1])}"
     return None
+
+
+def label_range_problem(labels, num_classes: int) -> str | None:
+    """The CPU kernel's rule for class ids: every label in [0, num_classes)."""
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return None
+    bad = labels[(labels < 0) | (labels >= num_classes)]
+    if bad.size:
+        return (f"labels hold a value of {bad.flat[0]}, outside the valid range [0, {num_classes}) of "
+                f"logits' last axis (TF raises InvalidArgumentError: Received a label value of "
+                f"{bad.flat[0]} which is outside the valid range)")
+    return None
+
+
+def _sparse_label_range_check(init, args):
+    logits = np.shape(args.get("logits"))
+    if "labels" not in args or not logits:
+        return None
+    return label_range_problem(args["labels"], logits[-1])
+
+
+def _softmax_axis_check(init, args):
+    """tf.nn.softmax / log_softmax: ``axis`` in [-rank, rank); no scalar input."""
+    rank = np.ndim(args.get("logits"))
+    axis = args.get("axis")
+    axis = -1 if axis is None else axis
+    if rank == 0:
+        return "logits is a scalar: softmax needs rank >= 1 (TF raises InvalidArgumentError)"
+    if not -rank <= axis < rank:
+        return (f"axis {axis} is out of range for logits of rank {rank}: it must be in [{-rank}, {rank}) "
+                f"(TF raises InvalidArgumentError: `dim` must be in the range [{-rank}, {rank}))")
+    return None
+
+
+def _softmax_rank_check(init, args):
+    """TF's float32/bfloat16 Softmax kernel (oneDNN) takes ranks 1 to 5 only."""
+    logits = args.get("logits")
+    dtype = getattr(logits, "dtype", None)
+    if dtype is not None and dtype.name in ("float32", "bfloat16") and np.ndim(logits) > 5:
+        return (f"logits of rank {np.ndim(logits)} in {dtype.name}: TF's CPU softmax takes ranks 1 to 5 "
+                "(TF raises AbortedError: Input dims must be <= 5 and >=1)")
+    return None
+
+
+def _axis_last(shape: tuple, axis: int) -> tuple:
+    return shape[:axis] + shape[axis + 1:] + shape[axis:axis + 1]
+
+
+def _rows(shape: tuple) -> tuple:
+    """A shape flattened to [rows, last axis], as TF flattens softmax inputs."""
+    return (int(np.prod(shape[:-1])), shape[-1])
+
+
+def xent_shape_problem(labels_shape: tuple, logits_shape: tuple, axis) -> str | None:
+    """The shape rules of the dense softmax cross-entropy, checked against TF 2.21: a
+    scalar input fails; ``axis`` must be -1 or in [0, rank) and, when it is moved last,
+    both ranks must agree; both inputs are flattened to [rows, classes] and must
+    broadcast there (labels [1, C] over a batch, either side's classes of 1); and the
+    broadcast row count must be that of ``logits.shape[:-1]`` (so logits [1, C] with
+    labels [B, C] fails)."""
+    labels_shape, logits_shape = tuple(labels_shape), tuple(logits_shape)
+    axis = -1 if axis is None else axis
+    for name, shape in (("labels", labels_shape), ("logits", logits_shape)):
+        if not shape:
+            return f"{name} is a scalar: it needs a class axis (TF raises InvalidArgumentError)"
+    rank = len(logits_shape)
+    if axis != -1:
+        if not 0 <= axis < rank:
+            return (f"axis {axis} is neither -1 nor in [0, {rank}) for logits of rank {rank} "
+                    "(TF raises InvalidArgumentError: Requires start <= limit)")
+        if len(labels_shape) != rank:
+            return (f"labels rank {len(labels_shape)} != logits rank {rank}: TF moves axis {axis} last in both "
+                    "(TF raises InvalidArgumentError)")
+        labels_shape, logits_shape = _axis_last(labels_shape, axis), _axis_last(logits_shape, axis)
+    labels2, logits2 = _rows(labels_shape), _rows(logits_shape)
+    shown = lambda shape, flat: f"{list(shape)}" + (f" (as {list(flat)})" if shape != flat else "")
+    try:
+        rows = np.broadcast_shapes(labels2, logits2)[0]
+    except ValueError:
+        return (f"labels shape {shown(labels_shape, labels2)} is not broadcastable to logits shape "
+                f"{shown(logits_shape, logits2)} (TF raises InvalidArgumentError: logits and labels must "
+                "be broadcastable)")
+    if rows != logits2[0]:
+        return (f"labels shape {shown(labels_shape, labels2)} broadcasts logits shape "
+                f"{shown(logits_shape, logits2)} to {rows} rows, but the loss has logits.shape[:-1] = "
+                f"{list(logits_shape[:-1])} (TF raises InvalidArgumentError: Input to reshape)")
+    return None
+
+
+def xent_check(axis_of):
+    """Check for a dense softmax cross-entropy op; ``axis_of(args)`` reads its class axis."""
+    def check(init, args):
+        if "labels" not in args or "logits" not in args:
+            return None
+        return xent_shape_problem(np.shape(args["labels"]), np.shape(args["logits"]), axis_of(args))
+    return check
 
 
 # --- sampled losses: the case gives sampled_values as three separate arguments --------
@@ -86,6 +192,7 @@ OPS = [
         args=(Arg("logits", "float"), Arg("axis", "value", default=None, doc="None means -1")),
         differentiable=("logits",),
         summary="softmax along an axis",
+        check=_first_problem(_softmax_axis_check, _softmax_rank_check),
     ),
     OpSpec(
         name="tf.nn.log_softmax",
@@ -93,6 +200,7 @@ OPS = [
         args=(Arg("logits", "float"), Arg("axis", "value", default=None, doc="None means -1")),
         differentiable=("logits",),
         summary="log-softmax along an axis",
+        check=_softmax_axis_check,
     ),
     OpSpec(
         name="tf.nn.softmax_cross_entropy_with_logits",
@@ -104,6 +212,7 @@ OPS = [
         ),
         differentiable=("labels", "logits"),
         summary="per-example cross-entropy with probability labels",
+        check=xent_check(lambda args: args.get("axis", -1)),
     ),
     OpSpec(
         name="tf.nn.sparse_softmax_cross_entropy_with_logits",
@@ -114,7 +223,7 @@ OPS = [
         ),
         differentiable=("logits",),
         summary="per-example cross-entropy with integer labels",
-        check=_sparse_labels_check,
+        check=_first_problem(_sparse_labels_check, _sparse_label_range_check),
     ),
     OpSpec(
         name="tf.nn.sigmoid_cross_entropy_with_logits",

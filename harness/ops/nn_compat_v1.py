@@ -5,6 +5,7 @@ same forward value as ``tf.nn.softmax_cross_entropy_with_logits``; they differ i
 gradient: v1 stops it at the labels, v2 (TF 2's default) backpropagates into the labels.
 Both take the class axis as ``dim`` (TF1) or ``axis``.
 """
+from harness.ops.nn import xent_check
 from harness.reference import nn
 from harness.registry import Arg, OpSpec
 
@@ -12,6 +13,11 @@ from harness.registry import Arg, OpSpec
 def _xent_v1_axis(labels, logits, dim=-1, axis=None):
     """Forward value of the TF1 spelling: ``axis`` wins over ``dim`` when both are given."""
     return nn.softmax_cross_entropy_with_logits(labels, logits, axis=dim if axis is None else axis)
+
+
+def _v1_axis(args):
+    """The class axis as ``_xent_v1_axis`` resolves it."""
+    return args.get("dim", -1) if args.get("axis") is None else args["axis"]
 
 
 _ARGS = (
@@ -28,6 +34,7 @@ OPS = [
         args=_ARGS,
         differentiable=("logits",),
         summary="TF1 softmax cross-entropy: no gradient into labels",
+        check=xent_check(_v1_axis),
     ),
     OpSpec(
         name="tf.compat.v1.nn.softmax_cross_entropy_with_logits_v2",
@@ -35,5 +42,6 @@ OPS = [
         args=_ARGS,
         differentiable=("labels", "logits"),
         summary="TF1.5+ softmax cross-entropy: gradient into labels and logits",
+        check=xent_check(_v1_axis),
     ),
 ]

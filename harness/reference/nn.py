@@ -135,7 +135,7 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
     * after ``axis`` is moved last both inputs are flattened to 2-D and must be
       broadcastable there (labels of shape [1, C] broadcast over the batch); a result
       whose size differs from ``logits.shape[:-1]`` fails TF's reshape
-      (InvalidArgumentError).
+      (InvalidArgumentError); a scalar input fails TF's flattening (InvalidArgumentError).
 
     Rows are processed in blocks (``stable.xent_rows``): the inputs are rounded to the
     compute dtype a block at a time, so the extra memory stays bounded.
@@ -144,6 +144,11 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
     out_dtype = logits.dtype
     compute_dtype = np.dtype(np.float32) if _is_low_precision(logits) else out_dtype
     labels = np.asarray(labels)
+    if labels.ndim == 0 or logits.ndim == 0:
+        raise InvalidArgumentError(
+            "Expected begin[0] == 0 (got -1) and size[0] == 0 (got 1) when input.dim_size(0) == 0 "
+            f"({'labels' if labels.ndim == 0 else 'logits'} is a scalar: there is no class axis)"
+        )
     if axis is None:
         axis = -1
     if axis != -1:
@@ -158,7 +163,7 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
         labels = np.moveaxis(labels, axis, -1)
     out_shape = logits.shape[:-1]
     logits2 = logits.reshape(-1, logits.shape[-1])
-    labels2 = labels.reshape(-1, labels.shape[-1]) if labels.ndim else labels.reshape(1, 1)
+    labels2 = labels.reshape(-1, labels.shape[-1])
     try:
         shape2 = np.broadcast_shapes(labels2.shape, logits2.shape)
     except ValueError:

@@ -128,7 +128,8 @@ def depth(node: Any) -> int:
     return n + (1 if isinstance(node, list) else 0)
 
 
-def format_array(value: Any, dtype: str | None = None, line_width: int = 76) -> str:
+def format_array(value: Any, dtype: str | None = None, line_width: int = 76,
+                 max_chars: int = OUTPUT_MAX_CHARS) -> str:
     """A nested list as NumPy prints it, one row per line, each column right-aligned.
 
     Columns (positions along the last axis) get their own width, so a 2-D output reads
@@ -171,8 +172,8 @@ def format_array(value: Any, dtype: str | None = None, line_width: int = 76) -> 
                               for item in node) + "]"
 
     text = render(value, 0)
-    if len(text) > OUTPUT_MAX_CHARS:
-        text = text[:OUTPUT_MAX_CHARS] + "\n… (cut for display)"
+    if len(text) > max_chars:
+        text = text[:max_chars] + "\n… (cut for display; every value is in results.json)"
     return text
 
 

@@ -50,6 +50,8 @@ BROKEN_STATUSES = ("failed", "crashed", "timeout")
 
 INPUT_MAX_CHARS = 240
 """Inputs longer than this (written out arrays) are shortened in the case detail."""
+COLLAPSED_OUTPUT_MAX_CHARS = 3_000
+"""Outputs of cases shown collapsed (passed, skipped, xfailed) are cut shorter: they are most of the page."""
 HISTOGRAM_MAX_CASES = 40
 """Failing cases that get an error histogram (matplotlib takes a fraction of a second each)."""
 BASELINE_LABELS = ("new-failure", "fixed", "still-failing", "new-case", "unchanged")
@@ -99,17 +101,18 @@ def _checks(case: Mapping[str, Any]) -> list[dict]:
     return rows
 
 
-def _outputs(case: Mapping[str, Any]) -> list[dict]:
+def _outputs(case: Mapping[str, Any], max_chars: int) -> list[dict]:
     outputs = case.get("outputs")
     if not isinstance(outputs, Mapping):
         return []
     labels = {"reference": "NumPy reference", "tf": "TensorFlow", "expect": "expected (published)"}
     order = ["reference", "tf", "expect"] + sorted(k for k in outputs if k not in labels and k != "grads")
-    return [{"key": key, "label": labels.get(key, key), "text": format_array(outputs[key], case.get("dtype"))}
+    return [{"key": key, "label": labels.get(key, key),
+             "text": format_array(outputs[key], case.get("dtype"), max_chars=max_chars)}
             for key in order if key in outputs]
 
 
-def _grads(case: Mapping[str, Any]) -> dict | None:
+def _grads(case: Mapping[str, Any], max_chars: int) -> dict | None:
     """Both sides' gradient per differentiated argument, with the method and tolerance."""
     outputs = case.get("outputs")
     grads = outputs.get("grads") if isinstance(outputs, Mapping) else None
@@ -123,8 +126,8 @@ def _grads(case: Mapping[str, Any]) -> dict | None:
     for name, pair in grads.items():
         pair = pair if isinstance(pair, Mapping) else {}
         check = checks.get(str(name), {})
-        args.append({"name": str(name), "reference": format_array(pair.get("reference"), dtype),
-                     "tf": format_array(pair.get("tf"), dtype), "ok": check.get("ok"),
+        args.append({"name": str(name), "reference": format_array(pair.get("reference"), dtype, max_chars=max_chars),
+                     "tf": format_array(pair.get("tf"), dtype, max_chars=max_chars), "ok": check.get("ok"),
                      "abs": fmt_num(check.get("max_abs_err")), "ulp": fmt_num(check.get("max_ulp"))})
     return {"method": str(case.get("grad_method") or ""), "args": args,
             "tolerance": f"{fmt_num(tol.get('rtol'))} / {fmt_num(tol.get('atol'))}" if tol else "—"}
@@ -160,6 +163,7 @@ def _case_view(n: int, case: Mapping[str, Any]) -> dict:
     params = case.get("params")
     shape = case.get("output_shape")
     expanded = status in EXPANDED_STATUSES
+    max_chars = OUTPUT_MAX_CHARS if expanded else COLLAPSED_OUTPUT_MAX_CHARS
     label = case.get("baseline")
     view = {
         "n": n,
@@ -189,8 +193,8 @@ def _case_view(n: int, case: Mapping[str, Any]) -> dict:
         "repro": case.get("repro") or "",
         "warnings": [str(w) for w in case.get("warnings") or []],
         "checks": _checks(case),
-        "outputs": _outputs(case),
-        "grads": _grads(case),
+        "outputs": _outputs(case, max_chars),
+        "grads": _grads(case, max_chars),
         "arbitration": _arbitration(case),
         "shape": index_text(shape) if isinstance(shape, list) else "",
         "truncated": bool(case.get("truncated")),
@@ -245,15 +249,20 @@ def _baseline(results: Mapping[str, Any], cases: list[dict]) -> dict | None:
         counts = {}
         for label in labelled:
             counts[label] = counts.get(label, 0) + 1
+    counts = {str(k): _count(v) for k, v in counts.items()}
     labels = list(BASELINE_LABELS) + sorted(set(counts) - set(BASELINE_LABELS))
     fail_on = str(given.get("fail_on") or "any")
     new_bad = sum(1 for c in cases if c["status"] in FAILING_STATUSES | {"error"}
                   and c["baseline"] in ("new-failure", "new-case"))
     return {"path": str(given.get("path") or ""), "fail_on": fail_on, "new_bad": new_bad,
-            "counts": [{"label": lab, "n": int(counts.get(lab) or 0),
-                        "words": BASELINE_WORDS.get(lab, (lab, lab))[int(counts.get(lab) or 0) != 1]}
-                       for lab in labels],
-            "labels": [lab for lab in labels if counts.get(lab)]}
+            "counts": [{"label": lab, "n": counts.get(lab, 0),
+                        "words": BASELINE_WORDS.get(lab, (lab, lab))[counts.get(lab, 0) != 1]} for lab in labels],
+            "labels": [lab for lab in labels if lab in set(labelled)]}
+
+
+def _count(value: Any) -> int:
+    number = _as_float(value)
+    return int(number) if number is not None and math.isfinite(number) else 0
 
 
 def _median(values: list[float]) -> float | None:
@@ -352,18 +361,22 @@ def _ledger(raw_cases: list[Mapping[str, Any]], views: list[dict]) -> dict:
                 "headroom": ("≥ " if entry["bound"] else "") + ("∞ (exact)" if room == math.inf else fmt_ratio(room)),
                 "headroom_v": sort_key(room), "override": entry["override"],
             })
-    rows.sort(key=lambda r: ("no-reason" not in r["flags"], not r["override"],
+    rows.sort(key=lambda r: ("no-reason" not in r["flags"], not r["override"], "exact" in r["flags"],
                              -float(r["headroom_v"]) if r["headroom_v"] else 1.0))
-    overrides = [r for r in rows if r["override"]]
+
+    def count(flag: str, override: bool | None = None) -> int:
+        return sum(1 for r in rows if flag in r["flags"] and (override is None or r["override"] == override))
+
     return {
         "rows": rows,
         "factor": fmt_num(ledger.LOOSE_FACTOR),
-        "overrides": len(overrides),
-        "loose_overrides": sum(1 for r in overrides if "loose" in r["flags"]),
-        "no_reason": sum(1 for r in rows if "no-reason" in r["flags"]),
-        "loose_defaults": sum(1 for r in rows if not r["override"] and "loose" in r["flags"]),
-        "exceeded": sum(1 for r in rows if "exceeded" in r["flags"]),
-        "flagged": sum(1 for r in rows if r["flags"]),
+        "overrides": sum(1 for r in rows if r["override"]),
+        "loose_overrides": count("loose", True),
+        "exact_overrides": count("exact", True),
+        "no_reason": count("no-reason"),
+        "loose_defaults": count("loose", False),
+        "exact_defaults": count("exact", False),
+        "exceeded": count("exceeded"),
     }
 
 

@@ -12,7 +12,9 @@ When a case's outputs are not in the results (or cannot be paired) the headroom 
 the lower bound ``atol / max_abs_err + rtol / max_rel_err``, marked as a bound.
 
 Flags: ``loose`` — the tolerance is at least :data:`LOOSE_FACTOR` times the observed error;
-``no-reason`` — an override (a tolerance other than the dtype default) without a reason.
+``exact`` — the same for an exact match (observed 0, any tolerance is infinitely loose);
+``no-reason`` — an override (a tolerance other than the dtype default) without a reason;
+``exceeded`` — headroom below 1, the comparison failed.
 """
 from __future__ import annotations
 
@@ -148,32 +150,40 @@ def _ratio(allowed: float, observed: float | None) -> float | None:
     return allowed / observed
 
 
-def default_tolerance(dtype: str | None) -> tuple[float, float] | None:
+COARSER = {"float64": ("float64", "float32", "float16", "bfloat16"), "float32": ("float32", "float16", "bfloat16"),
+           "float16": ("float16", "bfloat16"), "bfloat16": ("bfloat16",)}
+"""A dtype and the dtypes coarser than it: when TF returns a coarser dtype than the case's, the
+runner compares at that dtype's default (with a warning, without a reason)."""
+
+
+def default_tolerances(dtype: str | None) -> list[tuple[float, float]]:
+    """``(rtol, atol)`` defaults that may apply to a case of ``dtype``."""
     from harness.tolerances import DEFAULTS
 
-    return DEFAULTS.get(str(dtype)) if dtype else None
+    return [DEFAULTS[d] for d in COARSER.get(str(dtype), ()) if d in DEFAULTS]
 
 
 def override(case: Mapping[str, Any]) -> tuple[bool, str]:
-    """``(is an override, its reason)``: a reason, a ULP tolerance or rtol/atol off the dtype default."""
+    """``(is an override, its reason)``: a reason, a ULP tolerance, or rtol/atol that are no
+    default of the case dtype (or of a coarser dtype TF returned)."""
     reason = case.get("tolerance_reason")
     reason = reason.strip() if isinstance(reason, str) else ""
     if reason:
         return True, reason
     if case.get("ulp") is not None:
         return True, ""
-    default = default_tolerance(case.get("dtype"))
+    defaults = default_tolerances(case.get("dtype"))
     rtol, atol = as_float(case.get("rtol")), as_float(case.get("atol"))
-    if default is None or rtol is None or atol is None:
+    if not defaults or rtol is None or atol is None:
         return False, ""
-    same = math.isclose(rtol, default[0], rel_tol=1e-9) and math.isclose(atol, default[1], rel_tol=1e-9)
+    same = any(math.isclose(rtol, r, rel_tol=1e-9) and math.isclose(atol, a, rel_tol=1e-9) for r, a in defaults)
     return not same, ""
 
 
 def _entry(label: str, kind: str, room: Headroom, tolerance: str, *, is_override: bool, reason: str) -> dict:
     flags = []
     if room.headroom is not None and room.headroom >= LOOSE_FACTOR:
-        flags.append("loose")
+        flags.append("exact" if room.observed == 0 else "loose")
     if is_override and not reason:
         flags.append("no-reason")
     if room.headroom is not None and room.headroom < 1:

@@ -29,6 +29,8 @@ REF_COLOR = "#0969da"
 TF_COLOR = "#e16f24"
 LIMIT_COLOR = "#1f2328"
 BINS_PER_DECADE = (4, 2, 1)
+SYMLOG_ABOVE = 60
+"""Case counts above this switch the suite histogram's count axis to a log scale (linear up to 1)."""
 MAX_BINS = 28
 GAP = 0.5
 """Least space (in decades) between the log-binned bars and the bars of exact zeros and non-finite errors."""
@@ -220,6 +222,10 @@ def suite_histograms(groups: Sequence[tuple[str, str, Mapping[str, np.ndarray]]]
                        [(label, color, np.asarray(a["ulp"], float)) for label, color, a in groups],
                        limit=None, limit_label="", integer=True, xlabel="ULP")
         ax_abs.set_ylabel("cases")
+        for ax in (ax_abs, ax_ulp):  # a few failures among thousands of passes stay visible
+            if ax.get_ylim()[1] > SYMLOG_ABOVE:
+                ax.set_yscale("symlog", linthresh=1, linscale=0.5)
+                ax.set_ylim(bottom=0)
         fig.legend(*_handles((ax_abs, ax_ulp)), loc="outside right upper", frameon=False, handlelength=1)
         return _render(fig, "suite", "suite-hist", "histogram of every case's max abs error and max ULP")
 
