@@ -48,7 +48,9 @@ def finite_difference(op: OpSpec, init: dict, args: dict, wrt: tuple[str, ...], 
     args64 = {k: _to64(v) for k, v in args.items()}
     cot = [np.asarray(c, dtype=np.float64) for c in cotangent]
     probe = _leaves(op.run_reference(init, args64))
-    precision = "float32" if any(p.dtype == np.float32 for p in probe) else "float64"
+    from harness.runner import precision_of
+
+    precision = "float32" if any(precision_of(p) == "float32" for p in probe) else "float64"
     eps = np.finfo(precision).eps
 
     def f(a: dict) -> float:

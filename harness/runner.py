@@ -195,6 +195,21 @@ def _unsupported_dtype(out: Any, dtype: str) -> str | None:
     return None
 
 
+def precision_of(arr: np.ndarray) -> str:
+    """A float array's dtype name, or ``float32`` for a float64 array whose every finite
+    value is a float32 number but not all float16 numbers (so 0.5 or 1.0 alone do not count)."""
+    name = arr.dtype.name
+    if name != "float64" or arr.size == 0:
+        return name
+    finite = arr[np.isfinite(arr)]
+    with np.errstate(over="ignore"):
+        as32 = finite.astype(np.float32).astype(np.float64)
+        as16 = finite.astype(np.float16).astype(np.float64)
+    if finite.size and np.array_equal(as32, finite) and not np.array_equal(as16, finite):
+        return "float32"
+    return name
+
+
 def repro_command(exp: Expanded) -> str:
     return f"python -m harness verify {shlex.quote(f'{exp.case.display_path}::{exp.id}')}"
 
@@ -362,6 +377,13 @@ class CaseRun:
             for j, spec in enumerate(exp.case.data.get(key) or []):
                 self._judge_related(key, j, spec, ref, out, args)
 
+    def _precision(self, out: Any) -> str:
+        """The precision TF's result actually carries: the coarsest output dtype, and
+        float32 for float64 outputs that are all float32 numbers (tf.compat.v1.losses
+        compute in float32 and cast back)."""
+        names = {self.exp.dtype} | {precision_of(leaf) for _, leaf in _leaves(out)}
+        return max((n for n in names if n in DEFAULTS), key=lambda d: DEFAULTS[d][0])
+
     def _value_tolerance(self, out: Any) -> Tolerance:
         """The case's tolerance; a default one follows the dtype TF actually returned when
         that is coarser than the case dtype (Keras loss classes and tf.compat.v1.losses
@@ -369,8 +391,7 @@ class CaseRun:
         tol = self.exp.tolerance
         if tol.source != "default":
             return tol
-        names = {leaf.dtype.name for _, leaf in _leaves(out) if leaf.dtype.name in DEFAULTS}
-        coarsest = max(names | {self.exp.dtype}, key=lambda d: DEFAULTS[d][0])
+        coarsest = self._precision(out)
         if coarsest == self.exp.dtype:
             return tol
         self.record.update(rtol=DEFAULTS[coarsest][0], atol=DEFAULTS[coarsest][1])
@@ -418,7 +439,11 @@ class CaseRun:
             return
         ref_grads, method = ref_grads
         self.record["grad_method"] = method
-        tol = grad_tolerance(exp.dtype, method)
+        precision = self._precision(out)
+        tol = grad_tolerance(precision, method)
+        if precision != exp.dtype:
+            self.record["warnings"].append(f"TF computes this op in {precision} for {exp.dtype} inputs: "
+                                           f"gradients compared at {precision}'s gradient tolerance")
         self.record["grad_tolerance"] = {"rtol": tol.rtol, "atol": tol.atol}
         grads_out = {}
         for name in wrt:

@@ -59,7 +59,8 @@ def _body(op: OpSpec, init: dict, values: dict, grad: tuple[str, ...], key=None)
                                             * tf.cast(c, tf.float64 if leaf.dtype == tf.float64 else tf.float32))
                               for leaf, c in zip(_leaves(out), cotangent)])
         grads = tape.gradient(total, [tensors[name] for name in grad])
-        grads = [tf.zeros_like(tensors[name]) if g is None else g for name, g in zip(grad, grads)]
+        grads = [tf.zeros_like(tensors[name]) if g is None else tf.convert_to_tensor(g)  # IndexedSlices -> dense
+                 for name, g in zip(grad, grads)]
         return out, grads
 
     return call

@@ -274,3 +274,17 @@ def test_analytic_gradient_matches_tf_gradient_tape(case):
     for arg in wrt:
         np.testing.assert_allclose(np.asarray(ours[arg], np.float64), np.asarray(tf_grads[arg], np.float64),
                                    rtol=rtol, atol=atol, err_msg=f"{name} d/d{arg} ({dtype})")
+
+
+def test_tf_stops_the_v1_labels_gradient_and_backpropagates_v2s():
+    """Document 003's point, on TF itself: the v1 op's labels gradient is zero (TF returns
+    None behind stop_gradient), the _v2 op's is -g log_softmax(logits), as the reference says."""
+    args, wrt = {"labels": SOFT_LABELS, "logits": LOGITS}, ("labels", "logits")
+    cot = [RNG.normal(size=B)]
+    for name in ("tf.compat.v1.nn.softmax_cross_entropy_with_logits",
+                 "tf.compat.v1.nn.softmax_cross_entropy_with_logits_v2"):
+        _, tf_grads = tfexec.run(get_op(name), {}, args, "eager", wrt, cot)
+        ours = (opgrads.softmax_xent_v1 if name.endswith("logits") else opgrads.softmax_xent_v2)({}, args, cot, wrt)
+        for arg in wrt:
+            np.testing.assert_allclose(ours[arg], tf_grads[arg], rtol=1e-12, atol=1e-15, err_msg=f"{name} d/d{arg}")
+        assert np.any(tf_grads["labels"] != 0) == name.endswith("_v2")

@@ -10,6 +10,8 @@ import pytest
 
 from harness.reference import clip, nn, stable
 from harness.reference.errors import InvalidArgumentError, TFTypeError, TFValueError
+from harness.registry import get_op
+from harness.tfbridge import error_names
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -191,3 +193,102 @@ def test_parity_clip_by_global_norm(tf):
     np.testing.assert_allclose(ref_norm, tf_norm.numpy(), rtol=1e-6)
     for r, t in zip(ref_list, tf_list):
         np.testing.assert_allclose(r, t.numpy(), rtol=1e-6)
+
+
+# --- pre-flight shape rules (OpSpec.check) against real TensorFlow -------------------------
+
+
+def _f(*shape):
+    return np.ones(shape, np.float32)
+
+
+def _i(*values):
+    return np.array(values, np.int32)
+
+
+XENT = "tf.nn.softmax_cross_entropy_with_logits"
+XENT_V1 = "tf.compat.v1.nn.softmax_cross_entropy_with_logits"
+XENT_V2 = "tf.compat.v1.nn.softmax_cross_entropy_with_logits_v2"
+V1_SPARSE = "tf.compat.v1.losses.sparse_softmax_cross_entropy"
+
+# (op, args, the class TF raises or None when TF accepts the inputs)
+RULES = [
+    (XENT, {"labels": _f(1, 5), "logits": _f(4, 5)}, None),
+    (XENT, {"labels": _f(4, 3), "logits": _f(4, 5)}, "InvalidArgumentError"),
+    (XENT, {"labels": _f(4, 5), "logits": _f(1, 5)}, "InvalidArgumentError"),
+    (XENT, {"labels": _f(4, 5), "logits": _f(4, 1)}, None),
+    (XENT, {"labels": _f(2, 4, 5), "logits": _f(4, 5)}, "InvalidArgumentError"),
+    (XENT, {"labels": _f(6, 5), "logits": _f(2, 3, 5)}, None),
+    (XENT, {"labels": np.float32(1), "logits": _f(4, 5)}, "InvalidArgumentError"),
+    (XENT, {"labels": _f(4, 5), "logits": _f(4, 5), "axis": -2}, "InvalidArgumentError"),
+    (XENT, {"labels": _f(4, 1), "logits": _f(4, 5), "axis": 0}, None),
+    (XENT, {"labels": _f(5), "logits": _f(4, 5), "axis": 0}, "InvalidArgumentError"),
+    (XENT_V1, {"labels": _f(4, 3), "logits": _f(4, 5)}, "InvalidArgumentError"),
+    (XENT_V1, {"labels": _f(1, 5), "logits": _f(4, 5), "dim": -1}, None),
+    (XENT_V1, {"labels": _f(4, 5), "logits": _f(4, 5), "axis": 0}, "ValueError"),
+    (XENT_V1, {"labels": _f(4, 5), "logits": _f(4, 5), "axis": 0, "dim": None}, None),
+    (XENT_V2, {"labels": _f(4, 5), "logits": _f(1, 5)}, "InvalidArgumentError"),
+    (XENT_V2, {"labels": _f(4, 5), "logits": _f(4, 5), "axis": 0}, None),
+    (XENT_V2, {"labels": _f(4, 5), "logits": _f(4, 5), "axis": 0, "dim": 0}, "ValueError"),
+    ("tf.nn.softmax", {"logits": _f(2, 3), "axis": 3}, "InvalidArgumentError"),
+    ("tf.nn.softmax", {"logits": _f(2, 3), "axis": -2}, None),
+    ("tf.nn.softmax", {"logits": _f(2, 2, 2, 2, 2, 2)}, "AbortedError"),
+    ("tf.nn.softmax", {"logits": np.ones((2,) * 6)}, None),
+    ("tf.nn.log_softmax", {"logits": _f(2, 3), "axis": -3}, "InvalidArgumentError"),
+    ("tf.nn.log_softmax", {"logits": _f(2, 2, 2, 2, 2, 2)}, None),
+    ("tf.nn.sparse_softmax_cross_entropy_with_logits", {"labels": _i(5, 0), "logits": _f(2, 2)}, "InvalidArgumentError"),
+    ("tf.nn.sparse_softmax_cross_entropy_with_logits", {"labels": _i(1, 0), "logits": _f(2, 2)}, None),
+    (V1_SPARSE, {"labels": _i(0, 1, 2), "logits": _f(2, 3)}, "ValueError"),
+    (V1_SPARSE, {"labels": _i(2, 0).reshape(2, 1), "logits": _f(2, 3)}, None),
+    (V1_SPARSE, {"labels": _i(5, 0), "logits": _f(2, 2)}, "InvalidArgumentError"),
+    (V1_SPARSE, {"labels": _i(1, 0), "logits": _f(2, 3), "weights": _f(3)}, "ValueError"),
+    (V1_SPARSE, {"labels": _i(1, 0), "logits": _f(2, 3), "weights": _f(2, 1)}, None),
+    (V1_SPARSE, {"labels": _i(1, 0), "logits": _f(2, 3), "weights": _f(2, 2)}, "InvalidArgumentError"),
+    ("tf.compat.v1.losses.mean_squared_error", {"labels": _f(2, 2), "predictions": _f(2, 2), "weights": _f(3)}, "ValueError"),
+    ("tf.compat.v1.losses.mean_squared_error", {"labels": _f(2, 2), "predictions": _f(2, 2), "weights": _f(2)}, "ValueError"),
+    ("tf.compat.v1.losses.mean_squared_error", {"labels": _f(2, 2), "predictions": _f(2, 2), "weights": _f(2, 1)}, None),
+    ("tf.compat.v1.losses.compute_weighted_loss", {"losses": _f(2, 2), "weights": _f(3)}, "ValueError"),
+    ("tf.compat.v1.losses.softmax_cross_entropy", {"onehot_labels": _f(2, 3), "logits": _f(2, 3), "weights": _f(2)}, None),
+    ("tf.compat.v1.losses.softmax_cross_entropy", {"onehot_labels": _f(2, 3), "logits": _f(2, 3), "weights": _f(2, 1)}, "ValueError"),
+    ("tf.compat.v1.losses.sigmoid_cross_entropy", {"multi_class_labels": _f(2, 3), "logits": _f(2, 3), "weights": _f(1, 3)}, None),
+    ("tf.compat.v1.losses.cosine_distance", {"labels": _f(2, 3), "predictions": _f(2, 3), "axis": 1, "weights": _f(2, 1)}, None),
+    ("tf.compat.v1.losses.cosine_distance", {"labels": _f(2, 3), "predictions": _f(2, 3), "axis": 1, "weights": _f(1, 3)}, "ValueError"),
+    ("tf.compat.v1.losses.mean_pairwise_squared_error", {"labels": _f(2, 3), "predictions": _f(2, 3), "weights": _f(2)}, "ValueError"),
+]
+
+
+def _raised(fn):
+    try:
+        fn()
+    except Exception as exc:  # the class is what is compared
+        return error_names(exc)
+    return None
+
+
+@pytest.mark.parametrize("name, args, tf_error", RULES, ids=[f"{r[0].rsplit('.', 1)[1]}-{i}" for i, r in enumerate(RULES)])
+def test_check_states_what_tf_rejects(tf, name, args, tf_error):
+    op = get_op(name)
+    problem = op.check({}, args)
+    raised = _raised(lambda: op.run_tf(tf, {}, args))
+    if tf_error is None:
+        assert problem is None and raised is None, (problem, raised)
+        return
+    assert raised is not None and tf_error in raised, raised
+    assert problem is not None and f"TF raises {tf_error}" in problem, problem
+    if tf_error != "AbortedError":  # rank 6 is fine in float64 TF, and the reference computes it in any dtype
+        ref_raised = _raised(lambda: op.run_reference({}, args))
+        assert ref_raised is not None and tf_error in ref_raised, ref_raised
+
+
+def test_check_messages_name_the_shapes():
+    problem = get_op(XENT).check({}, {"labels": _f(4, 3), "logits": _f(4, 5)})
+    assert problem == ("labels shape [4, 3] is not broadcastable to logits shape [4, 5] "
+                       "(TF raises InvalidArgumentError: logits and labels must be broadcastable)")
+    problem = get_op("tf.compat.v1.losses.compute_weighted_loss").check({}, {"losses": _f(2, 2), "weights": _f(3)})
+    assert problem.startswith("weights shape [3] can not be broadcast to the loss values' shape [2, 2]")
+
+
+def test_softmax_axis_out_of_range_is_invalid_argument():
+    for fn in (nn.softmax, nn.log_softmax):
+        with pytest.raises(InvalidArgumentError, match=r"must be in the range \[-2, 2\)"):
+            fn(np.ones((2, 3), np.float32), axis=3)

@@ -240,7 +240,13 @@ def test_ledger_flagged_only(browser, tmp_path):
     assert [r for r in rows if r.is_displayed()] == flagged
     browser.execute_script("document.getElementById('ledger').scrollIntoView()")
     _save_screenshot(browser, tmp_path, "report-ledger.png", full=False)
+    overrides = browser.find_element(By.ID, "ledger-overrides")
+    _click(browser, overrides)  # flagged overrides: what to tighten or justify
+    shown = [r.find_element(By.CSS_SELECTOR, "td.id").text for r in rows if r.is_displayed()]
+    assert "mean_squared_error-basic-5[float16]" in shown and "categoricalcrossentropy-basic-3[float16]" in shown
+    assert all("override" in r.get_attribute("class").split() for r in rows if r.is_displayed())
     _click(browser, toggle)
+    _click(browser, overrides)
     assert all(r.is_displayed() for r in rows)
 
 

@@ -714,3 +714,17 @@ def test_yaml_strings_in_plots_matrix_and_filters_are_escaped():
     assert f"tf.nn.{PLANTED}$x^2$" in [t.text() for t in chart.find_all("text")]  # as text, not mathtext
     assert dom.find("table", id="coverage-matrix").find("a").attrs["data-op"] == evil_op
     assert evil_op in [o.attrs["value"] for o in dom.find("select", id="f-op").find_all("option")]
+
+
+def test_expect_failure_headline_compares_with_the_published_value():
+    case = {"id": "e", "status": "failed", "op": "tf.nn.l2_loss", "dtype": "float32", "rtol": 1.3e-6, "atol": 1e-5,
+            "checks": [{"name": "reference vs tf", "ok": True},
+                       {"name": "expect vs tf", "ok": False, "worst_index": [],
+                        "message": "expect vs tf\nMismatched elements: 1 / 1 (100%)"}],
+            "outputs": {"reference": 7.0, "tf": 7.0, "expect": 7.5}, "max_abs_err": 0.0}
+    dom = parse(render_html({"cases": [case]}))
+    headline = dom.find("div", cls="headline")
+    facts = {dt.text(): dd.text() for dt, dd in zip(headline.find_all("dt"), headline.find_all("dd"))}
+    assert facts["worst element"] == "(scalar) of the output against the published value: TF 7.0 vs expected 7.5"
+    assert facts["off by"].startswith("0.5 absolute · 0.0667 relative")
+    assert not dom.find_all("svg", cls="hist")  # the published value's own tolerance is not in the results

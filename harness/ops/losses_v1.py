@@ -65,7 +65,7 @@ def _class_rows(args):
 
 def _cosine_values(args):
     """cosine_distance keeps ``axis`` as size 1."""
-    axis = args.get("axis", args.get("dim"))
+    axis = args.get("dim") if args.get("axis") is None else args["axis"]
     if "labels" not in args or axis is None:
         return None
     shape = list(np.shape(args["labels"]))

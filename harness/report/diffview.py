@@ -34,13 +34,15 @@ _LEAF = re.compile(r"\[(\d+)\]")
 class DiffSource:
     """The comparison a failing case is about: both sides and the tolerance that judged them."""
 
-    what: str  # "output" or "gradient of logits"
+    what: str  # "output", "gradient of logits" or "output against the published value"
     reference: Any
     tf: Any
     check: Mapping[str, Any] | None
     rtol: float | None
     atol: float | None
     ulp: int | None
+    names: tuple[str, str] = ("reference", "TF")
+    histogram: bool = True  # False when the tolerance that judged the pair is not in the results
 
 
 def _ulp(case: Mapping[str, Any]) -> int | None:
@@ -66,6 +68,11 @@ def diff_source(case: Mapping[str, Any]) -> DiffSource:
             pair = grads[match.group(1)]
             return DiffSource(f"gradient of {match.group(1)}", pair.get("reference"), pair.get("tf"), check,
                               as_float(grad_tol.get("rtol")), as_float(grad_tol.get("atol")), None)
+        if name in ("expect vs tf", "expect vs reference") and "expect" in outputs:
+            side = name.split()[-1]
+            return DiffSource("output against the published value", outputs.get(side), outputs.get("expect"), check,
+                              value.rtol, value.atol, value.ulp, names=("TF" if side == "tf" else side, "expected"),
+                              histogram=False)
     value.check = failing[0] if failing else None
     return value
 
@@ -246,6 +253,7 @@ def headline(case: Mapping[str, Any], source: DiffSource) -> dict:
     message = str(check.get("message") or case.get("message") or "")
     count = _MISMATCHED.search(message)
     out = {"what": source.what + (f" {leaf}" if prefix else ""), "check": str(check.get("name") or ""),
+           "names": source.names,
            "element": None, "reference": None, "tf": None, "abs": None, "rel": None, "ulp": None,
            "times": None, "allowed": None, "mismatched": count.group(1) if count else None,
            "summary": _first_line(message)}
@@ -254,7 +262,7 @@ def headline(case: Mapping[str, Any], source: DiffSource) -> dict:
     index = tuple(int(i) for i in worst)
     shape = _shape(diff.get("abs_err")) if diff.get("abs_err") is not None else None
     ref, tf = value_at(source.reference, prefix, index, shape), value_at(source.tf, prefix, index, shape)
-    out["element"] = index_text(index)
+    out["element"] = index_text(index) if index else "(scalar)"
     if ref is None and tf is None:
         return out
     out["reference"], out["tf"] = fmt_value(ref, dtype), fmt_value(tf, dtype)
@@ -286,6 +294,8 @@ def _first_line(message: str) -> str:
 
 def histogram(case: Mapping[str, Any], source: DiffSource, salt: str) -> Markup:
     """Abs, rel and ULP histograms of the source's elements (empty when they do not pair)."""
+    if not source.histogram:
+        return Markup("")
     errors: Errors | None = element_errors(source.reference, source.tf, case.get("dtype"))
     if errors is None or errors.abs.size == 0:
         return Markup("")

@@ -19,7 +19,7 @@ import re
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 MAX_OPS = 80
 OK_COLOR = "#8fd19e"
@@ -63,8 +63,7 @@ def _clean(svg: str, css_class: str, label: str) -> Markup:
     svg = re.sub(r'(<g)\s+id="[^"]*"', r"\1", svg)
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
     svg = re.sub(r"\s*\n\s*", " ", svg).strip()
-    label = label.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
-    svg = svg.replace("<svg ", f'<svg class="plot {css_class}" role="img" aria-label="{label}" ', 1)
+    svg = svg.replace("<svg ", f'<svg class="plot {css_class}" role="img" aria-label="{escape(label)}" ', 1)
     return Markup(svg)
 
 
@@ -78,12 +77,10 @@ def _render(fig: Any, salt: str, css_class: str, label: str) -> Markup:
 
 
 def _figure(width: float, height: float):
-    import matplotlib
+    """A figure outside pyplot (no GUI backend, no global state); call inside ``rc_context(_RC)``."""
     from matplotlib.figure import Figure
 
-    with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(width, height), layout="constrained")
-    return fig
+    return Figure(figsize=(width, height), layout="constrained")
 
 
 def _text(value: Any) -> str:

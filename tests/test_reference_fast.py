@@ -1,0 +1,218 @@
+"""The row-blocked softmax family (``stable.for_row_blocks``): identical to the whole-array
+formulas bit for bit, on one thread or two, and bounded in extra memory on large inputs.
+
+Speed goals live in the bench suite; nothing here is timed."""
+from __future__ import annotations
+
+import threading
+import tracemalloc
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from harness.reference import nn, stable
+
+MiB = 1 << 20
+MEMORY_BOUND = 64 * MiB
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of a few rows, split between two threads even for small inputs."""
+    monkeypatch.setattr(stable, "ROW_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(stable, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(stable, "ROW_THREADS", 2)
+
+
+# --- the straightforward whole-array formulas --------------------------------------------
+
+
+def _shifted(x):
+    with np.errstate(invalid="ignore"):
+        return x - np.max(x, axis=-1, keepdims=True)
+
+
+def _log_sum_exp(shifted, keepdims=False):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.log(np.sum(np.exp(shifted), axis=-1, keepdims=keepdims))
+
+
+def plain_softmax(x):
+    e = np.exp(_shifted(x))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def plain_log_softmax(x):
+    s = _shifted(x)
+    return s - _log_sum_exp(s, keepdims=True)
+
+
+def plain_sparse_xent(labels, x):
+    s = _shifted(x)
+    picked = np.take_along_axis(s, labels[..., None].astype(np.intp), axis=-1)[..., 0]
+    with np.errstate(invalid="ignore"):
+        return _log_sum_exp(s) - picked
+
+
+def plain_xent(labels, x):
+    s = _shifted(x)
+    with np.errstate(invalid="ignore"):
+        return np.sum(labels * (_log_sum_exp(s, keepdims=True) - s), axis=-1)
+
+
+def _same(a, b):
+    """Equal bit for bit (NaNs included) with the same dtype and shape."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def _logits(rng, shape, dtype, scale):
+    """Normal logits times ``scale`` with a few ``-inf`` entries and, for a batch of
+    several rows, a first row of all ``-inf`` (NaN in every op)."""
+    x = rng.standard_normal(shape) * scale
+    flat = x.reshape(-1)
+    flat[rng.integers(0, flat.size, max(1, flat.size // 50))] = -np.inf
+    if len(shape) > 1 and shape[0] > 1:
+        x[0] = -np.inf
+    return x.astype(dtype)
+
+
+SHAPES = [(5,), (3, 7), (64, 33), (9, 4, 130), (2000, 3)]
+SCALES = [1.0, 1e4]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("scale", SCALES)
+def test_blocked_equals_whole_array_formula(small_blocks, dtype, shape, scale):
+    rng = np.random.default_rng(len(shape) + shape[-1])
+    x = _logits(rng, shape, dtype, scale)
+    labels = rng.integers(0, shape[-1], shape[:-1])
+    soft = rng.random(shape).astype(dtype)
+    assert _same(nn.softmax(x), plain_softmax(x))
+    assert _same(nn.log_softmax(x), plain_log_softmax(x))
+    assert _same(nn.sparse_softmax_cross_entropy_with_logits(labels, x), plain_sparse_xent(labels, x))
+    assert _same(nn.softmax_cross_entropy_with_logits(soft, x), plain_xent(soft, x).astype(dtype))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_blocked_low_precision_equals_float32_formula(small_blocks, shape):
+    """float16 cross-entropies and bfloat16 softmax compute in float32 and round once."""
+    rng = np.random.default_rng(7)
+    x16 = _logits(rng, shape, np.float16, 1e4)
+    xb = _logits(rng, shape, ml_dtypes.bfloat16, 1e4)
+    labels = rng.integers(0, shape[-1], shape[:-1])
+    soft = rng.random(shape).astype(np.float16)
+    x32 = x16.astype(np.float32)
+    assert _same(nn.sparse_softmax_cross_entropy_with_logits(labels, x16),
+                 plain_sparse_xent(labels, x32).astype(np.float16))
+    with np.errstate(over="ignore"):  # losses past 65504 are inf in float16, as in TF
+        assert _same(nn.softmax_cross_entropy_with_logits(soft, x16),
+                     plain_xent(soft.astype(np.float32), x32).astype(np.float16))
+    assert _same(nn.softmax(xb), plain_softmax(xb.astype(np.float32)).astype(ml_dtypes.bfloat16))
+
+
+def test_blocked_xent_broadcast_labels(small_blocks):
+    rng = np.random.default_rng(3)
+    x = _logits(rng, (100, 17), np.float32, 1e4)
+    for shape in [(1, 17), (100, 1), (17,), (1, 1)]:
+        y = rng.random(shape)  # float64 labels are rounded to the logits' float32 first
+        want = plain_xent(np.broadcast_to(y.astype(np.float32), x.shape), x)
+        assert _same(nn.softmax_cross_entropy_with_logits(y, x), want)
+    wide = rng.random((100, 17)).astype(np.float32)
+    assert _same(nn.softmax_cross_entropy_with_logits(wide, x[:, :1]), plain_xent(wide, np.broadcast_to(x[:, :1], (100, 17))))
+
+
+def test_blocked_non_contiguous_and_moved_axis(small_blocks):
+    rng = np.random.default_rng(4)
+    x = _logits(rng, (40, 50), np.float64, 30.0)
+    xt = x.T  # a transposed view: rows are strided
+    assert _same(nn.softmax(xt), plain_softmax(np.ascontiguousarray(xt)))
+    assert _same(nn.log_softmax(xt), plain_log_softmax(np.ascontiguousarray(xt)))
+    y = rng.random((40, 50))
+    assert _same(nn.softmax_cross_entropy_with_logits(y, x, axis=0), plain_xent(y.T.copy(), xt.copy()))
+
+
+def test_one_thread_and_two_threads_agree(monkeypatch):
+    monkeypatch.setattr(stable, "ROW_BLOCK_BYTES", 8192)
+    rng = np.random.default_rng(5)
+    x = _logits(rng, (513, 301), np.float32, 1e4)
+    labels = rng.integers(0, 301, 513)
+    results = []
+    for threads in (1, 2):
+        monkeypatch.setattr(stable, "ROW_THREADS", threads)
+        monkeypatch.setattr(stable, "PARALLEL_MIN_BYTES", 0)
+        results.append([nn.softmax(x), nn.log_softmax(x), nn.sparse_softmax_cross_entropy_with_logits(labels, x)])
+    for a, b in zip(*results):
+        assert _same(a, b)
+
+
+# --- the block driver ------------------------------------------------------------------------
+
+
+def test_every_row_once_in_blocks_of_the_target_size():
+    seen = np.zeros(3000, int)
+    sizes = []
+    lock = threading.Lock()
+
+    def work(rows, buf):
+        assert buf.shape == (rows.stop - rows.start, 256) and buf.dtype == np.float32
+        with lock:
+            seen[rows] += 1
+            sizes.append(buf.nbytes)
+
+    stable.for_row_blocks(work, 3000, 256, (np.float32,), threads=2)
+    assert (seen == 1).all()
+    assert max(sizes) <= stable.ROW_BLOCK_BYTES and len(sizes) > 1
+
+
+def test_a_helper_thread_error_is_raised_and_errstate_is_shared():
+    states = []
+
+    def work(rows):
+        states.append(np.geterr()["over"])
+        if rows.start > 0:
+            raise ZeroDivisionError(f"block at {rows.start}")
+
+    with np.errstate(over="raise"), pytest.raises(ZeroDivisionError, match="block at"):
+        stable.for_row_blocks(work, 4, 1 << 20, threads=2)
+    assert states and set(states) == {"raise"}
+
+
+# --- memory -------------------------------------------------------------------------------------
+
+
+def _peak_extra(fn):
+    """Peak bytes allocated while ``fn`` runs, less its output (tracemalloc sees NumPy's buffers)."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        out = fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak - before - np.asarray(out).nbytes
+
+
+@pytest.fixture(scope="module")
+def big_logits():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((4096, 32768), dtype=np.float32) * np.float32(2)  # 512 MiB
+
+
+def test_sparse_xent_memory_bound_4096x32768(big_logits):
+    labels = np.random.default_rng(1).integers(0, 32768, 4096).astype(np.int32)
+    extra = _peak_extra(lambda: nn.sparse_softmax_cross_entropy_with_logits(labels, big_logits))
+    assert extra <= MEMORY_BOUND, f"{extra / MiB:.1f} MiB"
+
+
+def test_softmax_family_memory_bound(big_logits):
+    x = big_logits[:1024]  # 128 MiB
+    labels = np.zeros_like(x)
+    labels[:, 3] = 1
+    for fn in (lambda: nn.softmax(x), lambda: nn.log_softmax(x),
+               lambda: nn.softmax_cross_entropy_with_logits(labels, x)):
+        extra = _peak_extra(fn)
+        assert extra <= MEMORY_BOUND, f"{extra / MiB:.1f} MiB"
