@@ -59,11 +59,22 @@ def _body(op: OpSpec, init: dict, values: dict, grad: tuple[str, ...], key=None)
                                             * tf.cast(c, tf.float64 if leaf.dtype == tf.float64 else tf.float32))
                               for leaf, c in zip(_leaves(out), cotangent)])
         grads = tape.gradient(total, [tensors[name] for name in grad])
-        grads = [tf.zeros_like(tensors[name]) if g is None else tf.convert_to_tensor(g)  # IndexedSlices -> dense
-                 for name, g in zip(grad, grads)]
+        grads = [_dense(tf, tensors[name], g) for name, g in zip(grad, grads)]
         return out, grads
 
     return call
+
+
+def _dense(tf, x: Any, g: Any) -> Any:
+    """TF's gradient as dense tensors: None -> zeros, IndexedSlices (sampled losses'
+    weights) -> a dense tensor, lists (a float_list argument) element by element."""
+    if isinstance(g, (list, tuple)):
+        return [_dense(tf, xi, gi) for xi, gi in zip(x, g)]
+    if g is None:
+        return tf.zeros_like(x)
+    if isinstance(g, tf.IndexedSlices):
+        return tf.convert_to_tensor(g)
+    return g
 
 
 def runner(op: OpSpec, init: dict, values: dict, mode: str, grad: tuple[str, ...] = ()):

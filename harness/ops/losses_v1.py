@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.ops.nn import label_range_problem
+from harness.ops.nn import first_problem, label_range_problem
 from harness.reference import losses_v1
 from harness.reference.reductions import V1_REDUCTIONS, V1_SUM_BY_NONZERO_WEIGHTS, v1_assert_broadcastable
 from harness.registry import Arg, OpSpec
@@ -21,12 +21,6 @@ def _same_shape(a: str, b: str):
         if a in args and b in args and np.shape(args[a]) != np.shape(args[b]):
             return f"`{a}` shape {list(np.shape(args[a]))} != `{b}` shape {list(np.shape(args[b]))}"
         return None
-    return check
-
-
-def _first_problem(*checks):
-    def check(init, args):
-        return next((p for p in (c(init, args) for c in checks) if p), None)
     return check
 
 
@@ -114,7 +108,7 @@ def _pair_op(name, reference, labels, predictions, summary, extra=(), reduction=
         args=args,
         differentiable=(labels, predictions, "weights"),
         summary=summary,
-        check=_first_problem(_same_shape(labels, predictions),
+        check=first_problem(_same_shape(labels, predictions),
                              _weights_check(_cosine_values if name == "cosine_distance" else _shape_of(labels))),
     )
 
@@ -140,7 +134,7 @@ OPS = [
         ),
         differentiable=("logits", "weights"),
         summary="softmax cross-entropy, weighted and reduced",
-        check=_first_problem(_same_shape("onehot_labels", "logits"), _weights_check(_class_rows)),
+        check=first_problem(_same_shape("onehot_labels", "logits"), _weights_check(_class_rows)),
     ),
     OpSpec(
         name="tf.compat.v1.losses.sparse_softmax_cross_entropy",
@@ -167,7 +161,7 @@ OPS = [
         ),
         differentiable=("multi_class_labels", "logits", "weights"),
         summary="element-wise logistic loss, weighted and reduced",
-        check=_first_problem(_same_shape("multi_class_labels", "logits"), _weights_check(_shape_of("logits"))),
+        check=first_problem(_same_shape("multi_class_labels", "logits"), _weights_check(_shape_of("logits"))),
     ),
     _pair_op("absolute_difference", losses_v1.absolute_difference, "labels", "predictions",
              "|predictions - labels| (float32), weighted and reduced"),

@@ -15,7 +15,7 @@ def _same_shape(a: str, b: str):
     return check
 
 
-def _first_problem(*checks):
+def first_problem(*checks):
     """A check that reports the first problem any of ``checks`` finds."""
     def check(init, args):
         return next((p for p in (c(init, args) for c in checks) if p), None)
@@ -192,7 +192,7 @@ OPS = [
         args=(Arg("logits", "float"), Arg("axis", "value", default=None, doc="None means -1")),
         differentiable=("logits",),
         summary="softmax along an axis",
-        check=_first_problem(_softmax_axis_check, _softmax_rank_check),
+        check=first_problem(_softmax_axis_check, _softmax_rank_check),
     ),
     OpSpec(
         name="tf.nn.log_softmax",
@@ -223,7 +223,7 @@ OPS = [
         ),
         differentiable=("logits",),
         summary="per-example cross-entropy with integer labels",
-        check=_first_problem(_sparse_labels_check, _sparse_label_range_check),
+        check=first_problem(_sparse_labels_check, _sparse_label_range_check),
     ),
     OpSpec(
         name="tf.nn.sigmoid_cross_entropy_with_logits",

@@ -74,8 +74,8 @@ def softmax(logits, axis=None):
     Mirrors TF's CPU kernels per dtype: float16 runs Eigen's element ops in float16
     (exp(s) * (1 / sum), the sum in Eigen's order, see ``stable.eigen_sum``); bfloat16
     is computed in float32 and rounded once; float32/float64 in their own precision.
-    A row of all ``-inf`` is NaN. Along the last axis, large inputs are processed in row
-    blocks (``stable.softmax_last_axis``, same results, bounded extra memory).
+    A row of all ``-inf`` is NaN. float32/float64/bfloat16 along the last axis run in row
+    blocks (``stable.softmax_last_axis``: same results, bounded extra memory).
     An axis outside [-rank, rank) is TF's InvalidArgumentError."""
     x = np.asarray(logits)
     axis = -1 if axis is None else axis

@@ -2,7 +2,8 @@
 
 All functions are vectorised over arbitrary leading dimensions and never overflow for
 logits of magnitude 1e4 (or any finite value): exponentials are only ever taken of
-non-positive numbers.
+non-positive numbers. The row-block functions at the end run the softmax family over the
+last axis a cache-sized block of rows at a time, with the same results.
 """
 from __future__ import annotations
 
