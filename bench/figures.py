@@ -371,8 +371,8 @@ def bench_summary(run: Path | None) -> dict:
             "ops": len(vals),
             "geomean_ratio_reference_over_tf": round(timing._geomean([v for v, _ in vals]), 3),
             "reference_faster": sum(1 for v, _ in vals if v < 1),
-            "fastest_reference": [{"op": o, "ratio": round(v, 3)} for v, o in vals[:3]],
-            "slowest_reference": [{"op": o, "ratio": round(v, 3)} for v, o in vals[-3:][::-1]],
+            "fastest_reference": [{"op": o, "ratio": float(f"{v:.3g}")} for v, o in vals[:3]],
+            "slowest_reference": [{"op": o, "ratio": float(f"{v:.3g}")} for v, o in vals[-3:][::-1]],
         }
     skipped = (data.get("tf_parity") or {}).get("skipped") or []
     return {"run": str(path), "benchmarks": len(data.get("benchmarks", [])), "ops": len(ops),
