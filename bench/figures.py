@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.runner import median_time
+
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("machine", "bench", "large", "overhead", "modes", "suite", "scaling")
 
@@ -78,14 +80,6 @@ cases:
 OVERHEAD_REPEATS = 100
 MODE_REPEATS = 50
 
-
-def _median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 # --- machine ------------------------------------------------------------------------------
@@ -250,11 +244,11 @@ def overhead() -> dict:
     rows = []
     for exp in (e for e in _simple_expanded() if e.mode == "eager"):
         status = run_expanded(exp, timing_repeats=0)["status"]
-        check = _median_time(lambda: run_expanded(exp, timing_repeats=0), OVERHEAD_REPEATS)
+        check = median_time(lambda: run_expanded(exp, timing_repeats=0), OVERHEAD_REPEATS)
         ref_call, tf_call = _bare_calls(exp)
         ref_call(), tf_call()
-        t_tf = _median_time(tf_call, OVERHEAD_REPEATS)
-        t_ref = _median_time(ref_call, OVERHEAD_REPEATS)
+        t_tf = median_time(tf_call, OVERHEAD_REPEATS)
+        t_ref = median_time(ref_call, OVERHEAD_REPEATS)
         harness_s = check - t_tf - t_ref
         rows.append({"case": exp.id, "op": exp.op.name, "status": status, "check_s": check, "tf_call_s": t_tf,
                      "reference_call_s": t_ref, "harness_overhead_s": harness_s,
@@ -280,7 +274,7 @@ def modes() -> dict:
         t0 = time.perf_counter()
         status = run_expanded(exp, timing_repeats=0)["status"]
         first = time.perf_counter() - t0
-        warm = _median_time(lambda: run_expanded(exp, timing_repeats=0), MODE_REPEATS)
+        warm = median_time(lambda: run_expanded(exp, timing_repeats=0), MODE_REPEATS)
         per_case.setdefault(exp.case.id, {})[exp.mode] = {"first_check_s": first, "later_check_s": warm,
                                                           "status": status}
     out: dict = {"what": "run_expanded per check on small cases; first = the case's first check in the process "
@@ -316,12 +310,12 @@ def large_one(op_name: str, batch: int, classes: int, repeats: int) -> dict:
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     fn(tensors, None)
     tf_peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) * 1024
-    tf_s = _median_time(lambda: fn(tensors, None), repeats)
+    tf_s = median_time(lambda: fn(tensors, None), repeats)
     tracemalloc.start()
     op.run_reference(built.init, built.args)
     ref_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    ref_s = _median_time(lambda: op.run_reference(built.init, built.args), repeats)
+    ref_s = median_time(lambda: op.run_reference(built.init, built.args), repeats)
     input_bytes = sum(v.nbytes for v in built.args.values() if hasattr(v, "nbytes"))
     return {"op": op_name, "batch": batch, "classes": classes, "dtype": "float32", "repeats": repeats,
             "input_bytes": input_bytes, "reference_median_s": ref_s, "tf_median_s": tf_s,

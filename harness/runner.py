@@ -59,7 +59,8 @@ def _call(fn: Callable[[], Any]) -> Any:
         return _Raised(exc)
 
 
-def _median_time(fn: Callable[[], Any], repeats: int) -> float | None:
+def median_time(fn: Callable[[], Any], repeats: int) -> float | None:
+    """Median wall time of ``repeats`` calls (None for 0 repeats); the caller warms up."""
     if repeats <= 0:
         return None
     times = []
@@ -301,11 +302,11 @@ class CaseRun:
             if not isinstance(ref, _Raised) and not isinstance(out, _Raised):
                 if exp.case.data.get("grad"):
                     self._judge_grads(init, args, out)
-                rec["time_reference_s"] = _median_time(time_ref, self.timing_repeats)
+                rec["time_reference_s"] = median_time(time_ref, self.timing_repeats)
             if ref is _NO_REFERENCE and not isinstance(out, _Raised):
                 rec["warnings"].append("reference: false — TF is checked against itself (same_as/differs_from) and expect only")
             if not isinstance(out, _Raised):
-                rec["time_tf_s"] = _median_time(time_tf, self.timing_repeats)
+                rec["time_tf_s"] = median_time(time_tf, self.timing_repeats)
         if exp.mode != "eager":
             rec["tf_traces"] = sum(n for key, n in tfexec.TRACES.items() if key[0] == exp.op.name and key[3] == exp.mode)
         ok = all(c["ok"] for c in self.checks)
