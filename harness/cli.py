@@ -26,7 +26,8 @@ def _verify(ns: argparse.Namespace, extra: list[str]) -> int:
     args = [*(ns.paths or ["cases/"]), "-p", "harness.plugin", "-p", "no:legacypath",
             f"--harness-report-dir={report_dir}", f"--junitxml={report_dir / 'junit.xml'}",
             f"--harness-timing-repeats={ns.timing_repeats}", "-o", "junit_family=xunit2",
-            "-o", "console_output_style=count", "--no-header", "-q", "-rN", "--tb=short"]
+            "-o", "console_output_style=count", "--no-header", "-q", "-rN", "--tb=short",
+            "--assert=plain", "-p", "no:hypothesispytest"]  # no assert rewriting/hypothesis hooks: faster start
     if ns.k:
         args += ["-k", ns.k]
     if ns.x:
