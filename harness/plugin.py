@@ -67,6 +67,14 @@ def _display_path(config: pytest.Config, path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """pytest writes the JUnit file in place; the CLI points it at ``junit.xml.partial`` and
+    the finished file is renamed here, so a killed run never leaves a half-written junit.xml."""
+    xmlpath = getattr(config.option, "xmlpath", None)
+    if xmlpath and str(xmlpath).endswith(".partial") and os.path.exists(xmlpath) and not hasattr(config, "workerinput"):
+        os.replace(xmlpath, str(xmlpath)[: -len(".partial")])
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if file_path.suffix in CASE_SUFFIXES:
         return CaseFile.from_parent(parent, path=file_path)
