@@ -15,13 +15,8 @@ from typing import Any
 import numpy as np
 
 from harness.compare import ulp_distance
+from harness.outputs import leaf_arrays
 from harness.registry import OpSpec
-
-
-def _leaves(tree: Any) -> list[np.ndarray]:
-    if isinstance(tree, (list, tuple)):
-        return [leaf for item in tree for leaf in _leaves(item)]
-    return [np.asarray(tree)]
 
 
 def _widen(value: Any, wide: type) -> Any:
@@ -35,11 +30,11 @@ def _widen(value: Any, wide: type) -> Any:
 def arbitrate(op: OpSpec, init: dict, args: dict, ref: Any, out: Any, dtype: str) -> dict:
     wide = np.longdouble if dtype == "float64" else np.float64
     try:
-        exact = _leaves(op.run_reference(init, {k: _widen(v, wide) for k, v in args.items()}))
+        exact = leaf_arrays(op.run_reference(init, {k: _widen(v, wide) for k, v in args.items()}))
     except Exception as exc:  # the high-precision rerun is advice, never a failure of its own
         return {"verdict": f"no arbitration: the reference failed in {np.dtype(wide).name} ({type(exc).__name__}: {exc})"}
     worst_tf = worst_ref = 0.0
-    for e, r, t in zip(exact, _leaves(ref), _leaves(out)):
+    for e, r, t in zip(exact, leaf_arrays(ref), leaf_arrays(out)):
         if e.shape != t.shape:
             return {"verdict": "no arbitration: the high-precision reference has another shape"}
         e64 = e.astype(np.float64)

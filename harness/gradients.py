@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.outputs import leaf_arrays, precision_of
 from harness.registry import OpSpec
 
 MAX_FD_ELEMENTS = 4096
@@ -27,12 +28,6 @@ FD_TOLERANCE = {"float64": (1e-6, 1e-8), "float32": (1e-3, 1e-5)}
 
 class GradientError(ValueError):
     pass
-
-
-def _leaves(tree: Any) -> list:
-    if isinstance(tree, (list, tuple)):
-        return [leaf for item in tree for leaf in _leaves(item)]
-    return [np.asarray(tree)]
 
 
 def _to64(value: Any) -> Any:
@@ -47,14 +42,12 @@ def finite_difference(op: OpSpec, init: dict, args: dict, wrt: tuple[str, ...], 
     """(gradients in float64, the precision name the reference evaluated in)."""
     args64 = {k: _to64(v) for k, v in args.items()}
     cot = [np.asarray(c, dtype=np.float64) for c in cotangent]
-    probe = _leaves(op.run_reference(init, args64))
-    from harness.runner import precision_of
-
+    probe = leaf_arrays(op.run_reference(init, args64))
     precision = "float32" if any(precision_of(p) == "float32" for p in probe) else "float64"
     eps = np.finfo(precision).eps
 
     def f(a: dict) -> float:
-        return float(sum(np.sum(leaf.astype(np.float64) * c) for leaf, c in zip(_leaves(op.run_reference(init, a)), cot)))
+        return float(sum(np.sum(leaf.astype(np.float64) * c) for leaf, c in zip(leaf_arrays(op.run_reference(init, a)), cot)))
 
     grads = {}
     for name in wrt:

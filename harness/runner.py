@@ -17,6 +17,7 @@ import numpy as np
 
 from harness import gradients, inputs, tfbridge, tfexec
 from harness.arbitrate import arbitrate
+from harness.outputs import leaves, precision_of
 from harness.compare import Comparison, compare
 from harness.expand import Expanded
 from harness.registry import OpSpec, get_op
@@ -71,15 +72,6 @@ def median_time(fn: Callable[[], Any], repeats: int) -> float | None:
     return statistics.median(times)
 
 
-def _leaves(tree: Any, path: str = "") -> list[tuple[str, np.ndarray]]:
-    if isinstance(tree, (list, tuple)):
-        out = []
-        for i, v in enumerate(tree):
-            out += _leaves(v, f"{path}[{i}]")
-        return out
-    return [(path, np.asarray(tree))]
-
-
 def _pair_expect(expect: Any, output: Any) -> Any:
     """Give a published value the structure of the output (lists for tuple outputs)."""
     if isinstance(output, (list, tuple)):
@@ -92,7 +84,7 @@ def _pair_expect(expect: Any, output: Any) -> Any:
 def _check(name: str, actual: Any, desired: Any, tol: Tolerance, *, check_dtype: bool,
            names: tuple[str, str]) -> dict:
     """Compare two output trees leaf by leaf; the record of the worst leaf."""
-    la, ld = _leaves(actual), _leaves(desired)
+    la, ld = leaves(actual), leaves(desired)
     if [p for p, _ in la] != [p for p, _ in ld]:
         return {"name": name, "ok": False, "kind": "structure",
                 "message": f"{name}\nOutputs differ in structure: {names[0]} has {len(la)} outputs, {names[1]} has {len(ld)}"}
@@ -194,21 +186,6 @@ def _unsupported_dtype(out: Any, dtype: str) -> str | None:
     if isinstance(out, _Raised) and dtype in ("float16", "bfloat16") and _UNSUPPORTED.search(f"{out.names} {out.exc}"):
         return str(out).splitlines()[0][:300]
     return None
-
-
-def precision_of(arr: np.ndarray) -> str:
-    """A float array's dtype name, or ``float32`` for a float64 array whose every finite
-    value is a float32 number but not all float16 numbers (so 0.5 or 1.0 alone do not count)."""
-    name = arr.dtype.name
-    if name != "float64" or arr.size == 0:
-        return name
-    finite = arr[np.isfinite(arr)]
-    with np.errstate(over="ignore"):
-        as32 = finite.astype(np.float32).astype(np.float64)
-        as16 = finite.astype(np.float16).astype(np.float64)
-    if finite.size and np.array_equal(as32, finite) and not np.array_equal(as16, finite):
-        return "float32"
-    return name
 
 
 def repro_command(exp: Expanded) -> str:
@@ -331,7 +308,7 @@ class CaseRun:
             if value is _NO_REFERENCE:
                 continue
             if not isinstance(value, _Raised):
-                msg = f"expect_error: {side} did not raise {name}; it returned {jsonable(_leaves(value)[0][1], 10)}"
+                msg = f"expect_error: {side} did not raise {name}; it returned {jsonable(leaves(value)[0][1], 10)}"
                 self.checks.append({"name": f"{side} raises {name}", "ok": False, "message": msg})
             elif name not in value.names:
                 self.checks.append({"name": f"{side} raises {name}", "ok": False,
@@ -367,9 +344,9 @@ class CaseRun:
             tol = self._value_tolerance(out)
             main = _check("reference vs tf", ref, out, tol, check_dtype=True, names=("reference", "tf"))
             self.checks.append(main)
-            leaves = _leaves(out)
-            rec["output_shape"] = list(leaves[0][1].shape) if len(leaves) == 1 else None
-            rec["truncated"] = any(a.size > MAX_REPORTED_ELEMENTS for _, a in leaves)
+            out_leaves = leaves(out)
+            rec["output_shape"] = list(out_leaves[0][1].shape) if len(out_leaves) == 1 else None
+            rec["truncated"] = any(a.size > MAX_REPORTED_ELEMENTS for _, a in out_leaves)
             rec["diff"] = _diff(main, tol)
             if not main["ok"] and main.get("kind") == "tolerance":
                 rec["arbitration"] = arbitrate(exp.op, self._init, args, ref, out, exp.dtype)
@@ -382,7 +359,7 @@ class CaseRun:
         """The precision TF's result actually carries: the coarsest output dtype, and
         float32 for float64 outputs that are all float32 numbers (tf.compat.v1.losses
         compute in float32 and cast back)."""
-        names = {self.exp.dtype} | {precision_of(leaf) for _, leaf in _leaves(out)}
+        names = {self.exp.dtype} | {precision_of(leaf) for _, leaf in leaves(out)}
         return max((n for n in names if n in DEFAULTS), key=lambda d: DEFAULTS[d][0])
 
     def _value_tolerance(self, out: Any) -> Tolerance:
@@ -424,7 +401,7 @@ class CaseRun:
         wrt = tuple(exp.case.data["grad"])
         cot_spec = exp.case.data.get("cotangent", "ones")
         cot = []
-        for i, (_, leaf) in enumerate(_leaves(out)):
+        for i, (_, leaf) in enumerate(leaves(out)):
             if cot_spec == "ones":
                 cot.append(np.ones(leaf.shape))
             else:

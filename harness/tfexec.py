@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from harness import tfbridge
+from harness.outputs import flatten
 from harness.registry import OpSpec
 
 MODES = ("eager", "function", "xla")
@@ -35,12 +36,6 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(_freeze(v) for v in value)
     return value
-
-
-def _leaves(tree: Any) -> list:
-    if isinstance(tree, (list, tuple)):
-        return [leaf for item in tree for leaf in _leaves(item)]
-    return [tree]
 
 
 def _body(op: OpSpec, init: dict, values: dict, grad: tuple[str, ...], key=None):
@@ -57,7 +52,7 @@ def _body(op: OpSpec, init: dict, values: dict, grad: tuple[str, ...], key=None)
             out = op.run_tf(tf, init, {**tensors, **values})
             total = tf.add_n([tf.reduce_sum(tf.cast(leaf, tf.float64 if leaf.dtype == tf.float64 else tf.float32)
                                             * tf.cast(c, tf.float64 if leaf.dtype == tf.float64 else tf.float32))
-                              for leaf, c in zip(_leaves(out), cotangent)])
+                              for leaf, c in zip(flatten(out), cotangent)])
         grads = tape.gradient(total, [tensors[name] for name in grad])
         grads = [_dense(tf, tensors[name], g) for name, g in zip(grad, grads)]
         return out, grads
