@@ -22,7 +22,7 @@ import jsonschema
 
 from harness import inputs
 from harness.registry import OpSpec, UnknownOpError, registry
-from harness.schema import CASE_KEYS, CASE_SCHEMA, DEFAULTS_SCHEMA, DTYPES, MODES, RESERVED_KEYS
+from harness.schema import CASE_KEYS, CASE_SCHEMA, DEFAULTS_SCHEMA, MODES, RESERVED_KEYS
 from harness.tolerances import ToleranceError, resolve_tolerance
 from harness.runner_refs import REUSE as _REUSE
 from harness.yamlio import LineDict, YamlError, load_yaml
@@ -701,10 +701,6 @@ def _check_shapes(op: OpSpec, data: LineDict, path: Path, prefix: str) -> list[P
             where, fld = ["args", name], f"{prefix}.args.{name}"
         return [(where, fld, problem, "TF would reject these inputs; fix the shapes, or add expect_error to test the rejection")]
     return []
-
-
-def expected_dtype_names() -> list[str]:
-    return list(DTYPES)
 
 
 __all__ = ["CaseError", "Case", "LoadedFile", "load_file", "discover", "CASE_KEYS"]

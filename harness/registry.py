@@ -20,7 +20,7 @@ import difflib
 import importlib
 import os
 import pkgutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 ROLES = ("float", "int", "float_list", "value")
@@ -81,7 +81,6 @@ class OpSpec:
     check: Callable[[Mapping[str, Any], Mapping[str, Any]], str | None] | None = None
     """Optional pre-flight check on concrete inputs: returns a message for inputs TF
     would reject (stated before TF runs), or None."""
-    tags: tuple[str, ...] = field(default=())
     grad: Callable[..., dict] | None = None
     """Analytic reference gradient: ``grad(init, args, cotangent, wrt) -> {name: array}``,
     the vector-Jacobian product of ``sum(output * cotangent)``; ``cotangent`` is a list with

@@ -168,7 +168,7 @@ def _mode_keyed(spec: Any) -> dict | None:
     return None
 
 
-def by_mode(spec: Any, mode: str, own_keys: tuple[str, ...]) -> Any:
+def by_mode(spec: Any, mode: str) -> Any:
     """The part of an ``expect`` / ``expect_error`` that applies to ``mode``: a mode-keyed
     mapping gives its entry for the mode (None when absent); anything else applies to all."""
     keyed = _mode_keyed(spec)
@@ -294,12 +294,12 @@ class CaseRun:
 
     @property
     def expect_error(self):
-        return by_mode(self.exp.case.data.get("expect_error"), self.exp.mode, ("type", "match"))
+        return by_mode(self.exp.case.data.get("expect_error"), self.exp.mode)
 
     @property
     def expect(self):
         data = self.exp.case.data
-        return by_mode(data["expect"], self.exp.mode, ("value", "tolerance")) if "expect" in data else None
+        return by_mode(data["expect"], self.exp.mode) if "expect" in data else None
 
     def _judge_error(self, ref: Any, out: Any) -> None:
         spec = self.expect_error

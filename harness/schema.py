@@ -19,7 +19,6 @@ RESERVED_KEYS: dict[str, str] = {}
 """Keys kept for features not built yet: rejected with a clear message, never ignored."""
 MODES = ["eager", "function", "xla"]
 
-_number = {"type": ["number", "string"], "description": "a number, or .inf/-.inf/.nan"}
 _tol_one = {
     "type": "object",
     "properties": {
