@@ -14,6 +14,7 @@ import ml_dtypes
 import numpy as np
 
 from harness.schema import DTYPES, INT_DTYPES
+from harness.yamlio import LineDict, LineList
 
 MAX_ELEMENTS = 50_000_000
 """Default cap on the elements of one generated or literal array."""
@@ -242,12 +243,36 @@ def _unknown_form(field: str, spec: dict) -> InputError:
     return InputError(field, f"not a value or a generator (keys: {', '.join(keys)})", hint)
 
 
+_RAW_CACHE: dict = {}
+RAW_CACHE_ENTRIES = 512
+RAW_CACHE_MAX_ELEMENTS = 1 << 16
+
+
 def raw_array(field: str, spec: Any, *, seed: int, base_dir: Path, max_elements: int | None = None,
               dry: bool = False) -> tuple[np.ndarray, str | None]:
     """The array a value spec describes, and the dtype it names explicitly (or None).
 
-    ``dry=True`` validates without generating large data (used at load time)."""
+    ``dry=True`` validates without generating large data (used at load time). A case's
+    expansions (dtypes × modes × matrix) build the same arrays: small ones built from a
+    loaded case file's values (never modified after loading) are kept, keyed by the spec
+    object (held, so its id is not reused) and the seed. Callers cast, which copies, so a
+    kept array is never handed out."""
     limit = element_cap() if max_elements is None else max_elements
+    cacheable = not dry and isinstance(spec, (LineDict, LineList)) and generator_kind(spec) != "npy"
+    key = (id(spec), seed, limit, str(base_dir))
+    hit = _RAW_CACHE.get(key) if cacheable else None
+    if hit is not None and hit[0] is spec:
+        return hit[1], hit[2]
+    arr, dtype = _raw_array(field, spec, seed=seed, base_dir=base_dir, limit=limit, dry=dry)
+    if cacheable and arr.size <= RAW_CACHE_MAX_ELEMENTS:
+        if len(_RAW_CACHE) >= RAW_CACHE_ENTRIES:
+            _RAW_CACHE.pop(next(iter(_RAW_CACHE)))
+        _RAW_CACHE[key] = (spec, arr, dtype)
+    return arr, dtype
+
+
+def _raw_array(field: str, spec: Any, *, seed: int, base_dir: Path, limit: int,
+               dry: bool) -> tuple[np.ndarray, str | None]:
     kind = generator_kind(spec)
     if kind is None:
         if isinstance(spec, dict):
@@ -329,8 +354,13 @@ def describe(value: Any) -> str:
         return "[" + ", ".join(describe(v) for v in value) + "]"
     if isinstance(value, np.ndarray):
         if value.size <= 12:
-            body = np.array2string(value.astype(np.float64) if value.dtype.kind == "V" or str(value.dtype) == "bfloat16" else value,
-                                   separator=", ", max_line_width=200)
-            return f"{body} {value.dtype}"
+            return f"{_nested(value)} {value.dtype}"
         return f"array(shape={list(value.shape)}, {value.dtype})"
     return repr(value)
+
+
+def _nested(arr: np.ndarray) -> str:
+    """``[[2.0, -1.0], [1.0, 0.0]]``: each element as its dtype's shortest round-trip string."""
+    if arr.ndim == 0:
+        return str(arr[()])
+    return "[" + ", ".join(_nested(row) for row in arr) + "]"

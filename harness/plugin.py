@@ -170,36 +170,58 @@ def _marker_path(markers: str, nodeid: str) -> Path:
     return Path(markers) / hashlib.sha1(nodeid.encode()).hexdigest()
 
 
-@contextlib.contextmanager
-def _watchdog(item: pytest.Item):
-    """Stop the process when a case hangs past ``--harness-timeout``.
+class _Watchdog:
+    """Stops the process when a case hangs past ``--harness-timeout``.
 
     A hang inside a TF kernel cannot be interrupted from Python, so the worker leaves a
     marker naming the case and exits; pytest-xdist reports the item as crashed and starts a
-    new worker, and the controller turns the marker into status ``timeout``."""
-    seconds = item.config.getoption("harness_timeout")
-    if not seconds:
-        yield
-        return
-    from harness import tfbridge
+    new worker, and the controller turns the marker into status ``timeout``. One daemon
+    thread per process polls the running case's deadline: arming it for a case costs two
+    assignments, not a thread."""
 
-    tfbridge.tf()  # importing TF takes seconds: not part of any case's time
-    markers = getattr(item.config, "workerinput", {}).get("harness_markers")
+    POLL_S = 0.25
 
-    def fire() -> None:
-        if markers:
-            _marker_path(markers, item.nodeid).write_text(str(seconds))
-        sys.stderr.write(f"harness: {item.nodeid} ran past the {seconds:g} s timeout; stopping this process\n")
-        sys.stderr.flush()
-        os._exit(70)
+    def __init__(self) -> None:
+        self.running: tuple[pytest.Item, float, float] | None = None  # (item, seconds, deadline)
+        threading.Thread(target=self._watch, name="harness-watchdog", daemon=True).start()
 
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
+    def _watch(self) -> None:
+        while True:
+            time.sleep(self.POLL_S)
+            running = self.running
+            if running is not None and time.monotonic() > running[2]:
+                item, seconds, _ = running
+                markers = getattr(item.config, "workerinput", {}).get("harness_markers")
+                if markers:
+                    _marker_path(markers, item.nodeid).write_text(str(seconds))
+                sys.stderr.write(f"harness: {item.nodeid} ran past the {seconds:g} s timeout; stopping this process\n")
+                sys.stderr.flush()
+                os._exit(70)
+
+    @contextlib.contextmanager
+    def guard(self, item: pytest.Item):
+        seconds = item.config.getoption("harness_timeout")
+        if not seconds:
+            yield
+            return
+        self.running = (item, seconds, time.monotonic() + seconds)
+        try:
+            yield
+        finally:
+            self.running = None
+
+
+_WATCHDOG: _Watchdog | None = None
+
+
+def _watchdog(item: pytest.Item):
+    global _WATCHDOG
+    if _WATCHDOG is None:
+        from harness import tfbridge
+
+        tfbridge.tf()  # importing TF takes seconds: not part of any case's time
+        _WATCHDOG = _Watchdog()
+    return _WATCHDOG.guard(item)
 
 
 @pytest.hookimpl(hookwrapper=True)

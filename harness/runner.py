@@ -6,6 +6,7 @@ The result is a plain dict (one entry of ``results.json``'s ``cases``). Checks, 
 """
 from __future__ import annotations
 
+import math
 import re
 import shlex
 import statistics
@@ -110,11 +111,14 @@ def jsonable(x: Any, limit: int = MAX_REPORTED_ELEMENTS) -> Any:
     if isinstance(x, (list, tuple)):
         return [jsonable(v, limit) for v in x]
     arr = np.asarray(x)
-    if arr.dtype.kind in "fcV" or arr.dtype.name == "bfloat16":
+    floats = arr.dtype.kind in "fcV" or arr.dtype.name == "bfloat16"
+    if floats:
         arr = arr.astype(np.float64)
-        flat = [v if np.isfinite(v) else str(v) for v in arr.ravel()[:limit].tolist()]
-    else:
-        flat = arr.ravel()[:limit].tolist()
+    if arr.size <= limit and (not floats or np.isfinite(arr).all()):
+        return arr.tolist()
+    flat = arr.ravel()[:limit].tolist()
+    if floats:
+        flat = [v if math.isfinite(v) else str(v) for v in flat]
     if arr.ndim == 0:
         return flat[0]
     if arr.size > limit:

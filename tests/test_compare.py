@@ -167,3 +167,45 @@ def test_ulp_distance_casts_to_the_given_dtype():
     assert ulp_distance(-np.finfo(np.float64).max, np.finfo(np.float64).max, "float64") > 1.8e19
     with pytest.raises(TypeError):
         ulp_distance([1], [2], "int32")
+
+
+_FLOATS = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32, "float64": np.float64}
+
+
+@pytest.mark.parametrize("dtype", sorted(_FLOATS))
+@pytest.mark.parametrize("tol", [Tolerance(1e-3, 1e-3), Tolerance(0.0, 0.0, ulp=2), Tolerance(0.0, 0.0)])
+def test_fast_path_gives_the_general_paths_result(dtype, tol, monkeypatch):
+    """The finite-and-passing shortcut reports exactly what the general path reports, and
+    leaves every failing, non-finite or sign-crossing input to it."""
+    import harness.compare as engine
+
+    taken = []
+    shortcut = engine._finite_pass
+    monkeypatch.setattr(engine, "_finite_pass", lambda *a: taken.append(shortcut(*a)) or taken[-1])
+    rng = np.random.default_rng(7)
+    kind = _FLOATS[dtype]
+    tiny = float(ml_dtypes.finfo(kind).smallest_subnormal)
+    moved = 0
+    for trial in range(200):
+        size = int(rng.integers(1, 12))
+        a = (rng.normal(size=size) * 10.0 ** rng.integers(-3, 3)).astype(kind)
+        steps = rng.integers(-2, 3, size=size)
+        b = a.copy()
+        for _ in range(2):  # up to 2 ULP either way, in the dtype's own spacing
+            b = np.where(steps > 0, np.nextafter(b, kind(np.inf)), np.where(steps < 0, np.nextafter(b, kind(-np.inf)), b))
+            steps = steps - np.sign(steps)
+        moved += int((a != b).sum())
+        if trial % 7 == 0:
+            b[0], a[0] = kind(0.0), kind(-0.0)
+        if trial % 11 == 0:
+            a[-1], b[-1] = kind(tiny), kind(-tiny)
+        if trial % 13 == 0:
+            a[0] = kind(np.inf)
+        fast, slow = compare(a, b, tol), compare(a, b, tol, fast=False)
+        assert (fast.ok, fast.kind, fast.message, fast.n_mismatch, fast.worst_index) == \
+               (slow.ok, slow.kind, slow.message, slow.n_mismatch, slow.worst_index)
+        for key in ("max_abs_err", "max_rel_err", "max_ulp"):
+            assert getattr(fast, key) == getattr(slow, key), (key, a, b)
+    assert moved > 200
+    if tol.ulp or tol.rtol:  # (an exact tolerance fails most trials: the general path reports them)
+        assert sum(r is not None for r in taken) > 20  # the shortcut did run
