@@ -6,9 +6,10 @@ Sections:
 
 ``machine``     CPU model, cores, memory, load average, library versions.
 ``suite``       ``python -m harness verify cases/ --timing-repeats 0`` at ``-n 0`` (one
-                process): expanded checks per second in the steady state, i.e. cases /
-                (time from the first case to the last, after TF import and collection), plus
-                the end-to-end wall time.
+                process): expanded checks per second from the first case to the last (after
+                TF import and collection), end to end, and in the steady state: the checks
+                that paid for no tf.function trace or XLA compile, with their time split into
+                TF, reference, runner and pytest.
 ``scaling``     ``-n 1`` against ``-n 2`` (xdist workers): wall time and steady-state rate, on a
                 stable third of the cases (``--shard 1/3``; ``--scaling-shard all`` for all).
 ``overhead``    per check, ``harness.runner.run_expanded`` on small cases against the bare
@@ -163,14 +164,15 @@ def verify_run(jobs: str, cases: str = "cases/", shard: str | None = None) -> di
         wall = time.time() - t0
         parts = [json.loads(p.read_text()) for p in Path(tmp).glob("timeline.*.json")]
         try:
-            summary = json.loads((Path(tmp) / "report" / "results.json").read_text())["summary"]
+            results = json.loads((Path(tmp) / "report" / "results.json").read_text())
+            summary = results["summary"]
         except (OSError, ValueError, KeyError):
-            summary = None
+            results, summary = None, None
         try:
             where = _where_time_goes(Path(tmp) / "report" / "junit.xml")
         except (OSError, ValueError):
             where = None
-    out = {"command": " ".join(["python", *cmd[1:-2]]), "exit_code": proc.returncode,
+    out = {"command": " ".join(["python", *cmd[1:-2]]), "jobs": f"-n {jobs}", "exit_code": proc.returncode,
            "wall_s": round(wall, 3), "statuses": summary, "where_time_goes": where}
     started = [p for p in parts if p.get("first_start") and p["worker"] != "controller"]
     writer = next((p for p in parts if p["worker"] in ("main", "controller")), None)
@@ -184,14 +186,53 @@ def verify_run(jobs: str, cases: str = "cases/", shard: str | None = None) -> di
         processes=len(started),
         startup_and_collection_s=round(max(p["collected"] for p in started) - t0, 3),
         tf_import_s=round(max(p["tf_import_s"] for p in started), 3),
-        steady_state_s=round(steady, 3),
-        steady_checks_per_s=round(cases_run / steady, 1) if steady > 0 else None,
+        run_s=round(steady, 3),
+        run_checks_per_s=round(cases_run / steady, 1) if steady > 0 else None,
         end_to_end_checks_per_s=round(cases_run / wall, 1),
         after_last_case_s=round(t0 + wall - max(p["last_finish"] for p in started), 3),
     )
+    out.update(_steady(started, results))
     if writer and writer.get("finish_end"):
         out["session_finish_s"] = round(writer["finish_end"] - writer["finish_start"], 3)
         out["exit_after_session_s"] = round(t0 + wall - writer["finish_end"], 3)
+    return out
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _steady(processes: list[dict], results: dict | None) -> dict:
+    """The steady state: checks that paid for no trace or XLA compile (``cost.traced`` false).
+
+    Their rate is summed over the processes that ran cases (each its checks / the time its
+    items took, pytest's per-item work included). Per such check, the mean time splits into
+    TF's calls, the reference's calls, the runner's own work (check − TF − reference) and
+    pytest's (item − check − timing repeats), all measured in this run."""
+    rate, warm_items, traced_items = 0.0, [], []
+    for p in processes:
+        items = p.get("items") or []
+        warm = [t for t, traced in items if not traced]
+        traced_items += [t for t, traced in items if traced]
+        warm_items += warm
+        if warm and sum(warm) > 0:
+            rate += len(warm) / sum(warm)
+    out: dict = {"steady_checks": len(warm_items), "traced_checks": len(traced_items),
+                 "traced_checks_s": round(sum(traced_items), 3),
+                 "steady_checks_per_s": round(rate, 1) if rate else None}
+    costs = [c["cost"] for c in (results or {}).get("cases", []) if isinstance(c.get("cost"), dict)]
+    warm_costs = [c for c in costs if not c.get("traced")]
+    if warm_costs and warm_items:
+        item = _mean(warm_items)
+        tf_s, ref_s = _mean([c["tf_s"] for c in warm_costs]), _mean([c["reference_s"] for c in warm_costs])
+        check_s, timing_s = _mean([c["check_s"] for c in warm_costs]), _mean([c.get("timing_s", 0.0) for c in warm_costs])
+        runner_s, pytest_s = check_s - tf_s - ref_s, item - check_s - timing_s
+        out["per_steady_check"] = {
+            "item_s": item, "tf_s": tf_s, "reference_s": ref_s, "runner_s": runner_s, "pytest_s": pytest_s,
+            "timing_repeats_s": timing_s, "harness_s": runner_s + pytest_s,
+            "harness_over_tf": round((runner_s + pytest_s) / tf_s, 2) if tf_s else None,
+            "checks_with_tf_under_0.5ms": sum(c["tf_s"] < 5e-4 for c in warm_costs),
+        }
     return out
 
 
@@ -393,9 +434,17 @@ def describe(fig: dict) -> str:
                      f"{m.get('load_average_at_start')}")
     s = fig.get("suite")
     if s:
-        lines.append(f"suite (-n 0): {s.get('cases')} checks, steady state {s.get('steady_checks_per_s')} checks/s "
-                     f"({s.get('steady_state_s')} s after TF import {s.get('tf_import_s')} s and collection); "
+        lines.append(f"suite ({s.get('jobs')}): {s.get('cases')} checks in {s.get('run_s')} s after TF import "
+                     f"({s.get('tf_import_s')} s) and collection = {s.get('run_checks_per_s')} checks/s; "
                      f"end to end {s.get('wall_s')} s = {s.get('end_to_end_checks_per_s')} checks/s")
+        lines.append(f"  steady state (checks that reuse a trace or run eagerly): {s.get('steady_checks')} checks at "
+                     f"{s.get('steady_checks_per_s')} checks/s; {s.get('traced_checks')} checks that traced or "
+                     f"compiled took {s.get('traced_checks_s')} s")
+        per = s.get("per_steady_check")
+        if per:
+            lines.append(f"  per steady check: TF {_t(per['tf_s'])}, reference {_t(per['reference_s'])}, harness "
+                         f"{_t(per['harness_s'])} (runner {_t(per['runner_s'])}, pytest {_t(per['pytest_s'])}) = "
+                         f"{per['harness_over_tf']}x TF's time")
         where = s.get("where_time_goes") or {}
         for kind in ("by_mode", "by_file"):
             top = (where.get(kind) or [])[:3]

@@ -11,6 +11,9 @@ process that runs cases (the only one with ``-n 0``, each xdist worker otherwise
 ``first_start``    first case started (after the import)
 ``last_finish``    last case finished
 ``cases``          cases run by this process
+``items``          per case run here: ``[seconds from logstart to logfinish, traced]``, where
+                   ``traced`` is the case's ``cost.traced`` (it paid for a tf.function trace or
+                   an XLA compile)
 ``finish_start``   pytest_sessionfinish began (the harness then writes its reports)
 ``finish_end``     pytest_sessionfinish ended
 
@@ -25,7 +28,8 @@ import time
 
 import pytest
 
-_state: dict = {"cases": 0, "first_start": None, "last_finish": None, "tf_import_s": 0.0}
+_state: dict = {"cases": 0, "first_start": None, "last_finish": None, "tf_import_s": 0.0, "items": []}
+_item: dict = {}
 
 
 def _runs_cases(config) -> bool:
@@ -48,13 +52,24 @@ def pytest_collection_finish(session) -> None:
 
 
 def pytest_runtest_logstart(nodeid, location) -> None:
+    now = time.time()
     if _state["first_start"] is None:
-        _state["first_start"] = time.time()
+        _state["first_start"] = now
+    _item.update(start=now, traced=False)
+
+
+def pytest_runtest_logreport(report) -> None:
+    record = getattr(report, "harness", None)
+    if report.when == "call" and record:
+        _item["traced"] = bool((record.get("cost") or {}).get("traced"))
 
 
 def pytest_runtest_logfinish(nodeid, location) -> None:
+    now = time.time()
     _state["cases"] += 1
-    _state["last_finish"] = time.time()
+    _state["last_finish"] = now
+    if "start" in _item:
+        _state["items"].append([round(now - _item["start"], 6), _item["traced"]])
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

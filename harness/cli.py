@@ -18,6 +18,12 @@ ROLE_TEXT = {
 }
 
 
+# pytest plugins a case run does not use: their per-case hooks and end-of-run work (the
+# unraisable-exception check runs gc.collect over TF's object graph) cost time and give nothing.
+NO_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:timeout", "-p", "no:unraisableexception",
+              "-p", "no:threadexception", "-p", "no:doctest")
+
+
 def _verify(ns: argparse.Namespace, extra: list[str]) -> int:
     import pytest
 
@@ -27,7 +33,7 @@ def _verify(ns: argparse.Namespace, extra: list[str]) -> int:
             f"--harness-report-dir={report_dir}", f"--junitxml={report_dir / 'junit.xml.partial'}",
             f"--harness-timing-repeats={ns.timing_repeats}", "-o", "junit_family=xunit2",
             "-o", "console_output_style=count", "--no-header", "-q", "-rN", "--tb=short",
-            "--assert=plain", "-p", "no:hypothesispytest"]  # no assert rewriting/hypothesis hooks: faster start
+            "--assert=plain", *NO_PLUGINS]
     if ns.k:
         args += ["-k", ns.k]
     if ns.x:

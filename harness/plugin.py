@@ -55,6 +55,11 @@ def pytest_configure_node(node) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before any TF import, here and in xdist workers
+    workers = getattr(config, "workerinput", {}).get("workercount")
+    if workers:  # an xdist worker: share the cores with the other workers instead of each TF using all of them
+        threads = str(max(1, (os.cpu_count() or 1) // int(workers)))
+        os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)
+        os.environ.setdefault("TF_NUM_INTEROP_THREADS", threads)
     config._harness = _Session(config)  # type: ignore[attr-defined]
     config.pluginmanager.register(config._harness, "harness-session")  # type: ignore[attr-defined]
 

@@ -204,6 +204,9 @@ class CaseRun:
         self.timing_repeats = timing_repeats
         self.checks: list[dict] = []
         self.record: dict = self._base_record()
+        self.cost = {"check_s": 0.0, "tf_s": 0.0, "reference_s": 0.0, "timing_s": 0.0, "traced": False}
+        self._started = time.perf_counter()
+        self._traces_before = tfexec.TRACE_COUNT[0]
 
     def _base_record(self) -> dict:
         exp, data = self.exp, self.exp.case.data
@@ -246,14 +249,19 @@ class CaseRun:
 
     def _sides(self, op: OpSpec, init: dict, args: dict):
         """Both sides' results, and callables that time them (inputs converted to tensors once)."""
+        t0 = time.perf_counter()
         if self.exp.case.data.get("reference", True) is False:
             ref = _NO_REFERENCE
         else:
             ref = _call(lambda: op.run_reference(init, args))
+        t1 = time.perf_counter()
         tensors = {k: tfbridge.to_tf(v) for k, v in args.items() if tfexec._is_tensor(v)}
         values = {k: v for k, v in args.items() if not tfexec._is_tensor(v)}
         fn = tfexec.runner(op, init, values, self.exp.mode)
+        t2 = time.perf_counter()
         out = _call(lambda: tfbridge.to_numpy(fn(tensors, None)[0]))
+        self.cost["reference_s"] += t1 - t0
+        self.cost["tf_s"] += time.perf_counter() - t2
         timers = (lambda: op.run_reference(init, args), lambda: fn(tensors, None))
         return ref, out, timers
 
@@ -283,11 +291,14 @@ class CaseRun:
             if not isinstance(ref, _Raised) and not isinstance(out, _Raised):
                 if exp.case.data.get("grad"):
                     self._judge_grads(init, args, out)
-                rec["time_reference_s"] = median_time(time_ref, self.timing_repeats)
             if ref is _NO_REFERENCE and not isinstance(out, _Raised):
                 rec["warnings"].append("reference: false — TF is checked against itself (same_as/differs_from) and expect only")
+            t0 = time.perf_counter()
+            if not isinstance(ref, _Raised) and not isinstance(out, _Raised):
+                rec["time_reference_s"] = median_time(time_ref, self.timing_repeats)
             if not isinstance(out, _Raised):
                 rec["time_tf_s"] = median_time(time_tf, self.timing_repeats)
+            self.cost["timing_s"] = time.perf_counter() - t0
         if exp.mode != "eager":
             rec["tf_traces"] = sum(n for key, n in tfexec.TRACES.items() if key[0] == exp.op.name and key[3] == exp.mode)
         ok = all(c["ok"] for c in self.checks)
@@ -412,8 +423,12 @@ class CaseRun:
                 spec = {**cot_spec, "shape": list(leaf.shape)}
                 cot.append(inputs.raw_array("cotangent", spec, seed=inputs.derive_seed(exp.case.id, f"cotangent{i}"),
                                             base_dir=exp.case.path.parent)[0].astype(np.float64))
+        t0 = time.perf_counter()
         tf_grads = _call(lambda: tfexec.run(exp.op, init, args, exp.mode, wrt, cot)[1])
+        t1 = time.perf_counter()
         ref_grads = _call(lambda: gradients.reference_gradient(exp.op, init, args, wrt, cot))
+        self.cost["tf_s"] += t1 - t0
+        self.cost["reference_s"] += time.perf_counter() - t1
         for side, value in (("tf", tf_grads), ("reference", ref_grads)):
             if isinstance(value, _Raised):
                 self.checks.append({"name": f"grad ({side})", "ok": False, "message": f"grad: {side} raised {value}"})
@@ -472,6 +487,9 @@ class CaseRun:
 
     def _finish(self, status: str, message: str) -> dict:
         rec = self.record
+        self.cost.update(check_s=time.perf_counter() - self._started - self.cost["timing_s"],
+                         traced=tfexec.TRACE_COUNT[0] > self._traces_before)
+        rec["cost"] = self.cost
         rec["status"] = status
         rec["message"] = message
         main = next((c for c in self.checks if c["name"] == "reference vs tf"), None)

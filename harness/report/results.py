@@ -8,7 +8,7 @@ Schema (``schema_version`` 1)::
      "summary": {"passed": n, "failed": n, "error": n, "skipped": n, "xfailed": n, "xpassed": n},
      "warnings": [...],
      "cases": [{"id", "file", "line", "op", "dtype", "status", "message", "max_abs_err", "max_rel_err",
-                "max_ulp", "rtol", "atol", "time_reference_s", "time_tf_s", "repro", ...}]}
+                "max_ulp", "rtol", "atol", "time_reference_s", "time_tf_s", "cost", "repro", ...}]}
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 STATUSES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "crashed", "timeout")
-_VOLATILE = ("time_reference_s", "time_tf_s")
 
 
 def _cpu() -> tuple[str, list[str]]:
