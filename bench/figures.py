@@ -198,6 +198,10 @@ def verify_run(jobs: str, cases: str = "cases/", shard: str | None = None) -> di
     return out
 
 
+FAMILIES = (("tf.nn", "tf.nn."), ("tf.compat.v1", "tf.compat.v1."), ("tf.keras.losses", "tf.keras."))
+TF_CALL_LIMITS = (5e-4, 2e-4)
+
+
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -209,17 +213,29 @@ def _steady(processes: list[dict], results: dict | None) -> dict:
     items took, pytest's per-item work included). Per such check, the mean time splits into
     TF's calls, the reference's calls, the runner's own work (check − TF − reference) and
     pytest's (item − check − timing repeats), all measured in this run."""
-    rate, warm_items, traced_items = 0.0, [], []
-    for p in processes:
-        items = p.get("items") or []
-        warm = [t for t, traced in items if not traced]
-        traced_items += [t for t, traced in items if traced]
-        warm_items += warm
-        if warm and sum(warm) > 0:
-            rate += len(warm) / sum(warm)
+    def rate(keep) -> tuple[int, float]:
+        n, per_s = 0, 0.0
+        for p in processes:
+            times = [it[0] for it in p.get("items") or [] if keep(it)]
+            n += len(times)
+            per_s += len(times) / sum(times) if sum(times) > 0 else 0.0
+        return n, round(per_s, 1)
+
+    def steady(it) -> bool:
+        return not it[1]
+
+    warm_items = [it[0] for p in processes for it in p.get("items") or [] if steady(it)]
+    traced_items = [it[0] for p in processes for it in p.get("items") or [] if not steady(it)]
     out: dict = {"steady_checks": len(warm_items), "traced_checks": len(traced_items),
                  "traced_checks_s": round(sum(traced_items), 3),
-                 "steady_checks_per_s": round(rate, 1) if rate else None}
+                 "steady_checks_per_s": rate(steady)[1] or None, "steady_by_family": {}}
+    for family, prefix in FAMILIES:
+        n, per_s = rate(lambda it: steady(it) and str(it[3] if len(it) > 3 else "").startswith(prefix))
+        if n:
+            out["steady_by_family"][family] = {"checks": n, "checks_per_s": per_s}
+    for limit in TF_CALL_LIMITS:
+        n, per_s = rate(lambda it: steady(it) and len(it) > 2 and it[2] is not None and it[2] < limit)
+        out["steady_by_family"][f"TF call < {limit * 1e3:g} ms"] = {"checks": n, "checks_per_s": per_s}
     costs = [c["cost"] for c in (results or {}).get("cases", []) if isinstance(c.get("cost"), dict)]
     warm_costs = [c for c in costs if not c.get("traced")]
     if warm_costs and warm_items:
@@ -440,6 +456,10 @@ def describe(fig: dict) -> str:
         lines.append(f"  steady state (checks that reuse a trace or run eagerly): {s.get('steady_checks')} checks at "
                      f"{s.get('steady_checks_per_s')} checks/s; {s.get('traced_checks')} checks that traced or "
                      f"compiled took {s.get('traced_checks_s')} s")
+        fam = s.get("steady_by_family") or {}
+        if fam:
+            lines.append("  steady state by kind: " + ", ".join(f"{k} {v['checks_per_s']}/s ({v['checks']})"
+                                                              for k, v in fam.items()))
         per = s.get("per_steady_check")
         if per:
             lines.append(f"  per steady check: TF {_t(per['tf_s'])}, reference {_t(per['reference_s'])}, harness "

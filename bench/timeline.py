@@ -11,9 +11,9 @@ process that runs cases (the only one with ``-n 0``, each xdist worker otherwise
 ``first_start``    first case started (after the import)
 ``last_finish``    last case finished
 ``cases``          cases run by this process
-``items``          per case run here: ``[seconds from logstart to logfinish, traced]``, where
-                   ``traced`` is the case's ``cost.traced`` (it paid for a tf.function trace or
-                   an XLA compile)
+``items``          per case run here: ``[seconds from logstart to logfinish, traced, tf_s, op]``
+                   from the case's ``cost`` (``traced``: it paid for a tf.function trace or an
+                   XLA compile; ``tf_s``: the time of its TF calls)
 ``finish_start``   pytest_sessionfinish began (the harness then writes its reports)
 ``finish_end``     pytest_sessionfinish ended
 
@@ -55,13 +55,14 @@ def pytest_runtest_logstart(nodeid, location) -> None:
     now = time.time()
     if _state["first_start"] is None:
         _state["first_start"] = now
-    _item.update(start=now, traced=False)
+    _item.update(start=now, traced=False, tf_s=None, op=None)
 
 
 def pytest_runtest_logreport(report) -> None:
     record = getattr(report, "harness", None)
     if report.when == "call" and record:
-        _item["traced"] = bool((record.get("cost") or {}).get("traced"))
+        cost = record.get("cost") or {}
+        _item.update(traced=bool(cost.get("traced")), tf_s=cost.get("tf_s"), op=record.get("op"))
 
 
 def pytest_runtest_logfinish(nodeid, location) -> None:
@@ -69,7 +70,7 @@ def pytest_runtest_logfinish(nodeid, location) -> None:
     _state["cases"] += 1
     _state["last_finish"] = now
     if "start" in _item:
-        _state["items"].append([round(now - _item["start"], 6), _item["traced"]])
+        _state["items"].append([round(now - _item["start"], 6), _item["traced"], _item["tf_s"], _item["op"]])
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
