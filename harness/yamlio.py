@@ -1,6 +1,6 @@
 """Safe YAML loading that remembers where every mapping key was written.
 
-Only PyYAML's ``SafeLoader`` is used, so tags such as ``!!python/object`` are refused.
+Only PyYAML's safe constructors are used, so tags such as ``!!python/object`` are refused.
 Every mapping becomes a :class:`LineDict`, a ``dict`` whose ``.line`` is the 1-based
 line of the mapping, ``.key_lines[key]`` the line of each key and ``.duplicates`` the
 keys written twice (YAML would silently keep the last). Every sequence becomes a
@@ -10,6 +10,13 @@ Aliases are bounded two ways, before anything walks the document: at most
 ``MAX_ALIASES`` alias uses, and at most ``MAX_NODES`` values once every alias is expanded
 (a billion-laughs bomb is nine anchors of ten aliases each: 90 uses, 10^9 values).
 An alias inside its own anchor (a recursive structure) is refused too.
+
+Two loaders give the same results. The fast one reads libyaml's events (C) and composes
+the nodes itself, sharing aliased nodes as it counts them (so nothing expands). It declines
+anything unusual (text libyaml reads differently, any tag, an alias or size over a bound,
+an error of any kind, nesting deeper than ``MAX_FAST_DEPTH``); the pure-Python loader then loads
+the file again and has the last word, including every error message. Both build values
+with the same constructor.
 """
 from __future__ import annotations
 
@@ -17,9 +24,15 @@ import re
 from pathlib import Path
 
 import yaml
+from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent, StreamEndEvent
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 MAX_ALIASES = 100
 MAX_NODES = 1_000_000
+MAX_FAST_DEPTH = 100
+"""Deeper files go to the pure-Python loader, which gives up near 200 levels ("nested too deeply")."""
 
 
 class LineDict(dict):
@@ -45,9 +58,48 @@ class YamlError(ValueError):
         self.hint = hint
 
 
-class _Loader(yaml.SafeLoader):
+class _Constructor(SafeConstructor, Resolver):
+    """Safe constructors building LineDict/LineList; numbers resolve the YAML 1.2 way."""
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        mapping = LineDict(super().construct_mapping(node, deep=True))
+        mapping.line = node.start_mark.line + 1
+        mapping.key_lines = {}
+        mapping.duplicates = []
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in mapping.key_lines:
+                mapping.duplicates.append((key, mapping.key_lines[key], line))
+            mapping.key_lines[key] = line
+        return mapping
+
+    def construct_sequence(self, node, deep=False):  # type: ignore[override]
+        seq = LineList(super().construct_sequence(node, deep=True))
+        seq.line = node.start_mark.line + 1
+        seq.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return seq
+
+
+# YAML 1.1 reads ``1e-5`` (no dot) as a string; numbers in case files follow YAML 1.2.
+_Constructor.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+_Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_mapping)
+_Constructor.add_constructor("tag:yaml.org,2002:seq", _Constructor.construct_sequence)
+
+
+class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, _Constructor):
+    """Pure-Python loader: counts aliases and values while composing, event by event."""
+
     def __init__(self, stream) -> None:
-        super().__init__(stream)
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _Constructor.__init__(self)
         self._aliases = 0
         self._nodes = 0
         self._sizes: dict[str, int] = {}
@@ -85,34 +137,106 @@ class _Loader(yaml.SafeLoader):
                                 "write the values out instead of nesting anchors")
             raise YamlError(line, f"more than {MAX_NODES:,} values in one file", "keep large data in a .npy file")
 
-    def construct_mapping(self, node, deep=False):  # type: ignore[override]
-        mapping = LineDict(super().construct_mapping(node, deep=True))
-        mapping.line = node.start_mark.line + 1
-        mapping.key_lines = {}
-        mapping.duplicates = []
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if key in mapping.key_lines:
-                mapping.duplicates.append((key, mapping.key_lines[key], line))
-            mapping.key_lines[key] = line
-        return mapping
 
-    def construct_sequence(self, node, deep=False):  # type: ignore[override]
-        seq = LineList(super().construct_sequence(node, deep=True))
-        seq.line = node.start_mark.line + 1
-        seq.item_lines = [child.start_mark.line + 1 for child in node.value]
-        return seq
+class _Declined(Exception):
+    """The fast loader leaves this file to the pure-Python one."""
 
 
-# YAML 1.1 reads ``1e-5`` (no dot) as a string; numbers in case files follow YAML 1.2.
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
+_LIBYAML_DIFFERS = re.compile(r"[\t?]|(?<!\A)\ufeff|[|>][-+0-9]*#")
+"""Text libyaml reads differently: it accepts some tabs, ``?`` inside flow plain scalars, a
+byte-order mark starting any line and ``|#`` (a comment touching a block scalar header).
+Tags differ too (a bare ``!`` reads as '', not None): the fast loader declines every tag."""
+
+
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _FastLoader(CParser, _Constructor):
+        """libyaml events, composed here under the same bounds as :class:`_Loader`."""
+
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            _Constructor.__init__(self)
+
+        def compose_bounded(self):
+            """The root node of the only document (None if there is none)."""
+            get = self.get_event
+            get()  # StreamStartEvent
+            if self.check_event(StreamEndEvent):
+                return None
+            get()  # DocumentStartEvent
+            anchors, sizes = {}, {}  # an anchor is open while it has no size yet
+            nodes = aliases = 0
+            stack = []  # [collection node, its anchor, nodes counted before it, key awaiting its value]
+            while True:
+                event = get()
+                kind = type(event)
+                if kind is ScalarEvent:
+                    nodes += 1
+                    if event.tag is not None:
+                        raise _Declined
+                    tag = self.resolve(ScalarNode, event.value, event.implicit)
+                    node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+                    if event.anchor is not None:
+                        if event.anchor in anchors:
+                            raise _Declined
+                        anchors[event.anchor] = node
+                        sizes[event.anchor] = 1
+                elif kind is AliasEvent:
+                    aliases += 1
+                    if event.anchor not in sizes or aliases > MAX_ALIASES:  # undefined or open (recursive)
+                        raise _Declined
+                    nodes += sizes[event.anchor]
+                    if nodes > MAX_NODES:
+                        raise _Declined
+                    node = anchors[event.anchor]
+                elif kind is SequenceStartEvent or kind is MappingStartEvent:
+                    nodes += 1
+                    node_class = SequenceNode if kind is SequenceStartEvent else MappingNode
+                    if event.tag is not None:
+                        raise _Declined
+                    tag = self.resolve(node_class, None, event.implicit)
+                    node = node_class(tag, [], event.start_mark, None, flow_style=event.flow_style)
+                    if event.anchor is not None:
+                        if event.anchor in anchors:
+                            raise _Declined
+                        anchors[event.anchor] = node
+                    stack.append([node, event.anchor, nodes - 1, None])
+                    if len(stack) > MAX_FAST_DEPTH:
+                        raise _Declined
+                    continue
+                else:  # SequenceEndEvent or MappingEndEvent
+                    node, anchor, before, _ = stack.pop()
+                    node.end_mark = event.end_mark
+                    if anchor is not None:
+                        sizes[anchor] = nodes - before
+                if not stack:
+                    break
+                top = stack[-1]
+                if top[0].__class__ is SequenceNode:
+                    top[0].value.append(node)
+                elif top[3] is None:
+                    top[3] = node
+                else:
+                    top[0].value.append((top[3], node))
+                    top[3] = None
+            get()  # DocumentEndEvent
+            if nodes > MAX_NODES or not self.check_event(StreamEndEvent):
+                raise _Declined
+            return node
+
+    def _load_fast(text: str):
+        if _LIBYAML_DIFFERS.search(text):
+            raise _Declined
+        loader = _FastLoader(text)
+        try:
+            root = loader.compose_bounded()
+            return None if root is None else loader.construct_document(root)
+        finally:
+            loader.dispose()
+else:  # PyYAML built without libyaml
+    def _load_fast(text: str):
+        raise _Declined
 
 
 def _syntax_hint(problem: str) -> str:
@@ -123,16 +247,24 @@ def _syntax_hint(problem: str) -> str:
     return "check indentation, brackets and quoting"
 
 
-def load_yaml(path: Path):
-    """Parse one YAML file safely; raises :class:`YamlError` with a line number."""
+def load_yaml(path: Path, fast: bool = True):
+    """Parse one YAML file safely; raises :class:`YamlError` with a line number.
+
+    ``fast=False`` skips libyaml and loads with the pure-Python loader only.
+    """
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise YamlError(line, f"not UTF-8 (byte 0x{raw[exc.start]:02x})", "save the file as UTF-8") from None
+    if fast:
+        try:
+            return _load_fast(text)
+        except Exception:  # noqa: BLE001 - declined, or an error the pure-Python loader words
+            pass
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader only has safe constructors
     except YamlError:
         raise
     except yaml.constructor.ConstructorError as exc:
