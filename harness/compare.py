@@ -105,10 +105,10 @@ def compare(actual: Any, desired: Any, tol: Tolerance, *, check_dtype: bool = Tr
     if a.shape != b.shape:
         return report.fail("shape", f"Shapes differ: {names[0]} {a.shape} vs {names[1]} {b.shape}",
                            n_mismatch=max(a.size, b.size), n_total=max(a.size, b.size))
-    if check_dtype and a.dtype.name != b.dtype.name:
+    if check_dtype and a.dtype != b.dtype and a.dtype.name != b.dtype.name:
         return report.fail("dtype", f"Dtypes differ: {names[0]} {a.dtype.name} vs {names[1]} {b.dtype.name}",
                            n_mismatch=a.size, n_total=a.size)
-    if fast and a.dtype == b.dtype and a.dtype.name in _ORDERED_INTS and a.size:
+    if fast and a.dtype == b.dtype and a.dtype in _ORDERED_INTS and a.size:
         passed = _finite_pass(a, b, tol)
         if passed is not None:
             return passed
@@ -159,8 +159,8 @@ def compare(actual: Any, desired: Any, tol: Tolerance, *, check_dtype: bool = Tr
                        mismatches=_mismatches(order, a.shape, wa, wb, abs_err, rel_err, ulp), **stats)
 
 
-_ORDERED_INTS = {"float16": (np.int16, 0x7FFF), "bfloat16": (np.int16, 0x7FFF), "float32": (np.int32, 0x7FFFFFFF),
-                 "float64": (np.int64, 0x7FFFFFFFFFFFFFFF)}
+_ORDERED_INTS = {np.dtype(np.float16): (np.int16, 0x7FFF), np.dtype(ml_dtypes.bfloat16): (np.int16, 0x7FFF),
+                 np.dtype(np.float32): (np.int32, 0x7FFFFFFF), np.dtype(np.float64): (np.int64, 0x7FFFFFFFFFFFFFFF)}
 
 
 def _finite_pass(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison | None:
@@ -181,7 +181,7 @@ def _finite_pass(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison | N
     magnitude = np.abs(wb)
     if tol.ulp is None and (abs_err > tol.atol + tol.rtol * magnitude).any():
         return None
-    int_type, mask = _ORDERED_INTS[a.dtype.name]
+    int_type, mask = _ORDERED_INTS[a.dtype]
     ia, ib = a.view(int_type).astype(np.int64), b.view(int_type).astype(np.int64)
     if int_type is np.int64 and ((ia ^ ib) < 0).any():
         ulp = ulp_distance(a, b, a.dtype)

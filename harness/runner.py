@@ -14,6 +14,7 @@ import time
 import traceback
 from typing import Any, Callable
 
+import ml_dtypes
 import numpy as np
 
 from harness import gradients, inputs, tfbridge, tfexec
@@ -27,6 +28,7 @@ from harness.tolerances import DEFAULTS, Tolerance, default_tolerance, grad_tole
 TIMING_REPEATS = 5
 MAX_REPORTED_ELEMENTS = 1000
 MAX_DIFF_ELEMENTS = 2500
+_BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 
 
 class _Raised:
@@ -111,7 +113,7 @@ def jsonable(x: Any, limit: int = MAX_REPORTED_ELEMENTS) -> Any:
     if isinstance(x, (list, tuple)):
         return [jsonable(v, limit) for v in x]
     arr = np.asarray(x)
-    floats = arr.dtype.kind in "fcV" or arr.dtype.name == "bfloat16"
+    floats = arr.dtype.kind in "fcV" or arr.dtype == _BFLOAT16
     if floats:
         arr = arr.astype(np.float64)
     if arr.size <= limit and (not floats or np.isfinite(arr).all()):
