@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
                    "a TF abort, segfault or hang is reported as crashed/timeout and the run goes on. 0: run in-process")
     v.add_argument("--timeout", type=float, default=60.0, help="seconds per case before it is reported as timeout (0: none)")
     v.add_argument("--lf", action="store_true", help="rerun only the cases that failed last time")
-    v.add_argument("--timing-repeats", type=int, default=5)
+    v.add_argument("--timing-repeats", type=int, default=5,
+                   help="timed calls per side after the warm-up, fewer once 10 ms are spent (0: no timing)")
     v.add_argument("--debug", action="store_true", help="show tracebacks for harness errors")
     v.add_argument("--max-elements", type=int, default=None,
                    help=f"largest generated or loaded array (default {MAX_ELEMENTS:,}; also ${MAX_ELEMENTS_ENV})")

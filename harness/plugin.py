@@ -37,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "tf-parity harness")
     group.addoption("--harness-report-dir", default=None, help="write results.json and index.html here")
     group.addoption("--harness-timing-repeats", type=int, default=5,
-                    help="timed calls per side after the warm-up (median reported; 0 disables timing)")
+                    help="timed calls per side after the warm-up, fewer once 10 ms are spent (median reported; 0 disables timing)")
     group.addoption("--harness-debug", action="store_true", help="show tracebacks for harness errors")
     group.addoption("--harness-timeout", type=float, default=60.0,
                     help="seconds a case may run before its worker is stopped and the case reported as timeout (0: none)")

@@ -26,6 +26,7 @@ from harness.registry import OpSpec, get_op
 from harness.tolerances import DEFAULTS, Tolerance, default_tolerance, grad_tolerance, resolve_tolerance
 
 TIMING_REPEATS = 5
+TIMING_BUDGET_S = 0.01  # per side and check: slow calls are timed fewer times
 MAX_REPORTED_ELEMENTS = 1000
 MAX_DIFF_ELEMENTS = 2500
 _BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
@@ -63,8 +64,12 @@ def _call(fn: Callable[[], Any]) -> Any:
         return _Raised(exc)
 
 
-def median_time(fn: Callable[[], Any], repeats: int) -> float | None:
-    """Median wall time of ``repeats`` calls (None for 0 repeats); the caller warms up."""
+def median_time(fn: Callable[[], Any], repeats: int, budget_s: float | None = None) -> float | None:
+    """Median wall time of ``repeats`` calls (None for 0 repeats); the caller warms up.
+
+    With ``budget_s``, timing stops once that much time has been spent (after at least one
+    call), as ``timeit``'s autorange bounds its own cost: a 40 ms call is timed once, a
+    0.1 ms call ``repeats`` times."""
     if repeats <= 0:
         return None
     times = []
@@ -72,6 +77,8 @@ def median_time(fn: Callable[[], Any], repeats: int) -> float | None:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
+        if budget_s is not None and sum(times) >= budget_s:
+            break
     return statistics.median(times)
 
 
@@ -297,9 +304,9 @@ class CaseRun:
                 rec["warnings"].append("reference: false — TF is checked against itself (same_as/differs_from) and expect only")
             t0 = time.perf_counter()
             if not isinstance(ref, _Raised) and not isinstance(out, _Raised):
-                rec["time_reference_s"] = median_time(time_ref, self.timing_repeats)
+                rec["time_reference_s"] = median_time(time_ref, self.timing_repeats, TIMING_BUDGET_S)
             if not isinstance(out, _Raised):
-                rec["time_tf_s"] = median_time(time_tf, self.timing_repeats)
+                rec["time_tf_s"] = median_time(time_tf, self.timing_repeats, TIMING_BUDGET_S)
             self.cost["timing_s"] = time.perf_counter() - t0
         if exp.mode != "eager":
             rec["tf_traces"] = sum(n for key, n in tfexec.TRACES.items() if key[0] == exp.op.name and key[3] == exp.mode)

@@ -1,5 +1,6 @@
 """Across runs: baselines, shards and merging, determinism."""
 import json
+import time
 
 from harness.baseline import classify, exit_code, label
 from harness.report.merge import merge
@@ -92,3 +93,20 @@ def test_merge_keeps_first_of_duplicate_ids():
             "cases": [{"id": "x", "status": "passed", "file": "f", "line": 1}]}
     data = merge([part, part])
     assert len(data["cases"]) == 1 and any("appears in more than one part" in w for w in data["warnings"])
+
+
+def test_timing_stops_once_its_budget_is_spent():
+    from harness.runner import median_time
+
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.004)
+
+    assert median_time(slow, 5, budget_s=0.01) >= 0.004
+    assert len(calls) == 3  # 4 ms + 4 ms + 4 ms >= 10 ms: the budget ends it
+    calls.clear()
+    median_time(lambda: calls.append(1), 5, budget_s=0.01)
+    assert len(calls) == 5  # fast calls get every repeat
+    assert median_time(slow, 0, budget_s=0.01) is None
