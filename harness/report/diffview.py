@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-import numpy as np
 from markupsafe import Markup
 
 from harness.report import svg
@@ -92,17 +92,31 @@ def _at(node: Any, index: Iterable[int]) -> Any:
 def value_at(tree: Any, prefix: tuple[int, ...], index: tuple[int, ...], shape: tuple[int, ...] | None) -> Any:
     """The element at ``index`` of the output leaf at ``prefix``; a truncated (flattened) leaf is
     indexed in C order when its ``shape`` is known."""
+    return _indexer(tree, prefix, len(index), shape)(index)
+
+
+def _indexer(tree: Any, prefix: tuple[int, ...], ndim: int,
+             shape: tuple[int, ...] | None) -> Callable[[tuple[int, ...]], Any]:
+    """:func:`value_at` for many indices of ``ndim`` dimensions: the leaf is found once."""
     node = _at(tree, prefix)
     if node is None:
-        return None
-    if not index:
-        return node if not isinstance(node, list) else None
-    if depth(node) == len(index):
-        return _at(node, index)
-    if depth(node) == 1 and shape and len(shape) == len(index) and all(0 <= i < s for i, s in zip(index, shape)):
-        flat = int(np.ravel_multi_index(index, shape))
-        return node[flat] if flat < len(node) else None
-    return None
+        return lambda index: None
+    if not ndim:
+        return lambda index: node if not isinstance(node, list) else None
+    node_ndim = depth(node)
+    if node_ndim == ndim:
+        return lambda index: _at(node, index)
+    if node_ndim == 1 and shape and len(shape) == ndim:
+        strides = [math.prod(shape[k + 1:]) for k in range(ndim)]
+
+        def flat(index: tuple[int, ...]) -> Any:
+            if not all(0 <= i < s for i, s in zip(index, shape)):
+                return None
+            position = sum(i * stride for i, stride in zip(index, strides))  # C order
+            return node[position] if position < len(node) else None
+
+        return flat
+    return lambda index: None
 
 
 def _shape(node: Any) -> tuple[int, ...]:
@@ -164,12 +178,14 @@ def build_grid(case: Mapping[str, Any], source: DiffSource | None = None) -> dic
     prefix, shape = _leaf_prefix(diff.get("leaf")), _shape(abs_err)
     rtol, atol = source.rtol, source.atol
     dtype = case.get("dtype")
+    reference_at = _indexer(source.reference, prefix, ndim, shape)
+    tf_at = _indexer(source.tf, prefix, ndim, shape)
 
     def cell(index: tuple[int, ...]) -> dict:
         err = as_float(_at(abs_err, index))
         bad = bool(_at(mismatch, index))
-        ref_value = value_at(source.reference, prefix, index, shape)
-        tf_value = value_at(source.tf, prefix, index, shape)
+        ref_value = reference_at(index)
+        tf_value = tf_at(index)
         is_worst = index == worst
         title = [("worst " if is_worst else "") + index_text(index), f"abs err {fmt_num(err)}"]
         share = None

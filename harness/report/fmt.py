@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -17,10 +17,10 @@ from harness.report.ledger import as_float as _as_float
 OUTPUT_MAX_CHARS = 60_000
 
 
-
-
 def fmt_num(x: Any, digits: int = 3) -> str:
     """Compact number: ``1.2e-08``, ``0.327``, ``3``; ``—`` for missing."""
+    if x.__class__ is float and math.isfinite(x):
+        return f"{x:.{digits}g}"
     if x is None:
         return "—"
     if isinstance(x, bool):
@@ -67,6 +67,8 @@ def fmt_value(x: Any, dtype: str | None = None) -> str:
     NumPy prints scalars: the fewest digits that round back to the same value); integers
     and booleans as is; other leaves (e.g. a truncation marker) as their text.
     """
+    if x.__class__ is float and math.isfinite(x):
+        return _float_printer(dtype)[1](x)
     if isinstance(x, bool):
         return str(x).lower()
     if isinstance(x, int):
@@ -76,10 +78,42 @@ def fmt_value(x: Any, dtype: str | None = None) -> str:
         return "—" if x is None else str(x)
     if not math.isfinite(f):
         return fmt_num(f)
+    return _float_printer(dtype)[1](f)
+
+
+_MEMO_LIMIT = 65_536
+"""Distinct values remembered per dtype (outputs repeat values: 0.5, 1.0, the same loss per mode)."""
+
+
+@functools.lru_cache(maxsize=None)
+def _float_printer(dtype: str | None) -> tuple[dict[float, str], Callable[[float], str]]:
+    """``fmt_value`` of a finite float in ``dtype``, and the texts it has printed so far by value.
+
+    float64 prints as ``repr``: NumPy's ``str(np.float64(x))`` is the same shortest round-trip
+    text with the same switch to exponent notation (below 1e-4, from 1e16 on).
+    """
     cast = _caster(dtype)
-    if cast in (np.float32, np.float64):
-        return str(cast(f))
-    return _shortest(f, cast)
+    if cast is np.float64:
+        text = repr
+    elif cast is np.float32:
+        def text(f: float) -> str:
+            return str(np.float32(f))
+    else:
+        def text(f: float) -> str:
+            return _shortest(f, cast)
+    memo: dict[float, str] = {}
+
+    def printed(f: float) -> str:
+        s = memo.get(f)
+        if s is None:
+            s = text(f)
+            if f:  # 0.0 and -0.0 are one dict key but print differently
+                if len(memo) >= _MEMO_LIMIT:
+                    memo.clear()
+                memo[f] = s
+        return s
+
+    return memo, printed
 
 
 def fmt_time(seconds: Any) -> str:
@@ -108,6 +142,8 @@ def fmt_ratio(x: Any) -> str:
 
 def sort_key(x: Any) -> str:
     """A ``data-v`` attribute for client-side numeric sorting (empty when missing)."""
+    if x.__class__ is float and math.isfinite(x):
+        return repr(x)
     f = _as_float(x)
     if f is None:
         return ""
@@ -133,50 +169,65 @@ def format_array(value: Any, dtype: str | None = None, line_width: int = 76,
     """A nested list as NumPy prints it, one row per line, each column right-aligned.
 
     Columns (positions along the last axis) get their own width, so a 2-D output reads
-    as a table; a 1-D output wraps at ``line_width``.
+    as a table; a 1-D output wraps at ``line_width``. Each element is formatted once: a
+    first pass turns the leaves into text (rows of leaves become tuples) and measures the
+    columns, a second lays them out.
     """
     if not isinstance(value, list):
         return fmt_value(value, dtype)
     ndim = depth(value)
+    known = _float_printer(dtype)[0].get
     widths: dict[int, int] = {}
 
-    def measure(node: Any) -> None:
-        if not isinstance(node, list):
-            return
-        for j, item in enumerate(node):
-            if isinstance(item, list):
-                measure(item)
-            else:
+    def leaf(x: Any) -> str:
+        return fmt_value(x, dtype)
+
+    def texts(node: list) -> tuple | list:
+        if any(isinstance(x, list) for x in node):
+            out = [texts(x) if isinstance(x, list) else leaf(x) for x in node]
+            for j, item in enumerate(out):
                 key = j if ndim > 1 else 0
-                widths[key] = max(widths.get(key, 0), len(fmt_value(item, dtype)))
+                if isinstance(item, str) and len(item) > widths.get(key, 0):
+                    widths[key] = len(item)
+            return out
+        row = tuple([(known(x) or leaf(x)) if x.__class__ is float else leaf(x) for x in node])
+        if ndim > 1:
+            for j, size in enumerate(map(len, row)):
+                if size > widths.get(j, 0):
+                    widths[j] = size
+        elif row:
+            widths[0] = max(widths.get(0, 0), max(map(len, row)))
+        return row
 
-    measure(value)
-
-    def render(node: Any, level: int) -> str:
+    def render(node: tuple | list, level: int) -> str:
         if not node:
             return "[]"
-        if not any(isinstance(item, list) for item in node):
+        if isinstance(node, tuple):
+            last = len(node) - 1
+            if ndim > 1:
+                cells = [text.rjust(widths.get(j, 0)) for j, text in enumerate(node)]
+            else:
+                width = widths[0]
+                cells = [text.rjust(width) for text in node]
+            if level:
+                return "[" + ", ".join(cells) + "]"
             lines, line = [], ""
-            for j, item in enumerate(node):
-                cell = fmt_value(item, dtype).rjust(widths.get(j if ndim > 1 else 0, 0))
-                cell += "," if j < len(node) - 1 else ""
-                if line and level == 0 and len(line) + 1 + len(cell) + 1 > line_width:
+            for j, cell in enumerate(cells):
+                cell += "," if j < last else ""
+                if line and len(line) + 1 + len(cell) + 1 > line_width:
                     lines.append(line)
                     line = cell
                 else:
                     line = f"{line} {cell}" if line else cell
             lines.append(line)
-            return "[" + ("\n" + " " * (level + 1)).join(lines) + "]"
+            return "[" + "\n ".join(lines) + "]"
         sep = "," + "\n" * max(1, ndim - level - 1) + " " * (level + 1)
-        return "[" + sep.join(render(item, level + 1) if isinstance(item, list) else fmt_value(item, dtype)
-                              for item in node) + "]"
+        return "[" + sep.join(item if isinstance(item, str) else render(item, level + 1) for item in node) + "]"
 
-    text = render(value, 0)
+    text = render(texts(value), 0)
     if len(text) > max_chars:
         text = text[:max_chars] + "\n… (cut for display; every value is in results.json)"
     return text
-
-
 
 
 def shorten(text: Any, limit: int) -> str:

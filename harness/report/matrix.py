@@ -9,7 +9,8 @@ no case exercises at all (``no cases``).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 DTYPE_ORDER = ("float16", "bfloat16", "float32", "float64")
 MODE_ORDER = ("eager", "function", "xla")
