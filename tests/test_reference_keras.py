@@ -265,3 +265,26 @@ def test_parity_with_tensorflow(tf, name, init, args, dtype):
     assert ref.dtype == out.dtype and ref.shape == out.shape
     rtol = 2e-6 if out.dtype == np.float32 else 1e-7
     np.testing.assert_allclose(ref, out, rtol=rtol, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_sparse_categorical_crossentropy_from_probabilities_in_row_blocks(dtype, monkeypatch):
+    """Blocks of a few rows give exactly the unblocked log(clip(p)) cross-entropy, for any
+    leading rank, and the same out-of-range label error."""
+    from harness.reference import keras_backend as kb, stable
+    from harness.reference.errors import InvalidArgumentError
+    from harness.reference.nn import sparse_softmax_cross_entropy_with_logits
+
+    monkeypatch.setattr(stable, "ROW_BLOCK_BYTES", 64)  # 64 bytes: one or two rows a block
+    rng = np.random.default_rng(3)
+    kind = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
+    probs = rng.dirichlet(np.ones(7), size=(3, 5)).astype(kind)
+    probs[0, 0, 2] = 0.0  # clipped to eps
+    labels = rng.integers(0, 7, size=(3, 5))
+    whole = sparse_softmax_cross_entropy_with_logits(labels.astype(np.int64), kb.log(kb.clip(probs, kb.EPSILON, 1 - kb.EPSILON)))
+    blocked = kb.sparse_categorical_crossentropy(labels, probs)
+    assert blocked.dtype == whole.dtype and blocked.shape == (3, 5)
+    np.testing.assert_array_equal(blocked.astype(np.float64), whole.astype(np.float64))
+    labels[2, 1], labels[2, 3] = 9, -1
+    with pytest.raises(InvalidArgumentError, match="label value of 9 which"):
+        kb.sparse_categorical_crossentropy(labels, probs)

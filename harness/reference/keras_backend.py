@@ -207,6 +207,25 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1) 
             "Arguments `target` and `output` must have the same shape up until the last "
             f"dimension: target.shape={target.shape}, output.shape={output.shape}"
         )
-    if not from_logits:
-        output = log(clip(output, EPSILON, 1.0 - EPSILON))
-    return sparse_softmax_cross_entropy_with_logits(target, output)
+    if from_logits or output.size == 0:
+        if not from_logits:
+            output = log(clip(output, EPSILON, 1.0 - EPSILON))
+        return sparse_softmax_cross_entropy_with_logits(target, output)
+    return _sparse_xent_of_probabilities(target, output)
+
+
+def _sparse_xent_of_probabilities(target: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """The sparse softmax cross-entropy of ``log(clip(output))``, a block of rows at a time
+    (``stable.for_row_blocks``): the clipped logs of one block exist at once, never a second
+    and third copy of ``output``. Blocks run in order, so an out-of-range label is reported
+    as the unblocked call reports it (the first in row-major order)."""
+    classes = output.shape[-1]
+    probs, labels = output.reshape(-1, classes), target.reshape(-1)
+    parts: list[np.ndarray] = []
+
+    def block(rows: slice) -> None:
+        logits = log(clip(probs[rows], EPSILON, 1.0 - EPSILON))
+        parts.append(sparse_softmax_cross_entropy_with_logits(labels[rows], logits))
+
+    stable.for_row_blocks(block, probs.shape[0], classes, block_dtype=output.dtype, threads=1)
+    return np.concatenate(parts).reshape(target.shape)
