@@ -67,8 +67,8 @@ def loss_class(fn, masked: bool = False, validate=None, defaults=None):
         kwargs = {**(defaults or {}), **kwargs}
         if validate is not None:
             validate(**kwargs)
-        y_true = np.asarray(y_true).astype(LOSS_DTYPE)
-        y_pred = np.asarray(y_pred).astype(LOSS_DTYPE)
+        y_true = np.asarray(y_true).astype(LOSS_DTYPE, copy=False)  # no copy when already float32
+        y_pred = np.asarray(y_pred).astype(LOSS_DTYPE, copy=False)
         y_true, y_pred = keras_squeeze_or_expand_to_same_rank(y_true, y_pred)
         losses, mask = fn(y_true, y_pred, **kwargs) if masked else (fn(y_true, y_pred, **kwargs), None)
         return keras_reduce_weighted_values(losses, sample_weight, mask, reduction, LOSS_DTYPE)
