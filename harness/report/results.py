@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from importlib import metadata
 import platform
 import subprocess
 import tempfile
@@ -47,24 +49,28 @@ def _git_commit(cwd: Path) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def _version(module: str, *dists: str) -> str | None:
+    """A library's version without importing it: an xdist controller never imports TF, and
+    importing it only to read its version costs seconds at the end of every run."""
+    if module in sys.modules:
+        return getattr(sys.modules[module], "__version__", None)
+    for dist in dists:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
 def environment(root: Path) -> dict:
     import numpy
 
-    from harness import tfbridge
-
-    tf = tfbridge.tf()
-    try:
-        import keras
-
-        keras_version = keras.__version__
-    except ImportError:
-        keras_version = None
     cpu, flags = _cpu()
     return {
         "python": platform.python_version(),
         "numpy": numpy.__version__,
-        "tensorflow": tf.__version__,
-        "keras": keras_version,
+        "tensorflow": _version("tensorflow", "tensorflow-cpu", "tensorflow", "tf-nightly-cpu", "tf-nightly"),
+        "keras": _version("keras", "keras"),
         "platform": platform.platform(),
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
