@@ -27,7 +27,6 @@ from harness.registry import OpSpec
 
 MODES = ("eager", "function", "xla")
 TRACES: Counter = Counter()
-TRACE_COUNT = [0]  # all traces so far: a check that raises it paid for a trace (or an XLA compile)
 _FUNCTIONS: dict = {}
 
 
@@ -45,7 +44,6 @@ def _body(op: OpSpec, init: dict, values: dict, grad: tuple[str, ...], key=None)
     def call(tensors: dict, cotangent: list | None):
         if key is not None:
             TRACES[key] += 1  # Python side effect: runs once per trace, not per call
-            TRACE_COUNT[0] += 1
         if not grad:
             return op.run_tf(tf, init, {**tensors, **values}), None
         with tf.GradientTape() as tape:
