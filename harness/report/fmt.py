@@ -69,15 +69,9 @@ def fmt_value(x: Any, dtype: str | None = None) -> str:
     """
     if x.__class__ is float and math.isfinite(x):
         return _float_printer(dtype)[1](x)
-    if isinstance(x, bool):
-        return str(x).lower()
-    if isinstance(x, int):
-        return str(x)
-    f = _as_float(x)
-    if f is None:
-        return "—" if x is None else str(x)
-    if not math.isfinite(f):
-        return fmt_num(f)
+    f = None if isinstance(x, (bool, int)) else _as_float(x)
+    if f is None or not math.isfinite(f):
+        return fmt_num(x)  # booleans, integers, missing values, text, nan and inf as everywhere else
     return _float_printer(dtype)[1](f)
 
 
