@@ -4,18 +4,19 @@ A size is ``batch x classes``: small 8x10, medium 256x100, large 4096x1000. Inpu
 float32 (int32 for class ids), seeded from the op name and size, and shaped like real use:
 probabilities where a loss takes probabilities, one-hot rows where it takes one-hot labels.
 
-Inputs come from, in order:
+Everything comes from the op's record (``harness/ops``):
 
-1. :data:`BUILDERS`, whole-input builders for ops whose arguments are not ``[batch, classes]``
-   (sampled losses, CTC, Circle, ``clip_by_global_norm``);
-2. :data:`KINDS`, per-op overrides of an argument's kind (``{"labels": "probs"}``);
-3. the generic builder: each required tensor argument gets a kind from its name
-   (:data:`NAME_KINDS`) or its role (float -> ``normal [batch, classes]``, int -> class ids
-   ``[batch]``, float_list -> two ``[batch, classes]`` tensors); other optional arguments
-   keep their defaults. A required plain-value argument
-   has no generic value, so such an op is skipped with that reason until it gets an entry.
+1. its ``bench`` field: a whole-input builder (by name in :data:`BUILDERS`, or a function)
+   for ops whose arguments are not ``[batch, classes]`` (sampled losses, CTC, Circle,
+   ``clip_by_global_norm``);
+2. else the generic builder: each required tensor argument (and each tensor the signature
+   defaults to None that is not a weight) is drawn by its kind (:data:`KIND_BUILDERS`:
+   logits ``normal [batch, classes]``, probabilities rows on the simplex, one-hot rows,
+   class ids ``[batch]``, ...), a float_list as two ``[batch, classes]`` tensors; plain
+   values take their ``example`` (else their default). A required plain-value argument
+   without an example has no value, so such an op is skipped with that reason.
 
-:data:`SIZE_LIMITS` names ops benchmarked below the large size and why.
+An op's ``bench_limit`` names the largest size it is benchmarked at, and why.
 """
 from __future__ import annotations
 
@@ -80,57 +81,27 @@ def _uniform(rng: np.random.Generator, shape, low: float, high: float) -> np.nda
     return rng.random(shape, dtype=np.float32) * np.float32(high - low) + np.float32(low)
 
 
+_PROBS = lambda rng, b, c: _softmax_rows(_normal(rng, b, c))  # noqa: E731
+_UNIT = lambda rng, b, c: _uniform(rng, (b, c), 0.01, 0.99)  # noqa: E731
+_BINARY = lambda rng, b, c: (rng.random((b, c), dtype=np.float32) < 0.5).astype(np.float32)  # noqa: E731
+_POSITIVE = lambda rng, b, c: _uniform(rng, (b, c), 0.1, 3.0)  # noqa: E731
+_SCALAR = lambda rng, b, c: np.asarray(rng.uniform(0.5, 3.0), dtype=np.float32)  # noqa: E731
+
 KIND_BUILDERS: dict[str, Callable[[np.random.Generator, int, int], np.ndarray]] = {
-    "normal": _normal,
-    "probs": lambda rng, b, c: _softmax_rows(_normal(rng, b, c)),
-    "unit": lambda rng, b, c: _uniform(rng, (b, c), 0.01, 0.99),
-    "binary": lambda rng, b, c: (rng.random((b, c), dtype=np.float32) < 0.5).astype(np.float32),
-    "onehot": lambda rng, b, c: np.eye(c, dtype=np.float32)[rng.integers(0, c, b)],
-    "positive": lambda rng, b, c: _uniform(rng, (b, c), 0.1, 3.0),
-    "classes": lambda rng, b, c: rng.integers(0, c, b).astype(np.int32),
-    "per_example": lambda rng, b, c: _uniform(rng, b, 0.0, 3.0),
-    "scalar": lambda rng, b, c: np.asarray(rng.uniform(0.5, 3.0), dtype=np.float32),
+    "real": _normal, "logits": _normal, "losses": _normal, "embeddings": _normal,
+    "per_example_losses": lambda rng, b, c: _uniform(rng, b, 0.0, 3.0),
+    "probabilities": _PROBS, "probabilities_or_logits": _PROBS,
+    "probability": _UNIT, "probability_or_logits": _UNIT,
+    "one_hot": lambda rng, b, c: np.eye(c, dtype=np.float32)[rng.integers(0, c, b)],
+    "binary": _BINARY, "signed": _BINARY,
+    "nonnegative": _POSITIVE, "positive": _POSITIVE,
+    "weights": _SCALAR, "sample_weight": _SCALAR, "pos_weight": _SCALAR,
+    "class_ids": lambda rng, b, c: rng.integers(0, c, b).astype(np.int32),
 }
+"""Argument kind (:data:`harness.registry.KINDS`) -> ``(rng, batch, classes) -> array``."""
 
-NAME_KINDS = {
-    "y_true": "binary", "y_pred": "unit", "labels": "unit", "predictions": "unit",
-    "multi_class_labels": "binary", "onehot_labels": "onehot", "targets": "positive",
-    "per_example_loss": "per_example", "pos_weight": "scalar",
-}
-"""Kind of a float argument by its name (int arguments are class ids unless overridden)."""
-
-KINDS: dict[str, dict[str, str]] = {
-    "tf.nn.sigmoid_cross_entropy_with_logits": {"labels": "unit", "logits": "normal"},
-    "tf.nn.softmax_cross_entropy_with_logits": {"labels": "probs"},
-    "tf.compat.v1.nn.softmax_cross_entropy_with_logits": {"labels": "probs"},
-    "tf.compat.v1.nn.softmax_cross_entropy_with_logits_v2": {"labels": "probs"},
-    "tf.compat.v1.losses.hinge_loss": {"labels": "binary", "logits": "normal"},
-    "tf.compat.v1.losses.log_loss": {"labels": "binary"},
-    "tf.keras.losses.CategoricalCrossentropy": {"y_true": "onehot", "y_pred": "probs"},
-    "tf.keras.losses.categorical_crossentropy": {"y_true": "onehot", "y_pred": "probs"},
-    "tf.keras.losses.CategoricalFocalCrossentropy": {"y_true": "onehot", "y_pred": "probs"},
-    "tf.keras.losses.categorical_focal_crossentropy": {"y_true": "onehot", "y_pred": "probs"},
-    "tf.keras.losses.SparseCategoricalCrossentropy": {"y_pred": "probs"},
-    "tf.keras.losses.sparse_categorical_crossentropy": {"y_pred": "probs"},
-    "tf.keras.losses.CategoricalGeneralizedCrossEntropy": {"y_pred": "probs"},
-    "tf.keras.losses.categorical_generalized_cross_entropy": {"y_pred": "probs"},
-    "tf.keras.losses.CategoricalHinge": {"y_true": "onehot", "y_pred": "normal"},
-    "tf.keras.losses.categorical_hinge": {"y_true": "onehot", "y_pred": "normal"},
-    "tf.keras.losses.KLDivergence": {"y_true": "probs", "y_pred": "probs"},
-    "tf.keras.losses.kld": {"y_true": "probs", "y_pred": "probs"},
-    "tf.keras.losses.KLD": {"y_true": "probs", "y_pred": "probs"},
-    "tf.keras.losses.kullback_leibler_divergence": {"y_true": "probs", "y_pred": "probs"},
-    "tf.keras.losses.Poisson": {"y_true": "positive", "y_pred": "positive"},
-    "tf.keras.losses.poisson": {"y_true": "positive", "y_pred": "positive"},
-}
-"""Per-op kinds of tensor arguments; an argument named here is built even when optional."""
-
-VALUES: dict[str, dict] = {
-    "tf.compat.v1.losses.cosine_distance": {"axis": -1},
-    "tf.keras.losses.categorical_generalized_cross_entropy": {"q": 0.5},
-}
-"""Plain-value arguments an op requires (or that make its benchmark meaningful)."""
-
+_OPTIONAL_BUILT = ("weights", "sample_weight", "pos_weight", "embeddings", "positive", "class_ids")
+"""Kinds of tensor arguments the signature defaults to None that are left out."""
 
 LIST_LENGTH = 2
 """Tensors in a generic ``float_list`` argument (all ``[batch, classes]``)."""
@@ -190,30 +161,20 @@ def _linear_softmax(rng: np.random.Generator, b: int, c: int) -> dict:
 
 
 BUILDERS: dict[str, Callable[[np.random.Generator, int, int], dict]] = {
-    "examples.linear_softmax_clipped_grads": _linear_softmax,
-    "tf.nn.sampled_softmax_loss": _sampled,
-    "tf.nn.nce_loss": _sampled,
-    "tf.keras.losses.CTC": _ctc,
-    "tf.keras.losses.ctc": _ctc,
-    "tf.keras.losses.Circle": _circle,
-    "tf.keras.losses.circle": _circle,
-    "tf.clip_by_global_norm": _clip,
+    "linear_softmax": _linear_softmax,
+    "sampled_loss": _sampled,
+    "keras_ctc": _ctc,
+    "circle": _circle,
+    "clip_by_global_norm": _clip,
 }
-
-_CTC_LIMIT = ("medium", "the CTC reference walks the frames of each example in Python")
-SIZE_LIMITS: dict[str, tuple[str, str]] = {
-    "tf.keras.losses.CTC": _CTC_LIMIT,
-    "tf.keras.losses.ctc": _CTC_LIMIT,
-}
-"""Op -> (largest size benchmarked, why)."""
+"""Builder name -> ``(rng, batch, classes) -> args``, for the ``bench`` field of op records."""
 
 
-def size_skip_reason(op_name: str, size: str) -> str | None:
-    """Why ``op_name`` is not benchmarked at ``size``, or None."""
-    limit = SIZE_LIMITS.get(op_name)
+def size_skip_reason(op: OpSpec, size: str) -> str | None:
+    """Why ``op`` is not benchmarked at ``size``, or None."""
     order = list(SIZES)
-    if limit and order.index(size) > order.index(limit[0]):
-        return f"benchmarked up to the {limit[0]} size only: {limit[1]}"
+    if op.bench_limit and order.index(size) > order.index(op.bench_limit[0]):
+        return f"benchmarked up to the {op.bench_limit[0]} size only: {op.bench_limit[1]}"
     return None
 
 
@@ -230,34 +191,32 @@ def _shape(value) -> list:
 def build(op: OpSpec, size: str, batch: int | None = None, classes: int | None = None) -> BenchInput:
     """Inputs for ``op`` at ``size`` (``batch``/``classes`` override the size's shape);
     raises :class:`CannotBuild` with the reason when there are none."""
-    reason = size_skip_reason(op.name, size) if batch is None else None
+    reason = size_skip_reason(op, size) if batch is None else None
     if reason:
         raise CannotBuild(reason)
     b, c = SIZES[size]
     b, c = batch or b, classes or c
     rng = np.random.default_rng(_seed(op.name, size))
-    if op.name in BUILDERS:
-        args = BUILDERS[op.name](rng, b, c)
-    else:
+    if op.bench is None:
         args = _generic(op, rng, b, c)
-    args.update(VALUES.get(op.name, {}))
+    else:
+        args = (BUILDERS[op.bench] if isinstance(op.bench, str) else op.bench)(rng, b, c)
     missing = [a.name for a in op.args if a.required and a.name not in args]
     if missing:
         raise CannotBuild(f"required plain-value argument(s) {', '.join(missing)} have no benchmark value "
-                          "(add them to VALUES in bench/inputs.py)")
+                          "(give them an `example` in the op record)")
     shapes = {k: _shape(v) for k, v in args.items() if isinstance(v, (np.ndarray, list))}
     return BenchInput(init={}, args=args, shapes=shapes)
 
 
 def _generic(op: OpSpec, rng: np.random.Generator, b: int, c: int) -> dict:
-    overrides = KINDS.get(op.name, {})
     args = {}
     for arg in op.args:
-        if arg.role == "float_list":  # built even when optional: an empty list times nothing
-            args[arg.name] = [KIND_BUILDERS["normal"](rng, b, c) for _ in range(LIST_LENGTH)]
-            continue
-        if arg.role == "value" or not (arg.required or arg.name in overrides):
-            continue
-        default_kind = "classes" if arg.role == "int" else NAME_KINDS.get(arg.name, "normal")
-        args[arg.name] = KIND_BUILDERS[overrides.get(arg.name, default_kind)](rng, b, c)
+        if arg.role == "value":
+            if arg.example is not None:
+                args[arg.name] = arg.example
+        elif arg.role == "float_list":  # built even when optional: an empty list times nothing
+            args[arg.name] = [KIND_BUILDERS["real"](rng, b, c) for _ in range(LIST_LENGTH)]
+        elif arg.required or (arg.default is None and arg.meaning not in _OPTIONAL_BUILT):
+            args[arg.name] = KIND_BUILDERS[arg.meaning](rng, b, c)
     return args

@@ -1,21 +1,27 @@
 """One registry of ops, keyed by TensorFlow's public API name.
 
-Each :class:`OpSpec` names the NumPy reference, how to reach the TensorFlow callable
-(TensorFlow is imported lazily, only when a TF side is actually run), the role of every
-argument and which arguments are differentiable.
+Each :class:`OpSpec` is an op's whole record, as PyTorch's OpInfo: the NumPy reference,
+how to reach the TensorFlow callable (TensorFlow is imported lazily, only when a TF side
+is actually run), every argument with its role and kind, the dtypes and modes TF
+supports, the reference gradient (analytic, or finite differences), the shapes its
+inputs take when the generic rules cannot build them (fuzz and benchmark), and its
+known quirks.
 
-Argument roles:
+Argument roles (how the loader turns a case's value into an input):
 
 ``float``       a float tensor; cast to each dtype of the case's ``dtypes:`` list.
 ``int``         an integer tensor; int32 unless the case gives a ``dtype``.
 ``float_list``  a list of float tensors (``tf.clip_by_global_norm``'s ``t_list``).
 ``value``       a plain Python value (bool, number, string, ``None``), passed as is.
 
+Argument kinds (what a tensor means: :data:`KINDS`) are read by the fuzz strategies
+(:mod:`harness.fuzz.strategies`) and the benchmark inputs (``bench/inputs.py``) to draw
+values an op is meant to see.
+
 Ops are declared per API family in ``harness/ops/*.py``; this module only collects them.
 """
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import importlib
 import os
@@ -24,6 +30,34 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 ROLES = ("float", "int", "float_list", "value")
+
+MODES = ("eager", "function", "xla")
+"""TF execution modes (see :mod:`harness.tfexec`)."""
+
+KINDS: dict[str, str] = {
+    "real": "any real number",
+    "logits": "unscaled log-probabilities (any real)",
+    "probabilities": "rows of class probabilities, each summing to 1",
+    "probability": "probabilities element by element, in [0, 1]",
+    "probabilities_or_logits": "rows of class probabilities; logits when from_logits=True",
+    "probability_or_logits": "probabilities in [0, 1] element by element; logits when from_logits=True",
+    "one_hot": "one-hot rows (or soft labels: rows summing to 1)",
+    "binary": "targets in {0, 1}",
+    "signed": "targets in {-1, 1} (0/1 labels are mapped to -1/1)",
+    "nonnegative": "values >= 0 (counts, rates)",
+    "positive": "values > 0",
+    "losses": "loss values (any real), per element",
+    "per_example_losses": "loss values (any real), one per example",
+    "weights": "weights >= 0: a scalar or broadcastable to the per-example losses",
+    "sample_weight": "Keras sample weights >= 0: a scalar, per example or per element",
+    "pos_weight": "coefficient >= 0 of the positive term: a scalar, per class or per element",
+    "embeddings": "vectors that meet in dot products (moderate values)",
+    "class_ids": "integer class ids in [0, number of classes)",
+    "label_sequences": "integer label sequences, one row per example, padded past each length",
+    "sequence_lengths": "integer lengths, one per example",
+}
+"""What an argument means, beyond its role. A ``float`` argument without a kind is
+``real``, an ``int`` one ``class_ids``."""
 
 
 class _Required:
@@ -37,7 +71,7 @@ REQUIRED: Any = _Required()
 
 @dataclass(frozen=True)
 class Arg:
-    """One argument of an op: its TF keyword name, role, default and documentation."""
+    """One argument of an op: its TF keyword name, role, default, documentation and kind."""
 
     name: str
     role: str = "float"
@@ -45,10 +79,24 @@ class Arg:
     doc: str = ""
     choices: tuple = ()
     """For ``value`` args with a closed set of values (e.g. a reduction); empty = any."""
+    kind: str = ""
+    """What a tensor argument means (a key of :data:`KINDS`); empty: by its role."""
+    example: Any = None
+    """A typical value of a plain-value argument that a case must give in practice (the
+    benchmark passes it); None: none."""
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"Arg {self.name}: role {self.role!r} not in {ROLES}")
+        if self.kind and self.kind not in KINDS:
+            raise ValueError(f"Arg {self.name}: kind {self.kind!r} not in {tuple(KINDS)}")
+
+    @property
+    def meaning(self) -> str:
+        """The argument's kind, or the default of its role (``real``, ``class_ids``)."""
+        if self.kind:
+            return self.kind
+        return {"int": "class_ids", "value": ""}.get(self.role, "real")
 
     @property
     def required(self) -> bool:
@@ -85,17 +133,27 @@ class OpSpec:
     """Analytic reference gradient: ``grad(init, args, cotangent, wrt) -> {name: array}``,
     the vector-Jacobian product of ``sum(output * cotangent)``; ``cotangent`` is a list with
     one array per output leaf. Without it, gradients are taken by finite differences of the
-    reference in float64 (:mod:`harness.gradients`)."""
+    reference in float64 (:mod:`harness.finite_differences`)."""
+    modes: tuple[str, ...] = MODES
+    """TF execution modes the op runs in."""
+    quirks: str = ""
+    """Known TF behaviour the reference mirrors, in a sentence or two (shown by list-ops)."""
+    fuzz: str | Callable[..., Any] | None = None
+    """How fuzz examples are drawn when the generic rules (by argument kind) cannot make the
+    arguments' shapes agree: a recipe of :data:`harness.fuzz.recipes.RECIPES` by name, or
+    ``fuzz(g, op)`` that draws with a :class:`harness.fuzz.strategies.Gen` and returns the
+    args dict (or an Example)."""
+    bench: str | Callable[..., dict] | None = None
+    """How benchmark args are built when the generic ``[batch, classes]`` rule cannot: a
+    builder of ``bench.inputs.BUILDERS`` by name, or ``bench(rng, batch, classes) -> args``."""
+    bench_limit: tuple[str, str] | None = None
+    """(largest benchmark size, why) for an op too slow at the large size."""
 
     @property
     def is_keras_class(self) -> bool:
         return bool(self.init) or (
             self.name.startswith("tf.keras.losses.") and self.name.rsplit(".", 1)[1][:1].isupper()
         )
-
-    @property
-    def family(self) -> str:
-        return self.name.rsplit(".", 1)[0]
 
     def arg(self, name: str) -> Arg | None:
         return next((a for a in self.args if a.name == name), None)
@@ -205,15 +263,9 @@ def registry() -> Registry:
 
         names = [f"harness.ops.{m.name}" for m in sorted(pkgutil.iter_modules(ops_pkg.__path__), key=lambda m: m.name)]
         names += [n.strip() for n in os.environ.get(EXTRA_OPS_ENV, "").split(",") if n.strip()]
-        grads: dict = {}
         for name in names:
-            module = importlib.import_module(name)
-            for spec in getattr(module, "OPS", ()):
+            for spec in getattr(importlib.import_module(name), "OPS", ()):
                 reg.add(spec)
-            grads.update(getattr(module, "GRADS", {}))
-        for op_name, fn in grads.items():  # analytic gradients declared apart from the ops
-            if op_name in reg._ops and reg._ops[op_name].grad is None:
-                reg._ops[op_name] = dataclasses.replace(reg._ops[op_name], grad=fn)
         _REGISTRY = reg
     return _REGISTRY
 

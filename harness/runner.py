@@ -17,7 +17,7 @@ from typing import Any, Callable
 import ml_dtypes
 import numpy as np
 
-from harness import gradients, inputs, tfbridge, tfexec
+from harness import finite_differences, inputs, tfbridge, tfexec
 from harness.arbitrate import arbitrate
 from harness.outputs import leaves, precision_of
 from harness.compare import Comparison, compare
@@ -435,7 +435,7 @@ class CaseRun:
         t0 = time.perf_counter()
         tf_grads = _call(lambda: tfexec.run(exp.op, init, args, exp.mode, wrt, cot)[1])
         t1 = time.perf_counter()
-        ref_grads = _call(lambda: gradients.reference_gradient(exp.op, init, args, wrt, cot))
+        ref_grads = _call(lambda: finite_differences.reference_gradient(exp.op, init, args, wrt, cot))
         self.cost["tf_s"] += t1 - t0
         self.cost["reference_s"] += time.perf_counter() - t1
         for side, value in (("tf", tf_grads), ("reference", ref_grads)):

@@ -145,10 +145,10 @@ Looser than the value defaults: a gradient is a difference of terms of the value
 
 def grad_tolerance(dtype: str, method: str = "analytic") -> Tolerance:
     """The gradient tolerance for ``dtype``; a finite-difference reference is at least as
-    loose as its own error bound (:data:`harness.gradients.FD_TOLERANCE`)."""
+    loose as its own error bound (:data:`harness.finite_differences.FD_TOLERANCE`)."""
     rtol, atol = GRAD_DEFAULTS[str(dtype)]
     if method.startswith("finite-difference/"):
-        from harness.gradients import FD_TOLERANCE
+        from harness.finite_differences import FD_TOLERANCE
 
         fd_rtol, fd_atol = FD_TOLERANCE[method.split("/", 1)[1]]
         rtol, atol = max(rtol, fd_rtol), max(atol, fd_atol)

@@ -1,4 +1,4 @@
-"""Analytic reference gradients (harness/reference/grads.py via harness/ops/gradients.py):
+"""Analytic reference gradients (harness/reference/vjp.py via each op record's ``grad``):
 against central finite differences of the reference (no TF), the TF quirks they mirror,
 and a few against TensorFlow's GradientTape directly."""
 import ml_dtypes
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from harness import tfexec
-from harness.ops import gradients as opgrads
-from harness.reference import grads as G
+from harness.ops import nn_compat_v1
+from harness.reference import vjp as G
 from harness.reference import keras_ctc, stable
-from harness.registry import get_op
+from harness.registry import get_op, registry
 
 RNG = np.random.default_rng(20240521)
 B, C = 5, 4
@@ -146,11 +146,27 @@ def test_analytic_gradient_equals_finite_differences_of_a_float32_reference(case
         np.testing.assert_allclose(analytic[arg], fd[arg], rtol=2e-3, atol=2e-4, err_msg=f"{name} d/d{arg}")
 
 
-def test_every_analytic_gradient_is_attached_to_a_registered_differentiable_op():
-    for name, fn in opgrads.GRADS.items():
-        op = get_op(name)
-        assert op.differentiable, name
-        assert op.grad is fn, name
+ANALYTIC = {
+    "tf.nn.softmax", "tf.nn.log_softmax", "tf.nn.softmax_cross_entropy_with_logits",
+    "tf.compat.v1.nn.softmax_cross_entropy_with_logits", "tf.compat.v1.nn.softmax_cross_entropy_with_logits_v2",
+    "tf.nn.sparse_softmax_cross_entropy_with_logits", "tf.nn.sigmoid_cross_entropy_with_logits",
+    "tf.nn.weighted_cross_entropy_with_logits", "tf.compat.v1.losses.softmax_cross_entropy",
+    "tf.compat.v1.losses.sparse_softmax_cross_entropy", "tf.compat.v1.losses.sigmoid_cross_entropy",
+    "tf.keras.losses.CategoricalCrossentropy", "tf.keras.losses.SparseCategoricalCrossentropy",
+    "tf.keras.losses.BinaryCrossentropy", "tf.keras.losses.categorical_crossentropy",
+    "tf.keras.losses.sparse_categorical_crossentropy", "tf.keras.losses.binary_crossentropy",
+    "tf.keras.losses.CTC", "tf.keras.losses.ctc", "tf.compat.v1.losses.compute_weighted_loss",
+    "tf.nn.compute_average_loss", "tf.clip_by_global_norm",
+}
+"""The ops whose records carry an analytic gradient (every other one is checked by finite
+differences)."""
+
+
+def test_analytic_gradients_sit_in_the_records_of_differentiable_ops():
+    with_grad = {op.name for op in registry() if op.grad is not None}
+    assert ANALYTIC <= with_grad, sorted(ANALYTIC - with_grad)
+    for name in with_grad:
+        assert get_op(name).differentiable, name
 
 
 def test_clip_by_global_norm_gradient_equals_finite_differences():
@@ -197,8 +213,8 @@ def test_ctc_gradient_drops_a_blank_inside_the_label_as_tf_does():
 def test_v1_op_stops_the_labels_gradient_and_v2_does_not():
     args = {"labels": SOFT_LABELS, "logits": LOGITS}
     cot = [np.ones(B)]
-    v1 = opgrads.softmax_xent_v1({}, args, cot, ("labels", "logits"))
-    v2 = opgrads.softmax_xent_v2({}, args, cot, ("labels", "logits"))
+    v1 = nn_compat_v1.xent_v1_grad({}, args, cot, ("labels", "logits"))
+    v2 = nn_compat_v1.xent_v2_grad({}, args, cot, ("labels", "logits"))
     assert np.all(v1["labels"] == 0)
     np.testing.assert_array_equal(v1["logits"], v2["logits"])
     np.testing.assert_allclose(v2["labels"], -stable.log_softmax(LOGITS), rtol=1e-12)
@@ -284,7 +300,7 @@ def test_tf_stops_the_v1_labels_gradient_and_backpropagates_v2s():
     for name in ("tf.compat.v1.nn.softmax_cross_entropy_with_logits",
                  "tf.compat.v1.nn.softmax_cross_entropy_with_logits_v2"):
         _, tf_grads = tfexec.run(get_op(name), {}, args, "eager", wrt, cot)
-        ours = (opgrads.softmax_xent_v1 if name.endswith("logits") else opgrads.softmax_xent_v2)({}, args, cot, wrt)
+        ours = (nn_compat_v1.xent_v1_grad if name.endswith("logits") else nn_compat_v1.xent_v2_grad)({}, args, cot, wrt)
         for arg in wrt:
             np.testing.assert_allclose(ours[arg], tf_grads[arg], rtol=1e-12, atol=1e-15, err_msg=f"{name} d/d{arg}")
         assert np.any(tf_grads["labels"] != 0) == name.endswith("_v2")

@@ -1,6 +1,7 @@
-"""Per-op shape recipes for ops whose arguments the name rules of
-:func:`harness.fuzz.strategies.generic` cannot make coherent, per-op shape limits, and the
-ops that are not fuzzed (with the reason, reported on every run).
+"""Shape recipes for ops whose arguments the kind rules of
+:func:`harness.fuzz.strategies.generic` cannot make coherent, by name: an op record names
+its recipe (``fuzz="ctc"``) or carries its own function; and the ops that are not fuzzed
+(with the reason, reported on every run).
 """
 from __future__ import annotations
 
@@ -15,10 +16,6 @@ from harness.registry import OpSpec
 
 SKIPPED: dict[str, str] = {}
 """op name -> why it is not fuzzed."""
-
-SHAPE_RULES: dict[str, ShapeRule] = {
-    "tf.compat.v1.losses.mean_pairwise_squared_error": ShapeRule(min_rank=2),
-}
 
 
 def _plain_values(g: Gen, op: OpSpec, skip=()) -> dict:
@@ -144,25 +141,43 @@ def linear_softmax_clipped_grads(g: Gen, op: OpSpec) -> Example:
     return Example(op.name, g.dtype, args)
 
 
+def pairwise(g: Gen, op: OpSpec) -> Example:
+    """The generic rules on a main shape of rank 2 or more (one pair per example at least)."""
+    return generic(g, op, ShapeRule(min_rank=2))
+
+
 RECIPES: dict[str, Callable[[Gen, OpSpec], Example]] = {
-    "examples.linear_softmax_clipped_grads": linear_softmax_clipped_grads,
-    "tf.nn.sampled_softmax_loss": sampled_loss,
-    "tf.nn.nce_loss": sampled_loss,
-    "tf.clip_by_global_norm": clip_by_global_norm,
-    "tf.compat.v1.losses.cosine_distance": cosine_distance,
-    "tf.keras.losses.CTC": ctc,
-    "tf.keras.losses.ctc": ctc,
-    "tf.keras.losses.Circle": circle,
-    "tf.keras.losses.circle": circle,
-    "tf.nn.compute_average_loss": compute_average_loss,
+    "linear_softmax_clipped_grads": linear_softmax_clipped_grads,
+    "sampled_loss": sampled_loss,
+    "clip_by_global_norm": clip_by_global_norm,
+    "cosine_distance": cosine_distance,
+    "keras_ctc": ctc,
+    "circle": circle,
+    "compute_average_loss": compute_average_loss,
+    "pairwise": pairwise,
 }
+"""Recipe name -> ``recipe(g, op) -> Example``, for the ``fuzz`` field of op records."""
+
+
+def recipe_of(op: OpSpec) -> Callable[[Gen, OpSpec], Example] | None:
+    """The op's own recipe: its record's ``fuzz`` (a recipe name or a function), or None.
+    A function may return the args dict alone."""
+    if op.fuzz is None:
+        return None
+    if not callable(op.fuzz):
+        return RECIPES[op.fuzz]
+
+    def draw(g: Gen, o: OpSpec) -> Example:
+        out = op.fuzz(g, o)
+        return out if isinstance(out, Example) else Example(o.name, g.dtype, out)
+    return draw
 
 
 def skip_reason(op: OpSpec) -> str | None:
     """Why ``op`` is not fuzzed, or None."""
     if op.name in SKIPPED:
         return SKIPPED[op.name]
-    if op.name not in RECIPES:
+    if op.fuzz is None:
         try:
             check_generic(op)
         except Unfuzzable as exc:
@@ -172,13 +187,12 @@ def skip_reason(op: OpSpec) -> str | None:
 
 def examples_for(op: OpSpec, dtypes: list[str], *, nan: bool = False,
                  subnormal: bool = False) -> st.SearchStrategy[Example]:
-    """Examples of ``op`` in one of ``dtypes`` (the recipe, else the generic rules)."""
-    recipe = RECIPES.get(op.name)
-    rule = SHAPE_RULES.get(op.name, ShapeRule())
+    """Examples of ``op`` in one of ``dtypes`` (its recipe, else the generic rules)."""
+    recipe = recipe_of(op)
 
     @st.composite
     def draw_example(draw):
         g = Gen(draw, draw(st.sampled_from(dtypes)), nan, subnormal)
-        return recipe(g, op) if recipe else generic(g, op, rule)
+        return recipe(g, op) if recipe else generic(g, op, ShapeRule())
 
     return draw_example()

@@ -5,12 +5,12 @@ example's dtype, so writing them out and casting them back is lossless), a ``{fi
 shape: [...]}`` generator for empty tensors (a nested list cannot spell shape ``[0, 3]``),
 or plain values. It is run and written out exactly as a case file would hold it.
 
-Coherence between arguments comes from their names (see :func:`generic`): the float
-tensors of a pair (``labels``/``logits``, ``y_true``/``y_pred``, ...) share one shape
-``[batch, ..., classes]``; an int ``labels``/``y_true`` holds indices into the last axis
-of that shape; weights are a scalar or broadcastable to the per-example loss. What each
-float holds (logits, probabilities, counts) comes from :data:`DOMAIN_OVERRIDES`. Ops that
-need more than that have a recipe in :mod:`harness.fuzz.recipes`.
+Coherence between arguments comes from their kinds in the op record (see :func:`generic`
+and :data:`harness.registry.KINDS`): the float tensors of a pair (logits, probabilities,
+labels, losses, ...) share one shape ``[batch, ..., classes]``; class ids index the last
+axis of that shape; weights are a scalar or broadcastable to the per-example loss. What
+each float holds comes from its kind (:data:`KIND_DOMAINS`). Ops that need more than that
+name a recipe (:mod:`harness.fuzz.recipes`) or carry one in their record (``fuzz``).
 """
 from __future__ import annotations
 
@@ -222,51 +222,27 @@ VALUE_CHOICES: dict[str, tuple] = {
 """Values tried for ``value`` args without ``choices`` (axis-like args keep their default:
 changing them needs shape knowledge, see the recipes)."""
 
-# --- argument names and what they hold -------------------------------------------------
-PAIR_NAMES = ("labels", "onehot_labels", "multi_class_labels", "y_true", "targets", "logits", "predictions",
-              "y_pred", "log_input", "t", "loss", "losses", "per_example_loss", "regularization_loss")
-"""Float tensors that share the op's main shape."""
-WEIGHT_NAMES = ("weights", "sample_weight", "pos_weight")
-LABEL_NAMES = ("labels", "onehot_labels", "multi_class_labels", "y_true", "targets")
-
-_PROBABILITY_PAIR = {"y_true": UNIT, "y_pred": UNIT}
-DOMAIN_OVERRIDES: dict[str, dict[str, str]] = {
-    "kld": _PROBABILITY_PAIR, "kldivergence": _PROBABILITY_PAIR, "kullbackleiblerdivergence": _PROBABILITY_PAIR,
-    "dice": _PROBABILITY_PAIR, "tversky": _PROBABILITY_PAIR,
-    "poisson": {"y_true": NONNEG, "y_pred": NONNEG},
-    "categoricalgeneralizedcrossentropy": {"y_pred": UNIT},
-    "hinge": {"y_true": SIGNED_LABEL}, "squaredhinge": {"y_true": SIGNED_LABEL},
-    "categoricalhinge": {"y_true": UNIT},
-    "logloss": {"labels": UNIT, "predictions": UNIT},
-    "hingeloss": {"labels": BINARY},
-    "sigmoidcrossentropy": {"multi_class_labels": BINARY},
-    "logpoissonloss": {"targets": NONNEG},
+# --- what each argument holds: its kind in the op record ------------------------------
+KIND_DOMAINS: dict[str, str] = {
+    "real": REAL, "logits": REAL, "losses": REAL, "per_example_losses": REAL,
+    "probabilities": UNIT, "probability": UNIT, "one_hot": UNIT,
+    "probabilities_or_logits": UNIT, "probability_or_logits": UNIT,
+    "binary": BINARY, "signed": SIGNED_LABEL, "nonnegative": NONNEG, "positive": POSITIVE,
+    "weights": NONNEG, "sample_weight": NONNEG, "pos_weight": NONNEG, "embeddings": MODERATE,
 }
-"""By op short name (lower case, no underscores): the domain of args that differ from
-the name-based default (labels: probabilities in [0, 1]; everything else: any real)."""
-_REAL_LABELS = ("absolutedifference", "meansquarederror", "huberloss", "meanpairwisesquarederror", "mse", "mae",
-                "mape", "msle", "meanabsoluteerror", "meanabsolutepercentageerror", "meansquaredlogarithmicerror",
-                "huber", "logcosh", "cosinesimilarity")
-_PROBABILITY_PREDICTIONS = ("binarycrossentropy", "categoricalcrossentropy", "binaryfocalcrossentropy",
-                            "categoricalfocalcrossentropy", "sparsecategoricalcrossentropy")
-
-
-def short_name(op: OpSpec) -> str:
-    return op.name.rsplit(".", 1)[1].replace("_", "").lower()
+"""The values of a float kind (:data:`harness.registry.KINDS`); a ``..._or_logits`` kind is
+REAL when the case sets ``from_logits``."""
+WEIGHT_KINDS = ("weights", "sample_weight", "pos_weight")
+PAIR_KINDS = tuple(k for k in KIND_DOMAINS if k not in WEIGHT_KINDS + ("embeddings", "positive"))
+"""Float kinds that share the op's main shape ``[batch, ..., classes]``."""
 
 
 def domain_of(op: OpSpec, name: str, values: dict) -> str:
     """What the float argument ``name`` of ``op`` holds, given the chosen plain values."""
-    short = short_name(op)
-    if name in DOMAIN_OVERRIDES.get(short, {}):
-        return DOMAIN_OVERRIDES[short][name]
-    if name == "y_pred" and short in _PROBABILITY_PREDICTIONS and not values.get("from_logits"):
-        return UNIT
-    if name in LABEL_NAMES and short not in _REAL_LABELS:
-        return UNIT
-    if name in WEIGHT_NAMES:
-        return NONNEG
-    return REAL
+    kind = op.arg(name).meaning
+    if kind.endswith("_or_logits") and values.get("from_logits"):
+        return REAL
+    return KIND_DOMAINS[kind]
 
 
 @dataclass(frozen=True)
@@ -279,8 +255,9 @@ class ShapeRule:
 
 
 def loss_shape(op: OpSpec, main: tuple) -> tuple:
-    """Shape of the per-example loss the weights apply to."""
-    if op.name.startswith("tf.keras.losses.") or short_name(op) in ("softmaxcrossentropy", "sparsesoftmaxcrossentropy"):
+    """Shape of the per-example loss the weights apply to: without the class axis for the
+    Keras losses and for losses of class ids or label rows, else the main shape."""
+    if op.name.startswith("tf.keras.losses.") or any(a.meaning in ("class_ids", "one_hot") for a in op.args):
         return main[:-1]
     return main
 
@@ -291,7 +268,7 @@ def check_generic(op: OpSpec) -> None:
         if a.role == "value" and a.required and not a.choices and a.name not in VALUE_CHOICES:
             raise Unfuzzable(f"required value argument `{a.name}` has no fuzz values (add a recipe)")
         if a.is_tensor and a.required and not (
-            (a.role == "int" and a.name in LABEL_NAMES) or (a.role == "float" and a.name in PAIR_NAMES + WEIGHT_NAMES)
+            (a.role == "int" and a.meaning == "class_ids") or (a.role == "float" and a.meaning in PAIR_KINDS + WEIGHT_KINDS)
             or a.role == "float_list"
         ):
             raise Unfuzzable(f"required {a.role} argument `{a.name}` has no generic shape rule (add a recipe)")
@@ -310,11 +287,11 @@ def generic(g: Gen, op: OpSpec, rule: ShapeRule) -> Example:
         if a.role == "value":
             if values[a.name] != a.default or a.required:
                 args[a.name] = values[a.name]
-        elif a.role == "int" and a.name in LABEL_NAMES:
+        elif a.role == "int" and a.meaning == "class_ids":
             args[a.name] = g.ints(main[:-1], 0, main[-1])
-        elif a.role == "float" and a.name in PAIR_NAMES:
+        elif a.role == "float" and a.meaning in PAIR_KINDS:
             args[a.name] = g.floats(main, domain_of(op, a.name, chosen))
-        elif a.role == "float" and a.name in WEIGHT_NAMES:
+        elif a.role == "float" and a.meaning in WEIGHT_KINDS:
             weight = _weight(g, op, a, main)
             if weight is not _OMIT:
                 args[a.name] = weight
@@ -328,13 +305,14 @@ _OMIT = object()
 
 
 def _weight(g: Gen, op: OpSpec, a: Arg, main: tuple) -> Any:
-    if a.name == "pos_weight":
+    """A weight of the forms its kind allows (see :data:`harness.registry.KINDS`)."""
+    if a.meaning == "pos_weight":
         form = g.pick(["scalar", "classes", "full"])
         return g.scalar(NONNEG) if form == "scalar" else g.floats(main[-1:] if form == "classes" else main, NONNEG)
     if not a.required and not g.draw(st.booleans()):
         return _OMIT
     shape = loss_shape(op, main)
-    if a.name == "sample_weight":
+    if a.meaning == "sample_weight":
         return g.weights(shape, ("scalar", "batch", "full"))
     return g.weights(shape, ("scalar", "broadcast"))
 

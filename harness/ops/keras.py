@@ -1,4 +1,4 @@
-"""Registry entries for ``tf.keras.losses`` (Keras 3): every loss class and the function
+"""Op records for ``tf.keras.losses`` (Keras 3): every loss class and the function
 forms TF exports under ``tf.keras.losses``.
 
 In TF 2.21 ``tf.keras.losses`` has no ``mean_squared_error``/``log_cosh``/``kl_divergence``
@@ -8,8 +8,13 @@ In TF 2.21 ``tf.keras.losses`` has no ``mean_squared_error``/``log_cosh``/``kl_d
 """
 from __future__ import annotations
 
+import numpy as np
+
+from harness.ops.common import cot, pick
 from harness.reference import keras as K
-from harness.reference.reductions import KERAS_REDUCTIONS
+from harness.reference import keras_functions as KF
+from harness.reference import vjp as V
+from harness.reference.reductions import KERAS_REDUCTIONS, keras_squeeze_or_expand_to_same_rank
 from harness.registry import Arg, OpSpec
 
 PREFIX = "tf.keras.losses."
@@ -20,12 +25,20 @@ REDUCTION = Arg(
         "sum / sum(sample_weight); none/None: per-example losses",
 )
 SAMPLE_WEIGHT = Arg(
-    "sample_weight", "float", default=None,
+    "sample_weight", "float", default=None, kind="sample_weight",
     doc="scalar, per example, or per element; squeezed/expanded to the losses' rank",
 )
 Y_TRUE = Arg("y_true", "float")
 Y_PRED = Arg("y_pred", "float")
-INT_LABELS = Arg("y_true", "int", doc="integer class ids")
+INT_LABELS = Arg("y_true", "int", doc="integer class ids", kind="class_ids")
+ONE_HOT = Arg("y_true", "float", doc="one-hot (or soft) label rows", kind="one_hot")
+PROBABILITY = Arg("y_true", "float", doc="targets in [0, 1]", kind="probability")
+SIGNED = Arg("y_true", "float", doc="-1/1 (or 0/1) targets", kind="signed")
+CLASS_PROBABILITIES = Arg("y_pred", "float", doc="class probabilities (logits with from_logits)",
+                          kind="probabilities_or_logits")
+PROBABILITIES = Arg("y_pred", "float", doc="class probabilities", kind="probabilities")
+ELEMENT_PROBABILITIES = Arg("y_pred", "float", doc="probabilities (logits with from_logits)",
+                            kind="probability_or_logits")
 FROM_LOGITS = Arg("from_logits", "value", default=False, doc="y_pred are logits, not probabilities")
 LABEL_SMOOTHING = Arg("label_smoothing", "value", default=0.0)
 AXIS = Arg("axis", "value", default=-1)
@@ -41,6 +54,90 @@ CIRCLE_KW = (Arg("remove_diagonal", "value", default=True), Arg("gamma", "value"
              Arg("margin", "value", default=0.4))
 
 
+# --- analytic gradients of the cross-entropies and CTC (formulas in harness.reference.vjp) ---
+
+KERAS_DTYPE = np.float32
+
+
+def _categorical(y_true, y_pred, g, from_logits=False, label_smoothing=0.0, axis=-1):
+    y_true, y_pred = np.asarray(y_true).astype(y_pred.dtype), np.asarray(y_pred)
+    y_true = KF._smooth_categorical(y_true, label_smoothing)
+    return V.keras_categorical_vjp(y_true, y_pred, g, from_logits=from_logits, axis=axis)
+
+
+def _binary(y_true, y_pred, g, from_logits=False, label_smoothing=0.0, axis=-1):
+    y_true, y_pred = np.asarray(y_true).astype(y_pred.dtype), np.asarray(y_pred)
+    y_true = KF._smooth_binary(y_true, label_smoothing)
+    return V.keras_binary_vjp(y_true, y_pred, g, from_logits=from_logits, axis=axis)
+
+
+def _sparse_valid(y_true, y_pred, ignore_class, axis):
+    y_true = np.asarray(y_true)
+    if y_true.ndim == y_pred.ndim and y_true.shape[axis] == 1:
+        y_true = np.squeeze(y_true, axis=axis)
+    if ignore_class is None:
+        return y_true, y_pred, None
+    valid = y_true != np.asarray(ignore_class, dtype=y_pred.dtype)
+    y_pred = np.where(np.expand_dims(valid, axis), y_pred, np.zeros_like(y_pred))
+    return np.where(valid, y_true, np.zeros_like(y_true)), y_pred, valid
+
+
+def _sparse(y_true, y_pred, g, from_logits=False, ignore_class=None, axis=-1):
+    """``ignore_class``: the ignored rows' predictions and losses are ``where``-ed to 0, so
+    neither passes a gradient."""
+    y_pred = np.asarray(y_pred)
+    y_true, masked_pred, valid = _sparse_valid(y_true, y_pred, ignore_class, axis)
+    g = np.asarray(g).astype(y_pred.dtype)
+    if valid is not None:
+        g = np.where(valid.reshape(g.shape), g, np.zeros_like(g))
+    d = V.keras_sparse_categorical_vjp(y_true, masked_pred, g, from_logits=from_logits)
+    if valid is not None:
+        d = np.where(np.expand_dims(valid, axis), d, np.zeros_like(d))
+    return d
+
+
+def _ctc(y_true, y_pred, g):
+    return V.ctc_vjp(y_true, y_pred, g)
+
+
+def keras_ctc(init, args, cotangent, wrt):
+    """``tf.keras.losses.ctc``: computed in float32, returned in float64 for float64 logits."""
+    y_pred = np.asarray(args["y_pred"])
+    out_dtype = np.float64 if y_pred.dtype == np.float64 else np.float32
+    d = V.ctc_vjp(args["y_true"], y_pred, cot(cotangent, out_dtype))
+    return pick(wrt, y_pred=d.astype(y_pred.dtype))
+
+
+def keras_function(vjp):
+    """A Keras function form: per-example losses in y_pred's dtype."""
+    def grad(init, args, cotangent, wrt):
+        y_pred = np.asarray(args["y_pred"])
+        kwargs = {k: v for k, v in args.items() if k not in ("y_true", "y_pred")}
+        return pick(wrt, y_pred=vjp(args["y_true"], y_pred, cot(cotangent, y_pred.dtype), **kwargs))
+    grad.__doc__ = f"``{vjp.__name__}`` in y_pred's dtype."
+    return grad
+
+
+def keras_class(vjp, function):
+    """A Keras loss class: y_true/y_pred cast to float32 and brought to the same rank, the
+    per-example losses (and mask) of ``function``, the Keras reduction's gradient, then
+    ``vjp`` in float32, cast back to y_pred's dtype."""
+    def grad(init, args, cotangent, wrt):
+        original = np.asarray(args["y_pred"])
+        y_true = np.asarray(args["y_true"]).astype(KERAS_DTYPE)
+        y_pred = original.astype(KERAS_DTYPE)
+        y_true, y_pred = keras_squeeze_or_expand_to_same_rank(y_true, y_pred)
+        kwargs = {k: v for k, v in init.items() if k != "reduction"}
+        losses = function(y_true, y_pred, **kwargs)
+        losses, mask = losses if isinstance(losses, tuple) else (losses, None)
+        g = V.keras_reduce_vjp(np.shape(losses), args.get("sample_weight"), mask,
+                               init.get("reduction", "sum_over_batch_size"), cot(cotangent, KERAS_DTYPE))
+        d = vjp(y_true, y_pred, g, **kwargs)
+        return pick(wrt, y_pred=np.asarray(d).reshape(original.shape).astype(original.dtype))
+    grad.__doc__ = keras_class.__doc__
+    return grad
+
+
 def _call_function(name):
     """TF call for a function form whose name starts upper-case (``MSE``): a plain call."""
     def call(tf, init, args):
@@ -49,19 +146,23 @@ def _call_function(name):
 
 
 def loss_pair(cls, fn, summary, kwargs=(), y_true=Y_TRUE, fn_kwargs=None, fn_extra_args=(),
-              differentiable=("y_pred",), aliases=()):
+              differentiable=("y_pred",), aliases=(), y_pred=Y_PRED, grads=None, **record):
     """The class ``cls`` (``init`` = its constructor args + reduction) and the function ``fn``
-    (its keyword args as ``value`` args), plus function aliases."""
+    (its keyword args as ``value`` args), plus function aliases. ``grads`` is ``(class
+    gradient, function gradient)``; ``record`` holds further OpSpec fields of both."""
     fn_kwargs = kwargs if fn_kwargs is None else fn_kwargs
     fn_reference = getattr(K, _FUNCTION_REFERENCE.get(fn, fn))
+    class_grad, function_grad = grads or (None, None)
     specs = [
         OpSpec(
             name=PREFIX + cls,
             reference=getattr(K, cls),
             init=tuple(kwargs) + (REDUCTION,),
-            args=(y_true, Y_PRED, SAMPLE_WEIGHT),
+            args=(y_true, y_pred, SAMPLE_WEIGHT),
             differentiable=differentiable,
             summary=f"{summary}; reduced (float32)",
+            grad=class_grad,
+            **record,
         )
     ]
     for name in (fn,) + tuple(aliases):
@@ -69,10 +170,12 @@ def loss_pair(cls, fn, summary, kwargs=(), y_true=Y_TRUE, fn_kwargs=None, fn_ext
             OpSpec(
                 name=PREFIX + name,
                 reference=fn_reference,
-                args=(y_true, Y_PRED) + tuple(fn_extra_args) + tuple(fn_kwargs),
+                args=(y_true, y_pred) + tuple(fn_extra_args) + tuple(fn_kwargs),
                 differentiable=differentiable,
                 summary=f"{summary}; per example, in y_pred's dtype",
                 tf_call=_call_function(name) if name[:1].isupper() else None,
+                grad=function_grad,
+                **record,
             )
         )
     return specs
@@ -92,36 +195,53 @@ REGRESSION = ("y_true", "y_pred")
 OPS = [
     # Priority: the cross-entropies and the mean squared error.
     *loss_pair("SparseCategoricalCrossentropy", "sparse_categorical_crossentropy",
-               "cross-entropy with integer labels", SCCE_KW, y_true=INT_LABELS),
+               "cross-entropy with integer labels", SCCE_KW, y_true=INT_LABELS, y_pred=CLASS_PROBABILITIES,
+               grads=(keras_class(_sparse, KF.sparse_categorical_crossentropy_masked), keras_function(_sparse))),
     *loss_pair("CategoricalCrossentropy", "categorical_crossentropy",
-               "cross-entropy with one-hot (or soft) labels", CCE_KW),
+               "cross-entropy with one-hot (or soft) labels", CCE_KW, y_true=ONE_HOT, y_pred=CLASS_PROBABILITIES,
+               grads=(keras_class(_categorical, KF.categorical_crossentropy), keras_function(_categorical))),
     *loss_pair("BinaryCrossentropy", "binary_crossentropy",
-               "elementwise binary cross-entropy, mean over axis", CCE_KW),
+               "elementwise binary cross-entropy, mean over axis", CCE_KW, y_true=PROBABILITY,
+               y_pred=ELEMENT_PROBABILITIES,
+               grads=(keras_class(_binary, KF.binary_crossentropy), keras_function(_binary))),
     *loss_pair("MeanSquaredError", "mse", "mean squared error over the last axis",
                differentiable=REGRESSION, aliases=("MSE",)),
     *loss_pair("BinaryFocalCrossentropy", "binary_focal_crossentropy",
-               "binary cross-entropy scaled by (1 - p_t)**gamma", BFCE_KW),
+               "binary cross-entropy scaled by (1 - p_t)**gamma", BFCE_KW, y_true=PROBABILITY,
+               y_pred=ELEMENT_PROBABILITIES),
     *loss_pair("CategoricalFocalCrossentropy", "categorical_focal_crossentropy",
-               "categorical cross-entropy scaled by alpha (1 - p)**gamma", CFCE_KW),
+               "categorical cross-entropy scaled by alpha (1 - p)**gamma", CFCE_KW, y_true=ONE_HOT,
+               y_pred=CLASS_PROBABILITIES),
     *loss_pair("CategoricalGeneralizedCrossEntropy", "categorical_generalized_cross_entropy",
                "(1 - p_label**q) / q", (Arg("q", "value", default=0.5, doc="in (0, 1)"),),
-               y_true=INT_LABELS, fn_kwargs=(Arg("q", "value", doc="no default in the function form"),)),
+               y_true=INT_LABELS, y_pred=PROBABILITIES,
+               fn_kwargs=(Arg("q", "value", doc="no default in the function form", example=0.5),)),
     *loss_pair("CategoricalHinge", "categorical_hinge", "max(max_neg - pos + 1, 0)",
-               differentiable=REGRESSION),
+               differentiable=REGRESSION, y_true=ONE_HOT),
     *loss_pair("Circle", "circle", "circle loss over a batch of embeddings", CIRCLE_KW,
-               y_true=INT_LABELS,
-               fn_extra_args=(Arg("ref_labels", "int", default=None), Arg("ref_embeddings", "float", default=None)),
-               fn_kwargs=(CIRCLE_KW[0], Arg("gamma", "value", default=80), CIRCLE_KW[2])),
+               y_true=INT_LABELS, y_pred=Arg("y_pred", "float", kind="embeddings"),
+               fn_extra_args=(Arg("ref_labels", "int", default=None, kind="class_ids"),
+                              Arg("ref_embeddings", "float", default=None, kind="embeddings")),
+               fn_kwargs=(CIRCLE_KW[0], Arg("gamma", "value", default=80), CIRCLE_KW[2]),
+               fuzz="circle", bench="circle"),
     *loss_pair("CosineSimilarity", "cosine_similarity", "-cosine similarity along axis", (AXIS,),
                differentiable=REGRESSION),
-    *loss_pair("CTC", "ctc", "connectionist temporal classification, blank 0", y_true=INT_LABELS),
-    *loss_pair("Dice", "dice", "1 - Dice coefficient", (AXIS_NONE,)),
+    *loss_pair("CTC", "ctc", "connectionist temporal classification, blank 0",
+               y_true=Arg("y_true", "int", doc="label rows, 0 pads (the blank)", kind="label_sequences"),
+               y_pred=Arg("y_pred", "float", doc="[batch, frames, classes]", kind="logits"),
+               grads=(keras_class(_ctc, KF.ctc), keras_ctc), fuzz="keras_ctc", bench="keras_ctc",
+               bench_limit=("medium", "the CTC reference walks the frames of each example in Python"),
+               quirks="float16/bfloat16/float64 logits are computed in float32; a label too long for the frames "
+                      "costs about 706.9 (TF's log(1e-307) floor), not inf"),
+    *loss_pair("Dice", "dice", "1 - Dice coefficient", (AXIS_NONE,), y_true=PROBABILITY,
+               y_pred=Arg("y_pred", "float", kind="probability")),
     *loss_pair("Hinge", "hinge", "mean(max(1 - t p, 0)), 0/1 labels mapped to -1/1",
-               differentiable=REGRESSION),
+               differentiable=REGRESSION, y_true=SIGNED),
     *loss_pair("Huber", "huber", "quadratic below delta, linear above",
                (Arg("delta", "value", default=1.0),), differentiable=REGRESSION),
     *loss_pair("KLDivergence", "kld", "sum(t log(t / p)), both clipped to [eps, 1]",
-               aliases=("KLD", "kullback_leibler_divergence")),
+               aliases=("KLD", "kullback_leibler_divergence"),
+               y_true=Arg("y_true", "float", kind="probabilities"), y_pred=PROBABILITIES),
     *loss_pair("LogCosh", "logcosh", "mean(log(cosh(p - t)))", differentiable=REGRESSION),
     *loss_pair("MeanAbsoluteError", "mae", "mean absolute error over the last axis",
                differentiable=REGRESSION, aliases=("MAE",)),
@@ -129,7 +249,10 @@ OPS = [
                differentiable=REGRESSION, aliases=("MAPE",)),
     *loss_pair("MeanSquaredLogarithmicError", "msle", "mean((log(max(p, eps) + 1) - log(max(t, eps) + 1))**2)",
                differentiable=REGRESSION, aliases=("MSLE",)),
-    *loss_pair("Poisson", "poisson", "mean(p - t log(p + eps))"),
-    *loss_pair("SquaredHinge", "squared_hinge", "mean(max(1 - t p, 0)**2)", differentiable=REGRESSION),
-    *loss_pair("Tversky", "tversky", "1 - TP / (TP + alpha FP + beta FN)", TVERSKY_KW),
+    *loss_pair("Poisson", "poisson", "mean(p - t log(p + eps))", y_true=Arg("y_true", "float", kind="nonnegative"),
+               y_pred=Arg("y_pred", "float", doc="predicted rates", kind="nonnegative")),
+    *loss_pair("SquaredHinge", "squared_hinge", "mean(max(1 - t p, 0)**2)", differentiable=REGRESSION,
+               y_true=SIGNED),
+    *loss_pair("Tversky", "tversky", "1 - TP / (TP + alpha FP + beta FN)", TVERSKY_KW, y_true=PROBABILITY,
+               y_pred=Arg("y_pred", "float", kind="probability")),
 ]

@@ -1,10 +1,12 @@
-"""Registry entries for ``tf.compat.v1.losses``."""
+"""Op records for ``tf.compat.v1.losses``: arguments, pre-flight checks, analytic gradients."""
 from __future__ import annotations
 
 import numpy as np
 
-from harness.ops.nn import first_problem, label_range_problem
-from harness.reference import losses_v1
+from harness.ops.common import cot, first_problem, pick, same_shape
+from harness.ops.nn import label_range_problem
+from harness.reference import losses_v1, nn
+from harness.reference import vjp as V
 from harness.reference.reductions import V1_REDUCTIONS, V1_SUM_BY_NONZERO_WEIGHTS, v1_assert_broadcastable
 from harness.registry import Arg, OpSpec
 
@@ -12,16 +14,8 @@ REDUCTION = Arg(
     "reduction", "value", default=V1_SUM_BY_NONZERO_WEIGHTS,
     doc="a tf.compat.v1.losses.Reduction string", choices=V1_REDUCTIONS,
 )
-WEIGHTS = Arg("weights", "float", default=1.0,
+WEIGHTS = Arg("weights", "float", default=1.0, kind="weights",
               doc="scalar, or the loss's rank with each dimension 1 or equal")
-
-
-def _same_shape(a: str, b: str):
-    def check(init, args):
-        if a in args and b in args and np.shape(args[a]) != np.shape(args[b]):
-            return f"`{a}` shape {list(np.shape(args[a]))} != `{b}` shape {list(np.shape(args[b]))}"
-        return None
-    return check
 
 
 def weights_problem(weights_shape: tuple, values_shape: tuple) -> str | None:
@@ -98,8 +92,73 @@ def _sparse_check(init, args):
     return weights_problem(weights, labels)
 
 
-def _pair_op(name, reference, labels, predictions, summary, extra=(), reduction=True):
-    args = (Arg(labels, "float"), Arg(predictions, "float"), WEIGHTS) + tuple(extra)
+# --- analytic gradients (formulas in harness.reference.vjp) ---------------------------
+
+
+def softmax_cross_entropy_grad(init, args, cotangent, wrt):
+    """Smoothed labels (y (1 - s) + s / C, in the logits dtype) behind ``stop_gradient``."""
+    x = np.asarray(args["logits"])
+    dt = x.dtype.type
+    labels = np.asarray(args["onehot_labels"]).astype(x.dtype)
+    smoothing = args.get("label_smoothing", 0)
+    if smoothing > 0:
+        labels = labels * dt(1.0 - smoothing) + dt(smoothing) / dt(labels.shape[-1])
+    weights = args.get("weights", 1.0)
+    losses = nn.softmax_cross_entropy_with_logits(labels, x)
+    dlosses, dweights = V.v1_weighted_loss_vjp(losses, weights, args.get("reduction", V1_SUM_BY_NONZERO_WEIGHTS),
+                                               cot(cotangent, x.dtype))
+    return pick(wrt, logits=V.softmax_xent_vjp(labels, x, dlosses)[1], weights=dweights)
+
+
+def sparse_softmax_cross_entropy_grad(init, args, cotangent, wrt):
+    """With the squeezes of ``_remove_squeezable_dimensions`` undone on the gradients."""
+    labels, x = np.asarray(args["labels"]), np.asarray(args["logits"])
+    weights = np.asarray(args.get("weights", 1.0))
+    logits = x[..., 0] if x.ndim - labels.ndim == 2 and x.shape[-1] == 1 else x
+    if logits.ndim == labels.ndim and labels.ndim and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    w = weights[..., 0] if weights.ndim - labels.ndim == 1 else weights
+    losses = nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+    dlosses, dweights = V.v1_weighted_loss_vjp(losses, w, args.get("reduction", V1_SUM_BY_NONZERO_WEIGHTS),
+                                               cot(cotangent, x.dtype))
+    dlogits = V.sparse_xent_vjp(labels, logits, dlosses)
+    return pick(wrt, logits=dlogits.reshape(x.shape), weights=dweights.reshape(weights.shape))
+
+
+def sigmoid_cross_entropy_grad(init, args, cotangent, wrt):
+    """Labels smoothed to z (1 - s) + s / 2; their gradient is multiplied by (1 - s)."""
+    x = np.asarray(args["logits"])
+    dt = x.dtype.type
+    raw = np.asarray(args["multi_class_labels"])
+    labels = raw.astype(x.dtype)
+    smoothing = args.get("label_smoothing", 0)
+    if smoothing > 0:
+        labels = labels * dt(1 - smoothing) + dt(0.5 * smoothing)
+    weights = args.get("weights", 1.0)
+    losses = nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=x)
+    dlosses, dweights = V.v1_weighted_loss_vjp(losses, weights, args.get("reduction", V1_SUM_BY_NONZERO_WEIGHTS),
+                                               cot(cotangent, x.dtype))
+    dlabels, dlogits = V.sigmoid_xent_vjp(labels, x, dlosses)
+    if smoothing > 0:
+        dlabels = V.ew(np.multiply, x.dtype, dlabels, 1 - smoothing)
+    return pick(wrt, logits=dlogits, multi_class_labels=dlabels.astype(raw.dtype), weights=dweights)
+
+
+def compute_weighted_loss_grad(init, args, cotangent, wrt):
+    """Computed in float32 and returned in the input dtype, so finite differences would step
+    through float32 rounding."""
+    losses = np.asarray(args["losses"])
+    dlosses, dweights = V.v1_weighted_loss_vjp(losses, args.get("weights", 1.0),
+                                               args.get("reduction", V1_SUM_BY_NONZERO_WEIGHTS),
+                                               cot(cotangent, losses.dtype))
+    return pick(wrt, losses=dlosses, weights=dweights)
+
+
+def _pair_op(name, reference, labels, predictions, summary, extra=(), reduction=True, kinds=("real", "real"),
+             **record):
+    """An element-wise loss of ``labels`` and ``predictions`` (of ``kinds``), weighted and
+    reduced; ``record`` holds further OpSpec fields."""
+    args = (Arg(labels, "float", kind=kinds[0]), Arg(predictions, "float", kind=kinds[1]), WEIGHTS) + tuple(extra)
     if reduction:
         args += (REDUCTION,)
     return OpSpec(
@@ -108,8 +167,9 @@ def _pair_op(name, reference, labels, predictions, summary, extra=(), reduction=
         args=args,
         differentiable=(labels, predictions, "weights"),
         summary=summary,
-        check=first_problem(_same_shape(labels, predictions),
+        check=first_problem(same_shape(labels, predictions),
                              _weights_check(_cosine_values if name == "cosine_distance" else _shape_of(labels))),
+        **record,
     )
 
 
@@ -117,8 +177,11 @@ OPS = [
     OpSpec(
         name="tf.compat.v1.losses.compute_weighted_loss",
         reference=losses_v1.compute_weighted_loss,
-        args=(Arg("losses", "float"), WEIGHTS, REDUCTION),
+        args=(Arg("losses", "float", kind="losses"), WEIGHTS, REDUCTION),
         differentiable=("losses", "weights"),
+        grad=compute_weighted_loss_grad,
+        quirks="losses and weights are cast to float32 and the result cast back: float64 inputs give "
+               "float32 precision",
         summary="weights and reduces a loss tensor (float32 inside, cast back)",
         check=_weights_check(_shape_of("losses")),
     ),
@@ -126,26 +189,30 @@ OPS = [
         name="tf.compat.v1.losses.softmax_cross_entropy",
         reference=losses_v1.softmax_cross_entropy,
         args=(
-            Arg("onehot_labels", "float", doc="one-hot (or soft) labels, same shape as logits"),
-            Arg("logits", "float"),
-            Arg("weights", "float", default=1.0, doc="scalar or per-example [batch]"),
+            Arg("onehot_labels", "float", doc="one-hot (or soft) labels, same shape as logits", kind="one_hot"),
+            Arg("logits", "float", kind="logits"),
+            Arg("weights", "float", default=1.0, doc="scalar or per-example [batch]", kind="weights"),
             Arg("label_smoothing", "value", default=0, doc="smooth towards 1/num_classes"),
             REDUCTION,
         ),
         differentiable=("logits", "weights"),
+        grad=softmax_cross_entropy_grad,
+        quirks="the smoothed labels are behind stop_gradient",
         summary="softmax cross-entropy, weighted and reduced",
-        check=first_problem(_same_shape("onehot_labels", "logits"), _weights_check(_class_rows)),
+        check=first_problem(same_shape("onehot_labels", "logits"), _weights_check(_class_rows)),
     ),
     OpSpec(
         name="tf.compat.v1.losses.sparse_softmax_cross_entropy",
         reference=losses_v1.sparse_softmax_cross_entropy,
         args=(
-            Arg("labels", "int", doc="class indices, logits.shape[:-1] (a trailing 1 is squeezed)"),
-            Arg("logits", "float"),
-            Arg("weights", "float", default=1.0, doc="scalar or per-example [batch] ([batch, 1] is squeezed)"),
+            Arg("labels", "int", doc="class indices, logits.shape[:-1] (a trailing 1 is squeezed)", kind="class_ids"),
+            Arg("logits", "float", kind="logits"),
+            Arg("weights", "float", default=1.0, doc="scalar or per-example [batch] ([batch, 1] is squeezed)",
+                kind="weights"),
             REDUCTION,
         ),
         differentiable=("logits", "weights"),
+        grad=sparse_softmax_cross_entropy_grad,
         summary="sparse softmax cross-entropy, weighted and reduced",
         check=_sparse_check,
     ),
@@ -153,35 +220,38 @@ OPS = [
         name="tf.compat.v1.losses.sigmoid_cross_entropy",
         reference=losses_v1.sigmoid_cross_entropy,
         args=(
-            Arg("multi_class_labels", "float", doc="targets in {0, 1}, same shape as logits"),
-            Arg("logits", "float"),
+            Arg("multi_class_labels", "float", doc="targets in {0, 1}, same shape as logits", kind="binary"),
+            Arg("logits", "float", kind="logits"),
             WEIGHTS,
             Arg("label_smoothing", "value", default=0, doc="smooth towards 1/2"),
             REDUCTION,
         ),
         differentiable=("multi_class_labels", "logits", "weights"),
+        grad=sigmoid_cross_entropy_grad,
         summary="element-wise logistic loss, weighted and reduced",
-        check=first_problem(_same_shape("multi_class_labels", "logits"), _weights_check(_shape_of("logits"))),
+        check=first_problem(same_shape("multi_class_labels", "logits"), _weights_check(_shape_of("logits"))),
     ),
     _pair_op("absolute_difference", losses_v1.absolute_difference, "labels", "predictions",
              "|predictions - labels| (float32), weighted and reduced"),
     _pair_op("mean_squared_error", losses_v1.mean_squared_error, "labels", "predictions",
              "(predictions - labels)^2 (float32), weighted and reduced"),
     _pair_op("hinge_loss", losses_v1.hinge_loss, "labels", "logits",
-             "max(0, 1 - (2 * labels - 1) * logits) (float32), weighted and reduced"),
+             "max(0, 1 - (2 * labels - 1) * logits) (float32), weighted and reduced", kinds=("binary", "logits")),
     _pair_op("huber_loss", losses_v1.huber_loss, "labels", "predictions",
              "Huber loss (float32), weighted and reduced",
              extra=(Arg("delta", "value", default=1.0, doc="where the loss turns linear"),)),
     _pair_op("log_loss", losses_v1.log_loss, "labels", "predictions",
              "binary log loss on probabilities (float32), weighted and reduced",
-             extra=(Arg("epsilon", "value", default=1e-7, doc="added inside both logs"),)),
+             extra=(Arg("epsilon", "value", default=1e-7, doc="added inside both logs"),),
+             kinds=("probability", "probability")),
     _pair_op("cosine_distance", losses_v1.cosine_distance, "labels", "predictions",
              "1 - sum(labels * predictions, axis) (float32), weighted and reduced",
-             extra=(Arg("axis", "value", default=None, doc="required: the vector axis"),
-                    Arg("dim", "value", default=None, doc="deprecated name of axis"))),
+             extra=(Arg("axis", "value", default=None, doc="required: the vector axis", example=-1),
+                    Arg("dim", "value", default=None, doc="deprecated name of axis")),
+             fuzz="cosine_distance"),
     _pair_op("mean_pairwise_squared_error", losses_v1.mean_pairwise_squared_error, "labels", "predictions",
              "mean squared difference of pairwise differences per example, summed over the batch",
-             reduction=False),
+             reduction=False, fuzz="pairwise"),
 ]
 
 
@@ -245,15 +315,15 @@ def _get_total_loss(tf, args):
         add_regularization_losses=args.get("add_regularization_losses", True))
 
 
-LOSSES = Arg("losses", "float_list", default=(), doc="tensors added with add_loss, in order")
-REG_LOSSES = Arg("regularization_losses", "float_list", default=(),
+LOSSES = Arg("losses", "float_list", default=(), doc="tensors added with add_loss, in order", kind="losses")
+REG_LOSSES = Arg("regularization_losses", "float_list", default=(), kind="losses",
                  doc="tensors added to the REGULARIZATION_LOSSES collection")
 
 OPS += [
     OpSpec(
         name="tf.compat.v1.losses.add_loss",
         reference=losses_v1.add_loss,
-        args=(Arg("loss", "float"),
+        args=(Arg("loss", "float", kind="losses"),
               Arg("loss_collection", "value", default="losses", doc="collection name; None adds nothing")),
         tf_call=_in_graph(_add_loss),
         summary="in a graph: the loss collection after add_loss (eager mode adds nothing)",

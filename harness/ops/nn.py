@@ -1,25 +1,12 @@
-"""Registry entries for ``tf.nn``."""
+"""Op records for ``tf.nn``: each op's arguments, pre-flight checks and analytic gradient."""
 from __future__ import annotations
 
 import numpy as np
 
+from harness.ops.common import cot, first_problem, pick, same_shape
 from harness.reference import nn
+from harness.reference import vjp as V
 from harness.registry import Arg, OpSpec
-
-
-def _same_shape(a: str, b: str):
-    def check(init, args):
-        if a in args and b in args and np.shape(args[a]) != np.shape(args[b]):
-            return f"`{a}` shape {list(np.shape(args[a]))} != `{b}` shape {list(np.shape(args[b]))}"
-        return None
-    return check
-
-
-def first_problem(*checks):
-    """A check that reports the first problem any of ``checks`` finds."""
-    def check(init, args):
-        return next((p for p in (c(init, args) for c in checks) if p), None)
-    return check
 
 
 def _sparse_labels_check(init, args):
@@ -158,17 +145,20 @@ def _sampled_tf_call(fn_name: str):
 
 def _sampled_args(remove_accidental_hits_default: bool, with_seed: bool) -> tuple[Arg, ...]:
     args = (
-        Arg("weights", "float", doc="[num_classes, dim] class embeddings"),
-        Arg("biases", "float", doc="[num_classes] class biases"),
-        Arg("labels", "int", doc="[batch_size, num_true] target classes"),
-        Arg("inputs", "float", doc="[batch_size, dim] activations"),
+        Arg("weights", "float", doc="[num_classes, dim] class embeddings", kind="embeddings"),
+        Arg("biases", "float", doc="[num_classes] class biases", kind="embeddings"),
+        Arg("labels", "int", doc="[batch_size, num_true] target classes", kind="class_ids"),
+        Arg("inputs", "float", doc="[batch_size, dim] activations", kind="embeddings"),
         Arg("num_sampled", "value", doc="number of sampled classes"),
         Arg("num_classes", "value", doc="number of possible classes"),
         Arg("num_true", "value", default=1, doc="target classes per example"),
         Arg("sampled_candidates", "int",
-            doc="sampled_values[0]: [num_sampled] sampled class ids (fixed so the loss is deterministic)"),
-        Arg("true_expected_count", "float", doc="sampled_values[1]: [batch_size, num_true] expected counts"),
-        Arg("sampled_expected_count", "float", doc="sampled_values[2]: [num_sampled] expected counts"),
+            doc="sampled_values[0]: [num_sampled] sampled class ids (fixed so the loss is deterministic)",
+            kind="class_ids"),
+        Arg("true_expected_count", "float", doc="sampled_values[1]: [batch_size, num_true] expected counts",
+            kind="positive"),
+        Arg("sampled_expected_count", "float", doc="sampled_values[2]: [num_sampled] expected counts",
+            kind="positive"),
         Arg("remove_accidental_hits", "value", default=remove_accidental_hits_default,
             doc="mask sampled classes equal to a true class", choices=(True, False)),
     )
@@ -185,20 +175,69 @@ def _sampled_check(init, args):
     return None
 
 
+# --- analytic gradients (formulas in harness.reference.vjp) ---------------------------
+
+
+def softmax_grad(init, args, cotangent, wrt):
+    x = args["logits"]
+    return pick(wrt, logits=V.softmax_vjp(x, cot(cotangent, x.dtype), args.get("axis")))
+
+
+def log_softmax_grad(init, args, cotangent, wrt):
+    x = args["logits"]
+    return pick(wrt, logits=V.log_softmax_vjp(x, cot(cotangent, x.dtype), args.get("axis")))
+
+
+def softmax_xent_grad(init, args, cotangent, wrt):
+    x = args["logits"]
+    dlabels, dlogits = V.softmax_xent_vjp(args["labels"], x, cot(cotangent, x.dtype), args.get("axis", -1))
+    return pick(wrt, labels=dlabels, logits=dlogits)
+
+
+def sparse_xent_grad(init, args, cotangent, wrt):
+    x = args["logits"]
+    return pick(wrt, logits=V.sparse_xent_vjp(args["labels"], x, cot(cotangent, x.dtype)))
+
+
+def sigmoid_xent_grad(init, args, cotangent, wrt):
+    x = args["logits"]
+    dlabels, dlogits = V.sigmoid_xent_vjp(args["labels"], x, cot(cotangent, x.dtype))
+    return pick(wrt, labels=dlabels.astype(np.asarray(args["labels"]).dtype), logits=dlogits)
+
+
+def weighted_xent_grad(init, args, cotangent, wrt):
+    x = args["logits"]
+    dlabels, dlogits, dq = V.weighted_xent_vjp(args["labels"], x, args["pos_weight"], cot(cotangent, x.dtype))
+    return pick(wrt, labels=dlabels, logits=dlogits, pos_weight=dq)
+
+
+def compute_average_loss_grad(init, args, cotangent, wrt):
+    """Weighted: computed in float32 and returned in the input dtype, so finite differences
+    would step through float32 rounding."""
+    losses = np.asarray(args["per_example_loss"])
+    dlosses, dweights = V.compute_average_loss_vjp(losses, args.get("sample_weight"), args.get("global_batch_size"),
+                                                   cot(cotangent, losses.dtype))
+    return pick(wrt, per_example_loss=dlosses, sample_weight=dweights)
+
+
 OPS = [
     OpSpec(
         name="tf.nn.softmax",
         reference=nn.softmax,
-        args=(Arg("logits", "float"), Arg("axis", "value", default=None, doc="None means -1")),
+        args=(Arg("logits", "float", kind="logits"), Arg("axis", "value", default=None, doc="None means -1")),
         differentiable=("logits",),
+        grad=softmax_grad,
         summary="softmax along an axis",
+        quirks="float16 rows are summed in float16 in Eigen's order; float32/bfloat16 inputs of rank > 5 are "
+               "rejected by the oneDNN kernel",
         check=first_problem(_softmax_axis_check, _softmax_rank_check),
     ),
     OpSpec(
         name="tf.nn.log_softmax",
         reference=nn.log_softmax,
-        args=(Arg("logits", "float"), Arg("axis", "value", default=None, doc="None means -1")),
+        args=(Arg("logits", "float", kind="logits"), Arg("axis", "value", default=None, doc="None means -1")),
         differentiable=("logits",),
+        grad=log_softmax_grad,
         summary="log-softmax along an axis",
         check=_softmax_axis_check,
     ),
@@ -206,11 +245,15 @@ OPS = [
         name="tf.nn.softmax_cross_entropy_with_logits",
         reference=nn.softmax_cross_entropy_with_logits,
         args=(
-            Arg("labels", "float", doc="class probabilities (one-hot or soft), same shape as logits"),
-            Arg("logits", "float", doc="unscaled log-probabilities"),
+            Arg("labels", "float", doc="class probabilities (one-hot or soft), same shape as logits",
+                kind="probabilities"),
+            Arg("logits", "float", doc="unscaled log-probabilities", kind="logits"),
             Arg("axis", "value", default=-1, doc="the class axis"),
         ),
         differentiable=("labels", "logits"),
+        grad=softmax_xent_grad,
+        quirks="float16/bfloat16 are computed in float32; the logits gradient is g (softmax - labels), the "
+               "derivative only when the labels sum to 1",
         summary="per-example cross-entropy with probability labels",
         check=xent_check(lambda args: args.get("axis", -1)),
     ),
@@ -218,10 +261,12 @@ OPS = [
         name="tf.nn.sparse_softmax_cross_entropy_with_logits",
         reference=nn.sparse_softmax_cross_entropy_with_logits,
         args=(
-            Arg("labels", "int", doc="class indices, shape = logits.shape[:-1]"),
-            Arg("logits", "float", doc="unscaled log-probabilities"),
+            Arg("labels", "int", doc="class indices, shape = logits.shape[:-1]", kind="class_ids"),
+            Arg("logits", "float", doc="unscaled log-probabilities", kind="logits"),
         ),
         differentiable=("logits",),
+        grad=sparse_xent_grad,
+        quirks="a label outside [0, classes) raises InvalidArgumentError on CPU; bfloat16 runs in bfloat16",
         summary="per-example cross-entropy with integer labels",
         check=first_problem(_sparse_labels_check, _sparse_label_range_check),
     ),
@@ -229,36 +274,38 @@ OPS = [
         name="tf.nn.sigmoid_cross_entropy_with_logits",
         reference=nn.sigmoid_cross_entropy_with_logits,
         args=(
-            Arg("labels", "float", default=None, doc="targets in [0, 1], same shape as logits"),
-            Arg("logits", "float", default=None),
+            Arg("labels", "float", default=None, doc="targets in [0, 1], same shape as logits", kind="probability"),
+            Arg("logits", "float", default=None, kind="logits"),
         ),
         differentiable=("labels", "logits"),
+        grad=sigmoid_xent_grad,
         summary="element-wise logistic loss",
-        check=_same_shape("labels", "logits"),
+        check=same_shape("labels", "logits"),
     ),
     OpSpec(
         name="tf.nn.weighted_cross_entropy_with_logits",
         reference=nn.weighted_cross_entropy_with_logits,
         args=(
-            Arg("labels", "float", doc="targets in [0, 1], same shape as logits"),
-            Arg("logits", "float"),
-            Arg("pos_weight", "float", doc="coefficient on the positive term"),
+            Arg("labels", "float", doc="targets in [0, 1], same shape as logits", kind="probability"),
+            Arg("logits", "float", kind="logits"),
+            Arg("pos_weight", "float", doc="coefficient on the positive term", kind="pos_weight"),
         ),
         differentiable=("labels", "logits", "pos_weight"),
+        grad=weighted_xent_grad,
         summary="logistic loss with the positive term weighted",
-        check=_same_shape("labels", "logits"),
+        check=same_shape("labels", "logits"),
     ),
     OpSpec(
         name="tf.nn.log_poisson_loss",
         reference=nn.log_poisson_loss,
         args=(
-            Arg("targets", "float"),
+            Arg("targets", "float", kind="nonnegative"),
             Arg("log_input", "float", doc="log of the predicted rate"),
             Arg("compute_full_loss", "value", default=False, doc="add the Stirling term", choices=(False, True)),
         ),
         differentiable=("targets", "log_input"),
         summary="Poisson negative log-likelihood from log rates",
-        check=_same_shape("targets", "log_input"),
+        check=same_shape("targets", "log_input"),
     ),
     OpSpec(
         name="tf.nn.l2_loss",
@@ -271,17 +318,19 @@ OPS = [
         name="tf.nn.compute_average_loss",
         reference=nn.compute_average_loss,
         args=(
-            Arg("per_example_loss", "float", doc="rank >= 1"),
-            Arg("sample_weight", "float", default=None, doc="optional weights"),
+            Arg("per_example_loss", "float", doc="rank >= 1", kind="per_example_losses"),
+            Arg("sample_weight", "float", default=None, doc="optional weights", kind="sample_weight"),
             Arg("global_batch_size", "value", default=None, doc="integer; None = per_example_loss.shape[0]"),
         ),
         differentiable=("per_example_loss", "sample_weight"),
+        grad=compute_average_loss_grad,
+        fuzz="compute_average_loss",
         summary="sum of (weighted) losses / global batch size",
     ),
     OpSpec(
         name="tf.nn.scale_regularization_loss",
         reference=nn.scale_regularization_loss,
-        args=(Arg("regularization_loss", "float"),),
+        args=(Arg("regularization_loss", "float", kind="losses"),),
         differentiable=("regularization_loss",),
         summary="sum(regularization_loss) / number of replicas (1)",
     ),
@@ -291,6 +340,8 @@ OPS = [
         args=_sampled_args(remove_accidental_hits_default=True, with_seed=True),
         differentiable=("weights", "biases", "inputs"),
         tf_call=_sampled_tf_call("sampled_softmax_loss"),
+        fuzz="sampled_loss",
+        bench="sampled_loss",
         summary="softmax cross-entropy over the true and the given sampled classes",
         check=_sampled_check,
     ),
@@ -300,6 +351,8 @@ OPS = [
         args=_sampled_args(remove_accidental_hits_default=False, with_seed=False),
         differentiable=("weights", "biases", "inputs"),
         tf_call=_sampled_tf_call("nce_loss"),
+        fuzz="sampled_loss",
+        bench="sampled_loss",
         summary="noise-contrastive estimation loss over the given sampled classes",
         check=_sampled_check,
     ),

@@ -1,9 +1,9 @@
-"""Registry entries for the documents' worked examples (several TF calls in one op).
+"""Op records for the documents' worked examples that combine several TF calls in one op.
 
 ``examples.`` names are not TF API names: each stands for a snippet of a document, and its
 TF side runs that snippet with real TF (GradientTape in place of TF1's tf.gradients).
 """
-from harness.reference import examples
+from harness.reference import training_step
 from harness.registry import Arg, OpSpec
 
 
@@ -20,16 +20,18 @@ def _clipped_grads_tf(tf, init, args):
 OPS = [
     OpSpec(
         name="examples.linear_softmax_clipped_grads",
-        reference=examples.linear_softmax_clipped_grads,
+        reference=training_step.linear_softmax_clipped_grads,
         args=(
-            Arg("x", "float", doc="inputs [N, D]"),
-            Arg("labels", "int", doc="class indices [N]"),
-            Arg("w", "float", doc="weights [D, C]"),
-            Arg("b", "float", doc="biases [C]"),
+            Arg("x", "float", doc="inputs [N, D]", kind="embeddings"),
+            Arg("labels", "int", doc="class indices [N]", kind="class_ids"),
+            Arg("w", "float", doc="weights [D, C]", kind="embeddings"),
+            Arg("b", "float", doc="biases [C]", kind="embeddings"),
             Arg("clip_norm", "value", default=5.0, doc="max_grad_norm"),
         ),
         tf_call=_clipped_grads_tf,
         dtypes=("float32",),
+        fuzz="linear_softmax_clipped_grads",
+        bench="linear_softmax",
         summary="document 000: gradients of the mean sparse cross-entropy of a linear layer, clipped by global norm",
     ),
 ]
