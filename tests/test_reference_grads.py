@@ -8,7 +8,7 @@ import pytest
 from harness import tfexec
 from harness.ops import nn_compat_v1
 from harness.reference import vjp as G
-from harness.reference import keras_ctc, stable
+from harness.reference import ctc, stable
 from harness.registry import get_op, registry
 
 RNG = np.random.default_rng(20240521)
@@ -186,13 +186,13 @@ def test_clip_by_global_norm_gradient_equals_finite_differences():
 def _ctc_loss64(labels, logits):
     """The reference CTC recursion fed float64 log-probabilities (no float32 rounding)."""
     log_probs = stable.log_softmax_shifted(logits, axis=-1)
-    return float(keras_ctc.ctc_nll(labels, int(np.sum(labels != 0)), log_probs))
+    return float(ctc.ctc_nll(labels, int(np.sum(labels != 0)), log_probs))
 
 
 def test_ctc_gradient_equals_finite_differences_for_labels_without_an_inner_blank():
     labels = np.array([[1, 2, 1, 0], [2, 2, 0, 0]])
     logits = RNG.normal(size=(2, 6, 3))
-    analytic = G.ctc_vjp(labels, logits, np.ones(2))
+    analytic = ctc.keras_ctc_vjp(labels, logits, np.ones(2))
     for b in range(2):
         fd = finite_difference(lambda x, b=b: _ctc_loss64(labels[b], x), logits[b], 1e-6)
         np.testing.assert_allclose(analytic[b], fd, rtol=1e-4, atol=2e-6)
@@ -203,7 +203,7 @@ def test_ctc_gradient_drops_a_blank_inside_the_label_as_tf_does():
     gradients then sum to that state's posterior, not 0, and differ from the derivative."""
     labels = np.array([[1, 2, 0, 2]])
     logits = RNG.normal(size=(1, 5, 3))
-    analytic = G.ctc_vjp(labels, logits, np.ones(1))[0]
+    analytic = ctc.keras_ctc_vjp(labels, logits, np.ones(1))[0]
     fd = finite_difference(lambda x: _ctc_loss64(labels[0], x), logits[0], 1e-6)
     assert np.allclose(fd.sum(-1), 0, atol=1e-6)
     assert analytic.sum(-1).max() > 0.05
@@ -304,3 +304,22 @@ def test_tf_stops_the_v1_labels_gradient_and_backpropagates_v2s():
         for arg in wrt:
             np.testing.assert_allclose(ours[arg], tf_grads[arg], rtol=1e-12, atol=1e-15, err_msg=f"{name} d/d{arg}")
         assert np.any(tf_grads["labels"] != 0) == name.endswith("_v2")
+
+
+CTC_ARGS = {"labels": np.array([[1, 3, 3], [3, 1, 0]]), "label_length": np.array([3, 2]),
+            "logit_length": np.array([7, 5])}
+
+
+@pytest.mark.parametrize("blank_index, time_major", [(0, True), (-1, False), (2, True)])
+def test_nn_ctc_loss_gradient_equals_finite_differences(blank_index, time_major):
+    """Sparse labels compute in float64: the analytic gradient is exact; frames past an
+    example's logit_length get none."""
+    shape = (7, 2, 5) if time_major else (2, 7, 5)
+    args = {**CTC_ARGS, "logits": RNG.normal(size=shape), "blank_index": blank_index,
+            "logits_time_major": time_major, "sparse_labels": True}
+    cot = cotangents("tf.nn.ctc_loss", {}, args)
+    analytic = get_op("tf.nn.ctc_loss").grad({}, args, cot, ("logits",))["logits"]
+    fd = reference_fd("tf.nn.ctc_loss", {}, args, ("logits",), cot, h=1e-6)["logits"]
+    np.testing.assert_allclose(analytic, fd, rtol=1e-6, atol=1e-8)
+    past = analytic[5:, 1] if time_major else analytic[1, 5:]
+    assert np.all(past == 0)

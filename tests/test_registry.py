@@ -62,3 +62,48 @@ def test_tf_callables_exist():
     for op in registry():
         if op.tf_call is None:
             assert callable(op.tf_fn(tf)), op.name
+
+
+INT_KINDS = {"class_ids", "label_sequences", "sequence_lengths"}
+
+
+def test_every_argument_kind_is_known_and_fits_its_role():
+    from harness.registry import KINDS
+
+    for op in registry():
+        for a in op.args + op.init:
+            if a.role == "value":
+                assert not a.kind, f"{op.name}: {a.name} is a plain value with a kind"
+                continue
+            assert a.meaning in KINDS, f"{op.name}: {a.name}"
+            assert (a.meaning in INT_KINDS) == (a.role == "int"), f"{op.name}: {a.name} {a.role} {a.meaning}"
+
+
+def test_records_name_known_recipes_modes_and_bench_builders():
+    from bench.inputs import BUILDERS, SIZES
+    from harness.fuzz.recipes import RECIPES
+    from harness.registry import MODES
+
+    for op in registry():
+        assert set(op.modes) <= set(MODES), op.name
+        for field, known in ((op.fuzz, RECIPES), (op.bench, BUILDERS)):
+            assert field is None or callable(field) or field in known, f"{op.name}: {field!r}"
+        assert op.bench_limit is None or op.bench_limit[0] in SIZES, op.name
+
+
+def test_fuzz_and_bench_draw_arguments_by_kind():
+    """The same kind gives the same kind of values to both: probabilities rows sum to 1,
+    one-hot rows hold one 1, class ids index the classes."""
+    import numpy as np
+
+    from bench.inputs import build
+    from harness.fuzz.strategies import UNIT, domain_of
+
+    op = get_op("tf.keras.losses.CategoricalCrossentropy")
+    args = build(op, "small").args
+    np.testing.assert_allclose(args["y_pred"].sum(axis=-1), 1, rtol=1e-5)
+    assert set(np.unique(args["y_true"])) == {0.0, 1.0} and np.all(args["y_true"].sum(axis=-1) == 1)
+    assert domain_of(op, "y_pred", {"from_logits": False}) == UNIT
+    assert domain_of(op, "y_pred", {"from_logits": True}) != UNIT
+    ids = build(get_op("tf.nn.sparse_softmax_cross_entropy_with_logits"), "small").args["labels"]
+    assert ids.dtype == np.int32 and ids.min() >= 0 and ids.max() < 10

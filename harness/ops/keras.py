@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.ops.common import cot, pick
+from harness.reference import ctc
 from harness.reference import keras as K
 from harness.reference import keras_functions as KF
 from harness.reference import vjp as V
@@ -97,14 +98,14 @@ def _sparse(y_true, y_pred, g, from_logits=False, ignore_class=None, axis=-1):
 
 
 def _ctc(y_true, y_pred, g):
-    return V.ctc_vjp(y_true, y_pred, g)
+    return ctc.keras_ctc_vjp(y_true, y_pred, g)
 
 
 def keras_ctc(init, args, cotangent, wrt):
     """``tf.keras.losses.ctc``: computed in float32, returned in float64 for float64 logits."""
     y_pred = np.asarray(args["y_pred"])
     out_dtype = np.float64 if y_pred.dtype == np.float64 else np.float32
-    d = V.ctc_vjp(args["y_true"], y_pred, cot(cotangent, out_dtype))
+    d = ctc.keras_ctc_vjp(args["y_true"], y_pred, cot(cotangent, out_dtype))
     return pick(wrt, y_pred=d.astype(y_pred.dtype))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.ops.common import cot, first_problem, pick, same_shape
-from harness.reference import nn
+from harness.reference import ctc, nn
 from harness.reference import vjp as V
 from harness.registry import Arg, OpSpec
 
@@ -173,6 +173,108 @@ def _sampled_check(init, args):
     if cand is not None and np.shape(cand) != (n,):
         return f"sampled_candidates shape {list(np.shape(cand))} != [num_sampled] = [{n}]"
     return None
+
+
+# --- tf.nn.ctc_loss: dense or sparse labels -------------------------------------------
+
+
+def _ctc_tf(tf, init, args):
+    """``tf.nn.ctc_loss``; with ``sparse_labels`` the dense rows are handed to TF as a
+    ``tf.SparseTensor`` of their first label_length[b] entries, and label_length as None."""
+    args = dict(args)
+    if args.pop("sparse_labels", False):
+        labels = tf.convert_to_tensor(args["labels"])
+        index = tf.where(tf.sequence_mask(args["label_length"], tf.shape(labels)[1]))
+        args["labels"] = tf.SparseTensor(index, tf.gather_nd(labels, index), tf.cast(tf.shape(labels), tf.int64))
+        args["label_length"] = None
+    return tf.nn.ctc_loss(**args)
+
+
+def _ctc_check(init, args):
+    """Shapes TF requires: labels [B, L], logits [T, B, C] (or [B, T, C]), one length per
+    example, lengths within L and T, labels in [0, C)."""
+    labels, logits = np.shape(args.get("labels")), np.shape(args.get("logits"))
+    if len(labels) != 2 or len(logits) != 3:
+        return f"labels must be [batch, max_label_length] and logits of rank 3, got {list(labels)} and {list(logits)}"
+    frames, batch = logits[:2] if args.get("logits_time_major", True) else logits[1::-1]
+    for name, bound in (("label_length", labels[1]), ("logit_length", frames)):
+        value = np.asarray(args.get(name))
+        if value.shape != (batch,):
+            return f"{name} must hold one length per example ([{batch}]), got shape {list(value.shape)}"
+        if np.any(value < 0) or np.any(value > bound):
+            return f"{name} {value.tolist()} must be in [0, {bound}]"
+    if labels[0] != batch:
+        return f"labels hold {labels[0]} rows for a batch of {batch} (logits {list(logits)})"
+    return label_range_problem(args["labels"], logits[-1])
+
+
+def ctc_loss_grad(init, args, cotangent, wrt):
+    x = np.asarray(args["logits"])
+    g = cot(cotangent, x.dtype)
+    keep = ("logits_time_major", "blank_index", "sparse_labels")
+    d = ctc.ctc_loss_vjp(args["labels"], x, args["label_length"], args["logit_length"], g,
+                         **{k: args[k] for k in keep if k in args})
+    return pick(wrt, logits=d)
+
+
+def ctc_fuzz(g, op):
+    """Labels ``[B, L]`` in ``[1, C)`` (0 is the blank), logits of T frames, time- or
+    batch-major. Dense labels (not in float64, which they reject): lengths 0 to L and 0
+    to T (a label may not fit). Sparse labels: 1 to L labels in at least as many frames."""
+    classes, frames, batch, width = g.integer(2, 4), g.integer(1, 4), g.pick([1, 2, 3]), g.integer(1, 4)
+    time_major, sparse = g.pick([True, False]), g.dtype == "float64" or g.pick([False, True])
+    args = {"labels": g.ints((batch, width), 1, classes),
+            "logits": g.floats((frames, batch, classes) if time_major else (batch, frames, classes), "moderate")}
+    if sparse:
+        lengths = [g.integer(1, min(width, frames)) for _ in range(batch)]
+        args.update(label_length=lengths, logit_length=[g.integer(n, frames) for n in lengths], blank_index=0,
+                    sparse_labels=True)
+    else:
+        args.update(label_length=g.ints((batch,), 0, width + 1), logit_length=g.ints((batch,), 0, frames + 1))
+    if not time_major:
+        args["logits_time_major"] = False
+    return args
+
+
+CTC_FRAMES, CTC_LABELS = 16, 4
+
+
+def ctc_bench(rng: np.random.Generator, b: int, c: int) -> dict:
+    """``[b, CTC_LABELS]`` labels in 1..c-1 over ``[CTC_FRAMES, b, c]`` time-major logits."""
+    return {"labels": rng.integers(1, c, (b, CTC_LABELS)).astype(np.int32),
+            "logits": rng.normal(0, 2.0, (CTC_FRAMES, b, c)).astype(np.float32),
+            "label_length": np.full(b, CTC_LABELS, np.int32), "logit_length": np.full(b, CTC_FRAMES, np.int32)}
+
+
+CTC_LOSS = OpSpec(
+    name="tf.nn.ctc_loss",
+    reference=ctc.ctc_loss,
+    args=(
+        Arg("labels", "int", doc="[batch, max_label_length] label rows, padded past label_length",
+            kind="label_sequences"),
+        Arg("logits", "float", doc="[frames, batch, classes] (batch-major with logits_time_major: false)",
+            kind="logits"),
+        Arg("label_length", "int", doc="[batch] labels per row", kind="sequence_lengths"),
+        Arg("logit_length", "int", doc="[batch] frames per example", kind="sequence_lengths"),
+        Arg("logits_time_major", "value", default=True, choices=(True, False)),
+        Arg("blank_index", "value", default=None, doc="the blank class; None: 0 (dense labels); -1: the last"),
+        Arg("sparse_labels", "value", default=False, choices=(False, True),
+            doc="pass labels to TF as a tf.SparseTensor of each row's first label_length entries"),
+    ),
+    differentiable=("logits",),
+    grad=ctc_loss_grad,
+    tf_call=_ctc_tf,
+    check=_ctc_check,
+    summary="CTC negative log-likelihood per example, dense or sparse labels",
+    quirks="dense labels run ctc_loss_dense in float32 (float64 logits raise InvalidArgumentError; a label "
+           "too long for its frames costs about 706.9); sparse labels run the CTCLoss kernel (float64 eagerly "
+           "only, with a gradient off by ~1e-6 relative; blank_index required; more labels than frames raise, "
+           "repeats that do not fit give inf; no XLA); a label equal to blank_index stands for the class "
+           "below it; unique (a TPU fast path) is not covered",
+    fuzz=ctc_fuzz,
+    bench=ctc_bench,
+    bench_limit=("medium", "the CTC reference walks the frames of each example in Python"),
+)
 
 
 # --- analytic gradients (formulas in harness.reference.vjp) ---------------------------
@@ -356,4 +458,5 @@ OPS = [
         summary="noise-contrastive estimation loss over the given sampled classes",
         check=_sampled_check,
     ),
+    CTC_LOSS,
 ]

@@ -15,7 +15,7 @@ import numpy as np
 
 from harness.reference import keras_backend as kb
 from harness.reference.errors import InvalidArgumentError, TFValueError
-from harness.reference.keras_ctc import ctc_loss
+from harness.reference.ctc import keras_ctc_loss
 from harness.reference.reductions import keras_squeeze_or_expand_to_same_rank as same_rank
 from harness.reference.stable import logsumexp
 
@@ -321,7 +321,7 @@ def ctc(y_true, y_pred):
             "Logits `y_pred` are expected to be a tensor of shape "
             f"`(batch_size, max_length, num_classes)`. Received: y_pred.shape={y_pred.shape}"
         )
-    return ctc_loss(y_true, y_pred)
+    return keras_ctc_loss(y_true, y_pred)
 
 
 # --- segmentation and metric learning -----------------------------------------------

@@ -1,6 +1,6 @@
 """Analytic reference gradients (vector-Jacobian products): the cross-entropy family, the
-reductions of tf.compat.v1.losses / Keras / tf.nn.compute_average_loss, Keras' CTC and
-tf.clip_by_global_norm.
+reductions of tf.compat.v1.losses / Keras / tf.nn.compute_average_loss and
+tf.clip_by_global_norm (CTC's is in :mod:`harness.reference.ctc`).
 
 Each ``*_vjp`` takes the forward inputs and ``g``, the gradient flowing into the op's output
 as TF holds it (see :func:`tf_cotangent`), and returns the gradients TF's registered
@@ -11,7 +11,7 @@ gradient functions compute, op by op, in the dtype TF computes them in:
   does (:func:`reduce_sum`); eagerly this reproduces TF's float16/bfloat16 gradients bit
   for bit;
 * where TF upcasts (the softmax cross-entropies for float16/bfloat16, the reductions of
-  ``tf.compat.v1.losses``, the Keras loss classes and CTC in float32), the gradient is
+  ``tf.compat.v1.losses`` and the Keras loss classes in float32), the gradient is
   formed in float32 and cast back to the input dtype, as the ``Cast`` gradient does.
 
 Mathematically, with p = softmax(x) along the class axis and s = sigmoid(x):
@@ -26,7 +26,6 @@ Mathematically, with p = softmax(x) along the class axis and s = sigmoid(x):
                          dq = g z softplus(-x),  l = 1 + (q - 1) z
 * reductions:            dloss_i = g w_i / n (weighted sum over n), plus dw_i = g loss_i / n
 * Keras clip(p, eps, 1 - eps): passes the gradient only inside [eps, 1 - eps] (ties pass)
-* CTC:                   dx = g (p - posterior of each class per frame)
 * clip_by_global_norm:   dt_i = c_i s + t_i dS, s = clip / max(n, clip), n the global norm
 """
 from __future__ import annotations
@@ -35,8 +34,6 @@ import numpy as np
 
 from harness.reference import nn, stable
 from harness.reference.keras_backend import EPSILON
-from harness.reference.keras_ctc import LOG_0 as CTC_LOG_0
-from harness.reference.keras_ctc import _transitions as _ctc_transitions
 from harness.reference.reductions import (
     V1_MEAN,
     V1_NONE,
@@ -447,61 +444,3 @@ def clip_by_global_norm_vjp(t_list, clip_norm, cot_list, cot_norm) -> list[np.nd
     d_norm = add(np.asarray(cot_norm).astype(dt), mul(d_inverse, div(div(-1.0, norm), norm)))
     d_sum = mul(div(mul(d_norm, 0.5), norm), 2.0)
     return [add(mul(c, scale), mul(t, d_sum)) for c, t in zip(cots, ts)]
-
-
-# --- CTC ------------------------------------------------------------------------------------
-
-
-def _ctc_posteriors(labels, length, log_probs) -> np.ndarray:
-    """log P(state at frame t = s | frames) over TF's ``2 (L + 1)`` CTC states (label states
-    0..L, 0 the start, then blank states 0..L) by forward-backward in float64, with TF's
-    initial (start 0, else log(1e-307)) and final (label/blank state ``length`` 0, else
-    log(1e-307)) state vectors."""
-    n = len(labels) + 1
-    trans = _ctc_transitions(labels).astype(np.float64)  # [to, from]
-    steps, _ = log_probs.shape
-    emissions = np.concatenate([np.full((steps, 1), -np.inf), log_probs[:, labels],
-                                np.repeat(log_probs[:, :1], n, axis=1)], axis=1)
-    log_0 = np.float64(CTC_LOG_0)
-    alpha = np.full(2 * n, log_0)
-    alpha[0] = 0.0
-    alphas = []
-    for t in range(steps):
-        alpha = stable.logsumexp(trans + alpha[None, :], axis=-1) + emissions[t]
-        alphas.append(alpha)
-    beta = np.full(2 * n, log_0)
-    beta[length] = beta[n + length] = 0.0
-    betas = [None] * steps
-    for t in range(steps - 1, -1, -1):
-        betas[t] = beta
-        beta = stable.logsumexp(trans + (emissions[t] + beta)[:, None], axis=0)
-    joint = np.stack(alphas) + np.stack(betas)
-    return joint - stable.logsumexp(joint, axis=-1, keepdims=True)
-
-
-def ctc_vjp(target, output, g) -> np.ndarray:
-    """doutput (float32, ``[B, T, C]``) of ``keras.losses.ctc`` (TF's ``ctc_loss_dense``):
-    g_b (softmax(x) - exp(olabel)), olabel[t, c] the log posterior that frame t emits class c
-    (``ctc_loss_and_grad``). Logits are taken in float32, as Keras casts them.
-
-    TF quirk mirrored: ``_state_to_olabel`` credits a label state to its class through
-    ``one_hot(label - 1, C - 1)``, so a label state holding the blank (a 0 inside a label
-    such as [1, 2, 0, 2]) is credited to no class: TF's gradient then is not the derivative
-    of its loss (the frame's gradient sums to that state's posterior, not 0). Padding
-    states past the label length have no posterior, so padding is unaffected."""
-    target = np.asarray(target).astype(np.int64)
-    log_probs = stable.log_softmax_shifted(np.asarray(output).astype(np.float32), axis=-1).astype(np.float64)
-    classes = log_probs.shape[-1]
-    out = np.empty(log_probs.shape)
-    for b, (labels, lp) in enumerate(zip(target, log_probs)):
-        n = len(labels) + 1
-        post = _ctc_posteriors(labels, int(np.sum(labels != 0)), lp)
-        olabel = np.full(lp.shape, -np.inf)
-        olabel[:, 0] = stable.logsumexp(post[:, n:], axis=-1)
-        for c in range(1, classes):
-            states = [s + 1 for s, label in enumerate(labels) if label == c]
-            if states:
-                olabel[:, c] = stable.logsumexp(post[:, states], axis=-1)
-        out[b] = np.exp(lp) - np.exp(olabel)
-    gb = np.asarray(g).astype(np.float32).astype(np.float64)[:, None, None]
-    return (gb * out.astype(np.float32)).astype(np.float32)
