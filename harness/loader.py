@@ -437,6 +437,7 @@ def _validate_case(data: LineDict, path: Path, shown: str, prefix: str):
     errs += _check_tolerances(data, prefix)
     errs += _check_expect(data, prefix)
     errs += _check_grad(op, data, prefix)
+    errs += _check_modes(op, data, prefix)
     errs += _check_cotangent(data, path, prefix)
     for key in ("same_as", "differs_from"):
         for j, comp in enumerate(data.get(key) or []):
@@ -553,6 +554,16 @@ def _check_grad(op: OpSpec, data: LineDict, prefix: str) -> list[Problem]:
             errs.append((where, _field(prefix, where), f"TF does not differentiate {op.name} with respect to {name}",
                          f"differentiable: {differentiable}"))
     return errs
+
+
+def _check_modes(op: OpSpec, data: LineDict, prefix: str) -> list[Problem]:
+    """Every ``modes:`` entry is one the op's record says it runs in."""
+    modes = data.get("modes")
+    if not isinstance(modes, list):
+        return []
+    return [(["modes", k], _field(prefix, ["modes", k]), f"{op.name} does not run in {mode} mode",
+             f"modes of {op.name}: {', '.join(op.modes)}")
+            for k, mode in enumerate(modes) if isinstance(mode, str) and mode not in op.modes]
 
 
 def _check_cotangent(data: LineDict, path: Path, prefix: str) -> list[Problem]:

@@ -74,6 +74,10 @@ def test_valid_file_loads(write_case):
      "tf.nn.sparse_softmax_cross_entropy_with_logits: logits)"),
     (SOFTMAX + "    modes: [eager, graph]\n    args: {logits: [1.0]}\n",
      "a.yaml:4: cases[0].modes[1]: 'graph' is not allowed (one of eager, function, xla)"),
+    ("cases:\n  - id: x\n    op: tf.compat.v1.losses.get_losses\n    modes: [eager, function]\n"
+     "    args: {losses: [[1.0]]}\n",
+     "a.yaml:4: cases[0].modes[1]: tf.compat.v1.losses.get_losses does not run in function mode "
+     "(modes of tf.compat.v1.losses.get_losses: eager)"),
     (SOFTMAX + "    args:\n      logits: {random: normal, shape: [-1, 3]}\n",
      "a.yaml:5: cases[0].args.logits.shape: negative dimension in [-1, 3] (dimensions must be >= 0)"),
     (SOFTMAX + "    args:\n      logits: {npy: ../outside.npy}\n",

@@ -1,4 +1,4 @@
-"""The row-blocked softmax family (``stable.for_row_blocks``): identical to the whole-array
+"""The row-blocked softmax family (``rowblocks.for_row_blocks``): identical to the whole-array
 formulas bit for bit, on one thread or two, and bounded in extra memory on large inputs.
 
 Speed goals live in the bench suite; nothing here is timed."""
@@ -11,7 +11,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from harness.reference import nn, stable
+from harness.reference import nn, rowblocks
 
 MiB = 1 << 20
 MEMORY_BOUND = 64 * MiB
@@ -20,9 +20,9 @@ MEMORY_BOUND = 64 * MiB
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Blocks of a few rows, split between two threads even for small inputs."""
-    monkeypatch.setattr(stable, "ROW_BLOCK_BYTES", 4096)
-    monkeypatch.setattr(stable, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(stable, "ROW_THREADS", 2)
+    monkeypatch.setattr(rowblocks, "ROW_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(rowblocks, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(rowblocks, "ROW_THREADS", 2)
 
 
 # --- the straightforward whole-array formulas --------------------------------------------
@@ -135,14 +135,14 @@ def test_blocked_non_contiguous_and_moved_axis(small_blocks):
 
 
 def test_one_thread_and_two_threads_agree(monkeypatch):
-    monkeypatch.setattr(stable, "ROW_BLOCK_BYTES", 8192)
+    monkeypatch.setattr(rowblocks, "ROW_BLOCK_BYTES", 8192)
     rng = np.random.default_rng(5)
     x = _logits(rng, (513, 301), np.float32, 1e4)
     labels = rng.integers(0, 301, 513)
     results = []
     for threads in (1, 2):
-        monkeypatch.setattr(stable, "ROW_THREADS", threads)
-        monkeypatch.setattr(stable, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(rowblocks, "ROW_THREADS", threads)
+        monkeypatch.setattr(rowblocks, "PARALLEL_MIN_BYTES", 0)
         results.append([nn.softmax(x), nn.log_softmax(x), nn.sparse_softmax_cross_entropy_with_logits(labels, x)])
     for a, b in zip(*results):
         assert _same(a, b)
@@ -162,9 +162,9 @@ def test_every_row_once_in_blocks_of_the_target_size():
             seen[rows] += 1
             sizes.append(buf.nbytes)
 
-    stable.for_row_blocks(work, 3000, 256, (np.float32,), threads=2)
+    rowblocks.for_row_blocks(work, 3000, 256, (np.float32,), threads=2)
     assert (seen == 1).all()
-    assert max(sizes) <= stable.ROW_BLOCK_BYTES and len(sizes) > 1
+    assert max(sizes) <= rowblocks.ROW_BLOCK_BYTES and len(sizes) > 1
 
 
 def test_a_helper_thread_error_is_raised_and_errstate_is_shared():
@@ -176,7 +176,7 @@ def test_a_helper_thread_error_is_raised_and_errstate_is_shared():
             raise ZeroDivisionError(f"block at {rows.start}")
 
     with np.errstate(over="raise"), pytest.raises(ZeroDivisionError, match="block at"):
-        stable.for_row_blocks(work, 4, 1 << 20, threads=2)
+        rowblocks.for_row_blocks(work, 4, 1 << 20, threads=2)
     assert states and set(states) == {"raise"}
 
 

@@ -271,11 +271,11 @@ def test_parity_with_tensorflow(tf, name, init, args, dtype):
 def test_sparse_categorical_crossentropy_from_probabilities_in_row_blocks(dtype, monkeypatch):
     """Blocks of a few rows give exactly the unblocked log(clip(p)) cross-entropy, for any
     leading rank, and the same out-of-range label error."""
-    from harness.reference import keras_backend as kb, stable
+    from harness.reference import keras_backend as kb, rowblocks
     from harness.reference.errors import InvalidArgumentError
     from harness.reference.nn import sparse_softmax_cross_entropy_with_logits
 
-    monkeypatch.setattr(stable, "ROW_BLOCK_BYTES", 64)  # 64 bytes: one or two rows a block
+    monkeypatch.setattr(rowblocks, "ROW_BLOCK_BYTES", 64)  # 64 bytes: one or two rows a block
     rng = np.random.default_rng(3)
     kind = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
     probs = rng.dirichlet(np.ones(7), size=(3, 5)).astype(kind)

@@ -29,3 +29,14 @@ def test_reference_source_has_no_tensorflow_import():
                 names = [node.module or ""]
             for name in names:
                 assert name.split(".")[0] not in ("tensorflow", "keras"), f"{path}: imports {name}"
+
+
+def test_reference_imports_nothing_of_the_harness_outside_it():
+    """The reference keeps its own dtype rules (``dtypes``) instead of the harness's."""
+    for path in REFERENCE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("harness"):
+                assert node.module.startswith("harness.reference"), f"{path}: imports {node.module}"
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    assert not a.name.startswith("harness") or a.name.startswith("harness.reference"), path

@@ -266,7 +266,8 @@ def _plain(value):
 
 def _in_graph(build):
     """A tf_call that builds the computation in a fresh tf.Graph and runs it in a
-    tf.compat.v1.Session (collections are empty in eager mode)."""
+    tf.compat.v1.Session (collections are empty in eager mode). Such an op runs eagerly
+    only: inside a tf.function the graph's constants are not Python values (TypeError)."""
     def call(tf, init, args):
         plain = {k: _plain(v) for k, v in args.items()}
         graph = tf.Graph()
@@ -325,6 +326,7 @@ OPS += [
         reference=losses_v1.add_loss,
         args=(Arg("loss", "float", kind="losses"),
               Arg("loss_collection", "value", default="losses", doc="collection name; None adds nothing")),
+        modes=("eager",),
         tf_call=_in_graph(_add_loss),
         summary="in a graph: the loss collection after add_loss (eager mode adds nothing)",
     ),
@@ -332,6 +334,7 @@ OPS += [
         name="tf.compat.v1.losses.get_losses",
         reference=losses_v1.get_losses,
         args=(LOSSES,),
+        modes=("eager",),
         tf_call=_in_graph(_get_losses),
         summary="in a graph: the LOSSES collection",
     ),
@@ -339,6 +342,7 @@ OPS += [
         name="tf.compat.v1.losses.get_regularization_losses",
         reference=losses_v1.get_regularization_losses,
         args=(REG_LOSSES,),
+        modes=("eager",),
         tf_call=_in_graph(_get_regularization_losses),
         summary="in a graph: the REGULARIZATION_LOSSES collection",
     ),
@@ -346,6 +350,7 @@ OPS += [
         name="tf.compat.v1.losses.get_regularization_loss",
         reference=losses_v1.get_regularization_loss,
         args=(REG_LOSSES,),
+        modes=("eager",),
         tf_call=_in_graph(_get_regularization_loss),
         summary="in a graph: add_n of the regularization losses (float32 0.0 when none)",
     ),
@@ -354,6 +359,7 @@ OPS += [
         reference=losses_v1.get_total_loss,
         args=(LOSSES, REG_LOSSES,
               Arg("add_regularization_losses", "value", default=True, choices=(True, False))),
+        modes=("eager",),
         tf_call=_in_graph(_get_total_loss),
         summary="in a graph: add_n of the added losses and (optionally) the regularization losses",
     ),

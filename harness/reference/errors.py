@@ -14,10 +14,6 @@ class InvalidArgumentError(ReferenceError_, ValueError):
     """Mirrors ``tf.errors.InvalidArgumentError`` (bad values or shapes seen at run time)."""
 
 
-class UnimplementedError(ReferenceError_, NotImplementedError):
-    """Mirrors ``tf.errors.UnimplementedError``."""
-
-
 class TFValueError(ReferenceError_, ValueError):
     """Mirrors a Python ``ValueError`` raised by TF/Keras at graph-construction time.
 

@@ -5,21 +5,20 @@ Arithmetic stays in the input dtype, as in TF: every Python constant is first co
 to that dtype (``const``), which is what TF does with a Python scalar operand. That matters
 for the 1e-7 clipping: in float16 the bounds become 1.19e-7 (a subnormal) and exactly 1.0,
 in bfloat16 1.0012e-7 and 1.0, in float32 1e-7 and 0.99999988.
-Reductions of float16/bfloat16 accumulate in float32 and round once at the end.
+Sums are ``tf.reduce_sum``'s (:mod:`harness.reference.summation`); ``mean`` of
+float16/bfloat16 accumulates in float32 and rounds once at the end, as Keras casts.
 """
 from __future__ import annotations
 
-import ml_dtypes
 import numpy as np
 
-from harness.reference import nn, stable
+from harness.reference import nn, rowblocks, stable
+from harness.reference.dtypes import compute_dtype
+from harness.reference.summation import reduce_sum
 from harness.reference.errors import InvalidArgumentError, TFValueError
 
 EPSILON = 1e-7
 """``keras.backend.epsilon()``."""
-
-LOW_PRECISION = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
-
 
 def const(value, dtype) -> np.ndarray:
     """A Python scalar converted to ``dtype`` (0-d), as TF converts a scalar operand."""
@@ -38,24 +37,12 @@ def canonical_axis(axis):
     return tuple(axis) if isinstance(axis, (list, tuple)) else axis
 
 
-def _accumulator(dtype):
-    return np.float32 if np.dtype(dtype) in LOW_PRECISION else dtype
-
-
-def reduce_sum(x, axis=None, keepdims=False) -> np.ndarray:
-    """``tf.reduce_sum``; float16/bfloat16 summed in float32 then rounded."""
-    x = np.asarray(x)
-    with np.errstate(invalid="ignore", over="ignore"):
-        s = np.sum(x, axis=canonical_axis(axis), keepdims=keepdims, dtype=_accumulator(x.dtype))
-    return np.asarray(s).astype(x.dtype)
-
-
 def mean(x, axis=None, keepdims=False) -> np.ndarray:
     """``keras.ops.mean``: float16/bfloat16 are averaged in float32 and cast back (Keras
     does this explicitly to avoid float16 overflow)."""
     x = np.asarray(x)
     with np.errstate(invalid="ignore", over="ignore"):
-        m = np.mean(x, axis=canonical_axis(axis), keepdims=keepdims, dtype=_accumulator(x.dtype))
+        m = np.mean(x, axis=canonical_axis(axis), keepdims=keepdims, dtype=compute_dtype(x))
     return np.asarray(m).astype(x.dtype)
 
 
@@ -197,16 +184,10 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1) 
         target = np.squeeze(target, axis=-1)
     if output.ndim < 1:
         raise TFValueError(f"Argument `output` must be at least rank 1. Received: output.shape={output.shape}")
-    if target.ndim != output.ndim - 1:
-        raise TFValueError(
-            "Argument `output` must have rank (ndim) `target.ndim - 1`. Received: "
-            f"target.shape={target.shape}, output.shape={output.shape}"
-        )
-    if target.shape != output.shape[:-1]:
-        raise TFValueError(
-            "Arguments `target` and `output` must have the same shape up until the last "
-            f"dimension: target.shape={target.shape}, output.shape={output.shape}"
-        )
+    nn.require_class_axis_shapes(target, output, (
+        "Argument `output` must have rank (ndim) `target.ndim - 1`. Received: target.shape={}, output.shape={}",
+        "Arguments `target` and `output` must have the same shape up until the last dimension: "
+        "target.shape={}, output.shape={}"))
     if from_logits or output.size == 0:
         if not from_logits:
             output = log(clip(output, EPSILON, 1.0 - EPSILON))
@@ -216,7 +197,7 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1) 
 
 def _sparse_xent_of_probabilities(target: np.ndarray, output: np.ndarray) -> np.ndarray:
     """The sparse softmax cross-entropy of ``log(clip(output))``, a block of rows at a time
-    (``stable.for_row_blocks``): the clipped logs of one block exist at once, never a second
+    (``rowblocks.for_row_blocks``): the clipped logs of one block exist at once, never a second
     and third copy of ``output``. Blocks run in order, so an out-of-range label is reported
     as the unblocked call reports it (the first in row-major order)."""
     classes = output.shape[-1]
@@ -227,5 +208,5 @@ def _sparse_xent_of_probabilities(target: np.ndarray, output: np.ndarray) -> np.
         logits = log(clip(probs[rows], EPSILON, 1.0 - EPSILON))
         parts.append(sparse_softmax_cross_entropy_with_logits(labels[rows], logits))
 
-    stable.for_row_blocks(block, probs.shape[0], classes, block_dtype=output.dtype, threads=1)
+    rowblocks.for_row_blocks(block, probs.shape[0], classes, block_dtype=output.dtype, threads=1)
     return np.concatenate(parts).reshape(target.shape)

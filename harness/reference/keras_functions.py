@@ -18,6 +18,7 @@ from harness.reference.errors import InvalidArgumentError, TFValueError
 from harness.reference.ctc import keras_ctc_loss
 from harness.reference.reductions import keras_squeeze_or_expand_to_same_rank as same_rank
 from harness.reference.stable import logsumexp
+from harness.reference.summation import reduce_sum
 
 EPS = kb.EPSILON
 
@@ -96,7 +97,7 @@ def cosine_similarity(y_true, y_pred, axis=-1):
     y_pred = kb.l2_normalize(y_pred, axis=axis)
     y_true = kb.l2_normalize(y_true, axis=axis)
     with np.errstate(invalid="ignore"):
-        return -kb.reduce_sum(y_true * y_pred, axis=axis)
+        return -reduce_sum(y_true * y_pred, axis=axis)
 
 
 @tf_broadcasting
@@ -131,7 +132,7 @@ def kl_divergence(y_true, y_pred):
     y_true, y_pred = _cast_pair(y_true, y_pred)
     y_true = kb.clip(y_true, EPS, 1)
     y_pred = kb.clip(y_pred, EPS, 1)
-    return kb.reduce_sum(y_true * kb.log(y_true / y_pred), axis=-1)
+    return reduce_sum(y_true * kb.log(y_true / y_pred), axis=-1)
 
 
 @tf_broadcasting
@@ -175,7 +176,7 @@ def categorical_hinge(y_true, y_pred):
     """max(max((1 - t) * p) - sum(t * p) + 1, 0) over the last axis."""
     y_true, y_pred = _cast_pair(y_true, y_pred)
     one = _c(1.0, y_pred)
-    pos = kb.reduce_sum(y_true * y_pred, axis=-1)
+    pos = reduce_sum(y_true * y_pred, axis=-1)
     neg = np.max((one - y_true) * y_pred, axis=-1)
     return np.maximum(neg - pos + one, _c(0.0, y_pred))
 
@@ -225,11 +226,11 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     if from_logits:
         y_pred = kb.softmax(y_pred, axis=axis)
     with np.errstate(invalid="ignore", divide="ignore"):
-        output = y_pred / kb.reduce_sum(y_pred, axis=axis, keepdims=True)
+        output = y_pred / reduce_sum(y_pred, axis=axis, keepdims=True)
     output = kb.clip(output, EPS, 1.0 - EPS)
     cce = -y_true * kb.log(output)
     weighting = np.power(_c(1.0, output) - output, _c(gamma, output)) * _c(alpha, output)
-    return kb.reduce_sum(weighting * cce, axis=axis)
+    return reduce_sum(weighting * cce, axis=axis)
 
 
 def sparse_categorical_crossentropy_masked(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
@@ -302,7 +303,7 @@ def categorical_generalized_cross_entropy(y_true, y_pred, q):
     y_pred = np.asarray(y_pred)
     labels = np.trunc(np.asarray(y_true)).astype(np.int64)
     one_hot = (labels[..., None] == np.arange(y_pred.shape[-1])).astype(y_pred.dtype)
-    p = kb.reduce_sum(y_pred * one_hot, axis=-1)
+    p = reduce_sum(y_pred * one_hot, axis=-1)
     qq = _c(q, p)
     return (_c(1, p) - np.power(p, qq)) / qq
 
@@ -333,8 +334,8 @@ def dice(y_true, y_pred, axis=None):
     a scalar)."""
     y_true, y_pred = _cast_pair(y_true, y_pred)
     axis = kb.canonical_axis(axis)
-    intersection = kb.reduce_sum(y_true * y_pred, axis=axis)
-    denominator = kb.reduce_sum(y_true, axis=axis) + kb.reduce_sum(y_pred, axis=axis) + _c(EPS, y_pred)
+    intersection = reduce_sum(y_true * y_pred, axis=axis)
+    denominator = reduce_sum(y_true, axis=axis) + reduce_sum(y_pred, axis=axis) + _c(EPS, y_pred)
     with np.errstate(invalid="ignore", divide="ignore"):
         return _c(1, y_pred) - _c(2.0, y_pred) * intersection / denominator
 
@@ -347,9 +348,9 @@ def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
     y_true, y_pred = _cast_pair(y_true, y_pred)
     axis = kb.canonical_axis(axis)
     one = _c(1, y_pred)
-    intersection = kb.reduce_sum(y_true * y_pred, axis=axis)
-    fp = kb.reduce_sum((one - y_pred) * y_true, axis=axis)
-    fn = kb.reduce_sum(y_pred * (one - y_true), axis=axis)
+    intersection = reduce_sum(y_true * y_pred, axis=axis)
+    fp = reduce_sum((one - y_pred) * y_true, axis=axis)
+    fn = reduce_sum(y_pred * (one - y_true), axis=axis)
     denominator = intersection + fp * _c(alpha, fp) + fn * _c(beta, fn) + _c(EPS, fn)
     with np.errstate(invalid="ignore", divide="ignore"):
         return one - intersection / denominator

@@ -127,16 +127,23 @@ def mean_pairwise_squared_error(labels, predictions, weights=1.0):
     return np.asarray(loss if np.sum(n) > 0 else np.float32(0), dtype=np.float32)
 
 
+def _labels_like_logits(name: str, labels, logits) -> tuple[np.ndarray, np.ndarray]:
+    """(labels in the logits dtype, logits): labels must be given and have the logits'
+    shape (ValueError)."""
+    if labels is None:
+        raise TFValueError(f"Argument `{name}` must not be None.")
+    logits = np.asarray(logits)
+    labels = np.asarray(labels).astype(logits.dtype)
+    if labels.shape != logits.shape:
+        raise TFValueError(f"Shapes {logits.shape} and {labels.shape} are incompatible")
+    return labels, logits
+
+
 def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothing=0, reduction=DEFAULT):
     """``tf.nn.sigmoid_cross_entropy_with_logits`` on labels smoothed towards 1/2
     (z * (1 - s) + 0.5 * s when s > 0), in the logits dtype, then reduced; returns the
     logits dtype."""
-    if multi_class_labels is None:
-        raise TFValueError("Argument `multi_class_labels` must not be None.")
-    logits = np.asarray(logits)
-    labels = np.asarray(multi_class_labels).astype(logits.dtype)
-    if labels.shape != logits.shape:
-        raise TFValueError(f"Shapes {logits.shape} and {labels.shape} are incompatible")
+    labels, logits = _labels_like_logits("multi_class_labels", multi_class_labels, logits)
     if label_smoothing > 0:
         dt = logits.dtype.type
         labels = labels * dt(1 - label_smoothing) + dt(0.5 * label_smoothing)
@@ -148,12 +155,7 @@ def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing=0,
     """``tf.nn.softmax_cross_entropy_with_logits`` on labels smoothed towards 1/C
     (y * (1 - s) + s / C when s > 0, in the logits dtype), then reduced; returns the
     logits dtype. Shapes of labels and logits must be equal (ValueError)."""
-    if onehot_labels is None:
-        raise TFValueError("Argument `onehot_labels` must not be None.")
-    logits = np.asarray(logits)
-    labels = np.asarray(onehot_labels).astype(logits.dtype)
-    if labels.shape != logits.shape:
-        raise TFValueError(f"Shapes {logits.shape} and {labels.shape} are incompatible")
+    labels, logits = _labels_like_logits("onehot_labels", onehot_labels, logits)
     if label_smoothing > 0:
         dt = logits.dtype.type
         num_classes = dt(labels.shape[-1])

@@ -7,15 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.reference import stable
+from harness.reference import dtypes, rowblocks, stable, summation
 from harness.reference.errors import InvalidArgumentError, TFTypeError, TFValueError
 
-_LOW_PRECISION = ("float16", "bfloat16")
 _BLOCKED = ("float32", "float64", "bfloat16")
-
-
-def _is_low_precision(x: np.ndarray) -> bool:
-    return np.asarray(x).dtype.name in _LOW_PRECISION
 
 
 def _same_shape(name: str, a: np.ndarray, b: np.ndarray, a_name: str, b_name: str) -> None:
@@ -43,7 +38,7 @@ def _shifted_and_exp_sum(x: np.ndarray):
     """Low-precision softmax prologue as TF's Eigen kernels run it: s = x - max(x) and
     sum(exp(s)) along the last axis, every step rounded to x's dtype."""
     shifted = _in_dtype(lambda f: f - np.max(f, axis=-1, keepdims=True), x)
-    total = stable.eigen_sum(_in_dtype(np.exp, shifted), axis=-1, keepdims=True)
+    total = summation.eigen_sum(_in_dtype(np.exp, shifted), axis=-1, keepdims=True)
     return shifted, total
 
 
@@ -59,7 +54,7 @@ def _check_axis(x: np.ndarray, axis: int) -> None:
 
 def _is_last(x: np.ndarray, axis: int) -> bool:
     """``axis`` is the last axis of a non-empty float32/float64/bfloat16 input: its rows
-    can be processed in blocks (``stable.for_row_blocks``)."""
+    can be processed in blocks (``rowblocks.for_row_blocks``)."""
     return x.dtype.name in _BLOCKED and x.ndim >= 1 and x.size > 0 and axis in (-1, x.ndim - 1)
 
 
@@ -72,20 +67,20 @@ def softmax(logits, axis=None):
     """softmax(x)_i = exp(x_i - max x) / sum_j exp(x_j - max x) along ``axis`` (None = -1).
 
     Mirrors TF's CPU kernels per dtype: float16 runs Eigen's element ops in float16
-    (exp(s) * (1 / sum), the sum in Eigen's order, see ``stable.eigen_sum``); bfloat16
+    (exp(s) * (1 / sum), the sum in Eigen's order, see ``summation.eigen_sum``); bfloat16
     is computed in float32 and rounded once; float32/float64 in their own precision.
     A row of all ``-inf`` is NaN. float32/float64/bfloat16 along the last axis run in row
-    blocks (``stable.softmax_last_axis``: same results, bounded extra memory).
+    blocks (``rowblocks.softmax_last_axis``: same results, bounded extra memory).
     An axis outside [-rank, rank) is TF's InvalidArgumentError."""
     x = np.asarray(logits)
     axis = -1 if axis is None else axis
     _check_axis(x, axis)
     if x.dtype.name == "bfloat16":
         if _is_last(x, axis):
-            return stable.softmax_last_axis(x, np.float32)
+            return rowblocks.softmax_last_axis(x, np.float32)
         return stable.softmax(x.astype(np.float32), axis=axis).astype(x.dtype)
     if x.dtype.name != "float16":
-        return stable.softmax_last_axis(x) if _is_last(x, axis) else stable.softmax(x, axis=axis)
+        return rowblocks.softmax_last_axis(x) if _is_last(x, axis) else stable.softmax(x, axis=axis)
 
     def half_softmax(v):
         shifted, total = _shifted_and_exp_sum(v)
@@ -100,15 +95,15 @@ def log_softmax(logits, axis=None):
     """(x - max x) - log(sum(exp(x - max x))) along ``axis`` (None = -1), TF's LogSoftmax.
 
     float16/bfloat16 run Eigen's element ops in that dtype (sum in Eigen's order, see
-    ``stable.eigen_sum``). An entry of ``-inf`` gives ``-inf``, a row of all ``-inf`` NaN.
-    float32/float64 along the last axis run in row blocks (``stable.log_softmax_last_axis``).
+    ``summation.eigen_sum``). An entry of ``-inf`` gives ``-inf``, a row of all ``-inf`` NaN.
+    float32/float64 along the last axis run in row blocks (``rowblocks.log_softmax_last_axis``).
     An axis outside [-rank, rank) is TF's InvalidArgumentError."""
     x = np.asarray(logits)
     axis = -1 if axis is None else axis
     _check_axis(x, axis)
-    if not _is_low_precision(x):
+    if not dtypes.is_low(x):
         if _is_last(x, axis):
-            return stable.log_softmax_last_axis(x)
+            return rowblocks.log_softmax_last_axis(x)
         return stable.log_softmax_shifted(x, axis=axis)
 
     def low_log_softmax(v):
@@ -137,12 +132,12 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
       whose size differs from ``logits.shape[:-1]`` fails TF's reshape
       (InvalidArgumentError); a scalar input fails TF's flattening (InvalidArgumentError).
 
-    Rows are processed in blocks (``stable.xent_rows``): the inputs are rounded to the
+    Rows are processed in blocks (``rowblocks.xent_rows``): the inputs are rounded to the
     compute dtype a block at a time, so the extra memory stays bounded.
     """
     logits = np.asarray(logits)
     out_dtype = logits.dtype
-    compute_dtype = np.dtype(np.float32) if _is_low_precision(logits) else out_dtype
+    compute_dtype = dtypes.compute_dtype(logits)
     labels = np.asarray(labels)
     if labels.ndim == 0 or logits.ndim == 0:
         raise InvalidArgumentError(
@@ -176,8 +171,18 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
             f"Input to reshape is a tensor with {shape2[0]} values, but the requested shape "
             f"has {int(np.prod(out_shape))}"
         )
-    cost = stable.xent_rows(np.broadcast_to(labels2, shape2), np.broadcast_to(logits2, shape2), compute_dtype)
+    cost = rowblocks.xent_rows(np.broadcast_to(labels2, shape2), np.broadcast_to(logits2, shape2), compute_dtype)
     return cost.reshape(out_shape).astype(out_dtype)
+
+
+def require_class_axis_shapes(labels: np.ndarray, logits: np.ndarray, messages: tuple[str, str]) -> None:
+    """Class ids must have the logits' shape without the class axis: a rank, then a shape
+    mismatch is a ValueError with ``messages[0]`` / ``messages[1]`` (formatted with both
+    shapes; TF's and Keras' wordings differ)."""
+    if labels.ndim != logits.ndim - 1:
+        raise TFValueError(messages[0].format(labels.shape, logits.shape))
+    if labels.shape != logits.shape[:-1]:
+        raise TFValueError(messages[1].format(labels.shape, logits.shape))
 
 
 def sparse_softmax_cross_entropy_with_logits(labels, logits):
@@ -185,26 +190,20 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
 
     TF quirks mirrored: float16 logits are computed in float32 and cast back, but
     bfloat16 is not upcast by the Python wrapper: its kernel rounds every step to
-    bfloat16 (sum in Eigen's order, see ``stable.eigen_sum``). Static
+    bfloat16 (sum in Eigen's order, see ``summation.eigen_sum``). Static
     shape problems are ``ValueError`` (scalar logits; labels rank != logits rank - 1;
     labels shape != logits.shape[:-1]); a label outside [0, num_classes) is an
     ``InvalidArgumentError`` from the CPU kernel ("Received a label value of ...").
-    float16/float32/float64 rows are processed in blocks (``stable.sparse_xent_rows``).
+    float16/float32/float64 rows are processed in blocks (``rowblocks.sparse_xent_rows``).
     """
     labels = np.asarray(labels)
     logits = np.asarray(logits)
     if logits.ndim == 0:
         raise TFValueError("`logits` cannot be a scalar.")
-    if labels.ndim != logits.ndim - 1:
-        raise TFValueError(
-            "`labels.shape.rank` must equal `logits.shape.rank - 1`. Received: "
-            f"labels.shape={labels.shape} and logits.shape={logits.shape}"
-        )
-    if labels.shape != logits.shape[:-1]:
-        raise TFValueError(
-            "`labels.shape` must equal `logits.shape` except for the last dimension. "
-            f"Received: labels.shape={labels.shape} and logits.shape={logits.shape}"
-        )
+    require_class_axis_shapes(labels, logits, (
+        "`labels.shape.rank` must equal `logits.shape.rank - 1`. Received: labels.shape={} and logits.shape={}",
+        "`labels.shape` must equal `logits.shape` except for the last dimension. Received: labels.shape={} and "
+        "logits.shape={}"))
     n = logits.shape[-1]
     bad = (labels < 0) | (labels >= n)
     if np.any(bad):
@@ -218,8 +217,8 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
         picked = np.take_along_axis(shifted, index, axis=-1)
         log_total = _in_dtype(np.log, total)
         return (log_total.astype(np.float32) - picked.astype(np.float32)).astype(logits.dtype)[..., 0]
-    compute = np.dtype(np.float32) if _is_low_precision(logits) else logits.dtype
-    loss = stable.sparse_xent_rows(logits.reshape(labels.size, n), labels.reshape(-1).astype(np.intp), compute)
+    compute = dtypes.compute_dtype(logits)
+    loss = rowblocks.sparse_xent_rows(logits.reshape(labels.size, n), labels.reshape(-1).astype(np.intp), compute)
     return loss.reshape(labels.shape).astype(logits.dtype)
 
 
@@ -287,15 +286,15 @@ def l2_loss(t):
     """sum(t ** 2) / 2, TF's L2Loss kernel: (t * t * 0.5).sum() as Eigen runs it.
 
     float16/bfloat16 round every square and accumulate in their own precision in Eigen's
-    order (``stable.eigen_sum``), so a float16 sum above 65504 is ``inf``. Bit-exact for
+    order (``summation.eigen_sum``), so a float16 sum above 65504 is ``inf``. Bit-exact for
     bfloat16 and for float16 tensors of up to ~1500 elements; larger float16 tensors are
     reduced by two threads in TF and differ by a few ulp."""
     t = np.asarray(t)
     with np.errstate(over="ignore"):
-        if _is_low_precision(t):
+        if dtypes.is_low(t):
             halves = _in_dtype(lambda f: f * f, t.reshape(-1))
             halves = _in_dtype(lambda f: f * np.float32(0.5), halves)
-            return np.asarray(stable.eigen_sum(halves))
+            return np.asarray(summation.eigen_sum(halves))
         return np.asarray(np.sum(t * t * t.dtype.type(0.5)))
 
 
@@ -340,14 +339,14 @@ def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size
         raise TFTypeError("global_batch_size must be an integer.")
     if gbs < 0:
         raise InvalidArgumentError("global_batch_size must be non-negative.")
-    loss = stable.tf_reduce_sum(per_example_loss)
+    loss = summation.reduce_sum(per_example_loss)
     return stable.div_no_nan(loss, gbs.astype(input_dtype)).astype(input_dtype)
 
 
 def scale_regularization_loss(regularization_loss):
     """sum(regularization_loss) / num_replicas, with one replica (no strategy)."""
     x = np.asarray(regularization_loss)
-    return np.asarray(stable.tf_reduce_sum(x) / x.dtype.type(1)).astype(x.dtype)
+    return np.asarray(summation.reduce_sum(x) / x.dtype.type(1)).astype(x.dtype)
 
 
 # --- sampled losses -----------------------------------------------------------------
@@ -391,7 +390,7 @@ def _compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_tr
     if np.any((ids < 0) | (ids >= num_classes)):
         bad = ids[(ids < 0) | (ids >= num_classes)][0]
         raise InvalidArgumentError(f"indices[...] = {bad} is not in [0, {num_classes})")
-    wide = np.float32 if dtype.name in _LOW_PRECISION else dtype
+    wide = dtypes.compute_dtype(dtype)
     x = inputs.astype(wide)
     true_w = weights[labels].astype(wide)  # [batch, num_true, dim]
     true_logits = np.sum(x[:, None, :] * true_w, axis=-1).astype(dtype) + biases[labels]
@@ -424,6 +423,16 @@ def _check_sampled_shapes(labels, inputs, num_sampled, num_true, sampled_values)
         )
 
 
+def _given_sampled_logits(weights, biases, labels, inputs, num_sampled, num_true, sampled_values,
+                          remove_accidental_hits):
+    """``_compute_sampled_logits`` (log Q subtracted) for the ``sampled_values`` a case gives."""
+    if sampled_values is None:
+        raise TFValueError("the reference needs `sampled_values` (TF would sample at random)")
+    _check_sampled_shapes(labels, inputs, num_sampled, num_true, sampled_values)
+    return _compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_true, sampled_values,
+                                   subtract_log_q=True, remove_accidental_hits=remove_accidental_hits)
+
+
 def sampled_softmax_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
                          sampled_values=None, remove_accidental_hits=True, seed=None):
     """Softmax cross-entropy over [true, sampled] logits from ``_compute_sampled_logits``.
@@ -432,12 +441,8 @@ def sampled_softmax_loss(weights, biases, labels, inputs, num_sampled, num_class
     must be given (TF would draw them at random). TF quirk: in float16/bfloat16 an
     accidental hit becomes a ``-inf`` logit, and the softmax kernel's 0 * inf makes that
     row's loss NaN (float32/float64 use -FLT_MAX and stay finite)."""
-    if sampled_values is None:
-        raise TFValueError("the reference needs `sampled_values` (TF would sample at random)")
-    _check_sampled_shapes(labels, inputs, num_sampled, num_true, sampled_values)
-    logits, out_labels = _compute_sampled_logits(
-        weights, biases, labels, inputs, num_sampled, num_true, sampled_values,
-        subtract_log_q=True, remove_accidental_hits=remove_accidental_hits)
+    logits, out_labels = _given_sampled_logits(weights, biases, labels, inputs, num_sampled, num_true,
+                                               sampled_values, remove_accidental_hits)
     return softmax_cross_entropy_with_logits(out_labels, logits)
 
 
@@ -447,12 +452,8 @@ def nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true
 
     ``sampled_values`` must be given. TF quirk: in float16/bfloat16 an accidental hit is
     a ``-inf`` logit with label 0, and -x * z = inf * 0 makes that row NaN."""
-    if sampled_values is None:
-        raise TFValueError("the reference needs `sampled_values` (TF would sample at random)")
-    _check_sampled_shapes(labels, inputs, num_sampled, num_true, sampled_values)
-    logits, out_labels = _compute_sampled_logits(
-        weights, biases, labels, inputs, num_sampled, num_true, sampled_values,
-        subtract_log_q=True, remove_accidental_hits=remove_accidental_hits)
+    logits, out_labels = _given_sampled_logits(weights, biases, labels, inputs, num_sampled, num_true,
+                                               sampled_values, remove_accidental_hits)
     per_logit = sigmoid_cross_entropy_with_logits(labels=out_labels, logits=logits)
-    wide = np.float32 if per_logit.dtype.name in _LOW_PRECISION else per_logit.dtype
+    wide = dtypes.compute_dtype(per_logit)
     return np.sum(per_logit.astype(wide), axis=1).astype(per_logit.dtype)

@@ -8,7 +8,7 @@ gradient functions compute, op by op, in the dtype TF computes them in:
 
 * float32/float64 in their own precision; float16/bfloat16 element ops as Eigen runs them
   (each one in float32, rounded to the dtype: :func:`ew`), reductions as ``tf.reduce_sum``
-  does (:func:`reduce_sum`); eagerly this reproduces TF's float16/bfloat16 gradients bit
+  does (:func:`harness.reference.summation.reduce_sum`); eagerly this reproduces TF's float16/bfloat16 gradients bit
   for bit;
 * where TF upcasts (the softmax cross-entropies for float16/bfloat16, the reductions of
   ``tf.compat.v1.losses`` and the Keras loss classes in float32), the gradient is
@@ -33,6 +33,8 @@ from __future__ import annotations
 import numpy as np
 
 from harness.reference import nn, stable
+from harness.reference.dtypes import compute_dtype, is_low
+from harness.reference.summation import eigen_sum, reduce_sum
 from harness.reference.keras_backend import EPSILON
 from harness.reference.reductions import (
     V1_MEAN,
@@ -43,18 +45,6 @@ from harness.reference.reductions import (
     keras_squeeze_or_expand_to_same_rank,
     v1_num_present,
 )
-
-LOW_PRECISION = ("float16", "bfloat16")
-
-
-def is_low(dtype) -> bool:
-    return np.dtype(dtype).name in LOW_PRECISION
-
-
-def compute_dtype(dtype) -> np.dtype:
-    """The dtype TF's softmax cross-entropy wrappers compute in: float32 for float16/bfloat16."""
-    return np.dtype(np.float32) if is_low(dtype) else np.dtype(dtype)
-
 
 def tf_cotangent(cotangent, out_dtype) -> np.ndarray:
     """The gradient TF feeds into an output of ``out_dtype`` for the harness's cotangent.
@@ -75,22 +65,6 @@ def ew(fn, dtype, *xs) -> np.ndarray:
     work = np.float32 if is_low(dtype) else dtype
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return np.asarray(fn(*[np.asarray(x).astype(work) for x in xs])).astype(dtype)
-
-
-def reduce_sum(x, axis=None, keepdims=False) -> np.ndarray:
-    """``tf.reduce_sum`` in x's dtype: float16 in Eigen's order and precision, bfloat16
-    accumulated in float32 and rounded once."""
-    x = np.asarray(x)
-    with np.errstate(over="ignore", invalid="ignore"):
-        if x.dtype.name == "float16":
-            axes = tuple(range(x.ndim)) if axis is None else tuple(np.atleast_1d(axis) % max(x.ndim, 1))
-            kept = tuple(n for i, n in enumerate(x.shape) if i not in axes)
-            flat = np.moveaxis(x, axes, tuple(range(-len(axes), 0))).reshape(kept + (-1,))
-            s = np.asarray(stable.eigen_sum(flat, axis=-1))
-            return s.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.shape)) if keepdims else kept)
-        if x.dtype.name == "bfloat16":
-            return np.asarray(np.sum(x.astype(np.float32), axis=axis, keepdims=keepdims)).astype(x.dtype)
-        return np.asarray(np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype))
 
 
 def unbroadcast(grad, shape) -> np.ndarray:
@@ -173,7 +147,7 @@ def _sparse_backprop_bfloat16(labels, logits) -> np.ndarray:
     dt = logits.dtype
     shifted = ew(lambda f: f - np.max(f, axis=-1, keepdims=True), dt, logits)
     e = ew(np.exp, dt, shifted)
-    total = stable.eigen_sum(e, axis=-1, keepdims=True)
+    total = eigen_sum(e, axis=-1, keepdims=True)
     onehot = labels[..., None] == np.arange(logits.shape[-1])
     return ew(np.subtract, dt, ew(np.divide, dt, e, total), onehot.astype(dt))
 

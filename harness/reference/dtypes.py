@@ -1,0 +1,26 @@
+"""The reference's own dtype rules (it imports nothing from the rest of the harness).
+
+TF computes float16 and bfloat16 element-wise ops in float32 and rounds once (Eigen), and
+several wrappers (the softmax cross-entropies, Keras' mean) upcast the 16-bit types to
+float32 for the whole computation.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+LOW_PRECISION = ("float16", "bfloat16")
+
+
+def dtype_of(x) -> np.dtype:
+    """The dtype of an array or scalar, or ``x`` read as a dtype."""
+    return x.dtype if isinstance(x, (np.ndarray, np.generic)) else np.dtype(x)
+
+
+def is_low(x) -> bool:
+    """Whether ``x`` (an array or a dtype) is float16 or bfloat16."""
+    return dtype_of(x).name in LOW_PRECISION
+
+
+def compute_dtype(x) -> np.dtype:
+    """float32 for float16/bfloat16 (TF's upcast), else x's own dtype."""
+    return np.dtype(np.float32) if is_low(x) else dtype_of(x)

@@ -1,0 +1,157 @@
+"""The softmax family over the last axis a cache-sized block of rows at a time, with the
+results of the whole-array formulas of :mod:`harness.reference.stable`, bit for bit."""
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+# --- row blocks -----------------------------------------------------------------------
+# The softmax family reduces along the last axis, one row at a time, so a large input
+# can be processed a block of rows at a time: each block is a few cache-sized scratch
+# buffers, so the extra memory stays bounded whatever the input size, and every step
+# after the first read of a block runs from cache. Per row the operations and their
+# order are exactly those of the whole-array formulas above (NumPy reduces each
+# contiguous row on its own), so the results are identical bit for bit. NumPy releases
+# the GIL in its loops, so large inputs are split between ``ROW_THREADS`` threads.
+
+ROW_BLOCK_BYTES = 1 << 20
+"""Target size of one scratch buffer (a block of rows), about one L2 cache."""
+ROW_THREADS = max(1, min(2, os.cpu_count() or 1))
+PARALLEL_MIN_BYTES = 16 << 20
+"""Inputs smaller than this are processed by the calling thread alone."""
+
+
+def for_row_blocks(work, n_rows: int, n_cols: int, scratch: tuple = (), block_dtype=None,
+                   threads: int | None = None) -> None:
+    """Call ``work(rows, *buffers)`` for consecutive blocks of rows (``rows`` a slice).
+
+    ``scratch`` lists one dtype per buffer; each thread owns its own buffers of
+    ``[block rows, n_cols]``, passed cut to the block. A block spans about
+    ``ROW_BLOCK_BYTES`` of the widest scratch dtype (or ``block_dtype`` without scratch).
+    The caller's ``np.errstate`` holds in every thread; the first exception of any block
+    is raised."""
+    itemsize = max([np.dtype(d).itemsize for d in (*scratch, block_dtype or np.float32)])
+    per_block = max(1, ROW_BLOCK_BYTES // max(1, n_cols * itemsize))
+    blocks = [slice(i, min(i + per_block, n_rows)) for i in range(0, n_rows, per_block)]
+    if threads is None:
+        big = n_rows * n_cols * itemsize >= PARALLEL_MIN_BYTES
+        threads = ROW_THREADS if big else 1
+    threads = max(1, min(threads, len(blocks)))
+    errstate = np.geterr()
+    failures: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        buffers = [np.empty((min(per_block, n_rows), n_cols), d) for d in scratch]
+        try:
+            with np.errstate(**errstate):
+                for rows in blocks[k::threads]:
+                    if failures:
+                        return
+                    n = rows.stop - rows.start
+                    work(rows, *(b[:n] for b in buffers))
+        except BaseException as exc:  # re-raised in the calling thread
+            failures.append(exc)
+
+    helpers = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(1, threads)]
+    for t in helpers:
+        t.start()
+    worker(0)
+    for t in helpers:
+        t.join()
+    if failures:
+        raise failures[0]
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    """``x`` as [rows, last axis] (a view when the layout allows)."""
+    return x.reshape(-1, x.shape[-1])
+
+
+def _cast_into(buffer: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """``block`` itself when it already has the buffer's dtype, else ``block`` rounded
+    into ``buffer`` (the same values as ``block.astype(buffer.dtype)``)."""
+    if block.dtype == buffer.dtype:
+        return block
+    buffer[...] = block
+    return buffer
+
+
+def softmax_last_axis(x: np.ndarray, compute_dtype=None) -> np.ndarray:
+    """``softmax(x, axis=-1)`` computed in ``compute_dtype`` (default x's dtype) and
+    rounded to x's dtype, block by block: identical to ``softmax(x.astype(compute))``."""
+    x = np.asarray(x)
+    compute = np.dtype(compute_dtype or x.dtype)
+    out = np.empty(x.shape, x.dtype)
+    x2, out2 = _rows(x), _rows(out)
+
+    def work(rows, *buf):
+        dst = buf[0] if buf else out2[rows]
+        src = _cast_into(buf[0], x2[rows]) if buf else x2[rows]
+        with np.errstate(invalid="ignore"):
+            np.subtract(src, np.max(src, axis=1, keepdims=True), out=dst)
+            np.exp(dst, out=dst)
+        np.divide(dst, np.sum(dst, axis=1, keepdims=True), out=dst)
+        if buf:
+            out2[rows] = dst
+
+    scratch = () if compute == x.dtype else (compute,)
+    for_row_blocks(work, x2.shape[0], x2.shape[1], scratch, block_dtype=x.dtype)
+    return out
+
+
+def log_softmax_last_axis(x: np.ndarray) -> np.ndarray:
+    """``log_softmax_shifted(x, axis=-1)`` block by block (identical results)."""
+    x = np.asarray(x)
+    out = np.empty(x.shape, x.dtype)
+    x2, out2 = _rows(x), _rows(out)
+
+    def work(rows, exps):
+        dst = out2[rows]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.subtract(x2[rows], np.max(x2[rows], axis=1, keepdims=True), out=dst)
+            np.exp(dst, out=exps)
+            total = np.sum(exps, axis=1, keepdims=True)
+            np.subtract(dst, np.log(total, out=total), out=dst)
+
+    for_row_blocks(work, x2.shape[0], x2.shape[1], (x.dtype,), block_dtype=x.dtype)
+    return out
+
+
+def sparse_xent_rows(logits2: np.ndarray, index: np.ndarray, compute_dtype) -> np.ndarray:
+    """log(sum_k exp(s_k)) - s[index] per row of ``logits2`` [rows, classes], with
+    s = logits - max(logits) in ``compute_dtype``; one value per row, in that dtype."""
+    cost = np.empty(logits2.shape[0], compute_dtype)
+
+    def work(rows, shifted):
+        src = _cast_into(shifted, logits2[rows])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.subtract(src, np.max(src, axis=1, keepdims=True), out=shifted)
+            picked = shifted[np.arange(shifted.shape[0]), index[rows]]
+            np.exp(shifted, out=shifted)
+            total = np.sum(shifted, axis=1)
+            np.subtract(np.log(total, out=total), picked, out=cost[rows])
+
+    for_row_blocks(work, logits2.shape[0], logits2.shape[1], (compute_dtype,))
+    return cost
+
+
+def xent_rows(labels2: np.ndarray, logits2: np.ndarray, compute_dtype) -> np.ndarray:
+    """sum_c labels_c * (log(sum_k exp(s_k)) - s_c) per row, s = logits - max(logits),
+    for ``labels2`` and ``logits2`` of one [rows, classes] shape (broadcast views are
+    fine); both are rounded to ``compute_dtype`` first. One value per row."""
+    cost = np.empty(logits2.shape[0], compute_dtype)
+
+    def work(rows, shifted, terms):
+        src = _cast_into(shifted, logits2[rows])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.subtract(src, np.max(src, axis=1, keepdims=True), out=shifted)
+            np.exp(shifted, out=terms)
+            lse = np.sum(terms, axis=1, keepdims=True)
+            np.subtract(np.log(lse, out=lse), shifted, out=terms)
+            np.multiply(labels2[rows].astype(compute_dtype, copy=False), terms, out=terms)
+            np.sum(terms, axis=1, out=cost[rows])
+
+    for_row_blocks(work, logits2.shape[0], logits2.shape[1], (compute_dtype, compute_dtype))
+    return cost
