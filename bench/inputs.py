@@ -81,27 +81,41 @@ def _uniform(rng: np.random.Generator, shape, low: float, high: float) -> np.nda
     return rng.random(shape, dtype=np.float32) * np.float32(high - low) + np.float32(low)
 
 
-_PROBS = lambda rng, b, c: _softmax_rows(_normal(rng, b, c))  # noqa: E731
-_UNIT = lambda rng, b, c: _uniform(rng, (b, c), 0.01, 0.99)  # noqa: E731
-_BINARY = lambda rng, b, c: (rng.random((b, c), dtype=np.float32) < 0.5).astype(np.float32)  # noqa: E731
-_POSITIVE = lambda rng, b, c: _uniform(rng, (b, c), 0.1, 3.0)  # noqa: E731
-_SCALAR = lambda rng, b, c: np.asarray(rng.uniform(0.5, 3.0), dtype=np.float32)  # noqa: E731
+def _probabilities(rng: np.random.Generator, b: int, c: int) -> np.ndarray:
+    return _softmax_rows(_normal(rng, b, c))
+
+
+def _unit(rng: np.random.Generator, b: int, c: int) -> np.ndarray:
+    return _uniform(rng, (b, c), 0.01, 0.99)
+
+
+def _binary(rng: np.random.Generator, b: int, c: int) -> np.ndarray:
+    return (rng.random((b, c), dtype=np.float32) < 0.5).astype(np.float32)
+
+
+def _positive(rng: np.random.Generator, b: int, c: int) -> np.ndarray:
+    return _uniform(rng, (b, c), 0.1, 3.0)
+
+
+def _scalar(rng: np.random.Generator, b: int, c: int) -> np.ndarray:
+    return np.asarray(rng.uniform(0.5, 3.0), dtype=np.float32)
+
 
 KIND_BUILDERS: dict[str, Callable[[np.random.Generator, int, int], np.ndarray]] = {
     "real": _normal, "logits": _normal, "losses": _normal, "embeddings": _normal,
     "per_example_losses": lambda rng, b, c: _uniform(rng, b, 0.0, 3.0),
-    "probabilities": _PROBS, "probabilities_or_logits": _PROBS,
-    "probability": _UNIT, "probability_or_logits": _UNIT,
+    "probabilities": _probabilities, "probabilities_or_logits": _probabilities,
+    "probability": _unit, "probability_or_logits": _unit,
     "one_hot": lambda rng, b, c: np.eye(c, dtype=np.float32)[rng.integers(0, c, b)],
-    "binary": _BINARY, "signed": _BINARY,
-    "nonnegative": _POSITIVE, "positive": _POSITIVE,
-    "weights": _SCALAR, "sample_weight": _SCALAR, "pos_weight": _SCALAR,
+    "binary": _binary, "signed": _binary,
+    "nonnegative": _positive, "positive": _positive,
+    "weights": _scalar, "sample_weight": _scalar, "pos_weight": _scalar,
     "class_ids": lambda rng, b, c: rng.integers(0, c, b).astype(np.int32),
 }
 """Argument kind (:data:`harness.registry.KINDS`) -> ``(rng, batch, classes) -> array``."""
 
-_OPTIONAL_BUILT = ("weights", "sample_weight", "pos_weight", "embeddings", "positive", "class_ids")
-"""Kinds of tensor arguments the signature defaults to None that are left out."""
+LEFT_OUT = ("weights", "sample_weight", "pos_weight", "embeddings", "positive", "class_ids")
+"""Kinds of the tensor arguments a signature defaults to None that stay None."""
 
 LIST_LENGTH = 2
 """Tensors in a generic ``float_list`` argument (all ``[batch, classes]``)."""
@@ -217,6 +231,6 @@ def _generic(op: OpSpec, rng: np.random.Generator, b: int, c: int) -> dict:
                 args[arg.name] = arg.example
         elif arg.role == "float_list":  # built even when optional: an empty list times nothing
             args[arg.name] = [KIND_BUILDERS["real"](rng, b, c) for _ in range(LIST_LENGTH)]
-        elif arg.required or (arg.default is None and arg.meaning not in _OPTIONAL_BUILT):
+        elif arg.required or (arg.default is None and arg.meaning not in LEFT_OUT):
             args[arg.name] = KIND_BUILDERS[arg.meaning](rng, b, c)
     return args
