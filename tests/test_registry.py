@@ -107,3 +107,13 @@ def test_fuzz_and_bench_draw_arguments_by_kind():
     assert domain_of(op, "y_pred", {"from_logits": True}) != UNIT
     ids = build(get_op("tf.nn.sparse_softmax_cross_entropy_with_logits"), "small").args["labels"]
     assert ids.dtype == np.int32 and ids.min() >= 0 and ids.max() < 10
+
+
+def test_every_float_kind_has_fuzz_values_and_a_bench_builder():
+    from bench.inputs import KIND_BUILDERS
+    from harness.fuzz.strategies import KIND_DOMAINS
+    from harness.registry import KINDS
+
+    floats = set(KINDS) - INT_KINDS
+    assert floats <= set(KIND_DOMAINS), sorted(floats - set(KIND_DOMAINS))
+    assert floats | {"class_ids"} <= set(KIND_BUILDERS), sorted(floats - set(KIND_BUILDERS))
