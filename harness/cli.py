@@ -30,7 +30,7 @@ def _verify(ns: argparse.Namespace, extra: list[str]) -> int:
     report_dir = Path(ns.report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     args = [*(ns.paths or ["cases/"]), "-p", "harness.plugin", "-p", "no:legacypath",
-            f"--harness-report-dir={report_dir}", f"--junitxml={report_dir / 'junit.xml.partial'}",
+            f"--harness-report-dir={report_dir}", f"--junitxml={report_dir / 'junit.xml'}",
             f"--harness-timing-repeats={ns.timing_repeats}", "-o", "junit_family=xunit2",
             "-o", "console_output_style=count", "--no-header", "-q", "-rN", "--tb=short",
             "--assert=plain", *NO_PLUGINS]

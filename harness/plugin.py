@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from harness import atomicio
 from harness.loader import CASE_SUFFIXES, CaseError, load_file
+from harness.report import results as results_mod
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -53,6 +55,7 @@ def pytest_configure_node(node) -> None:
     node.workerinput["harness_markers"] = node.config._harness.markers  # type: ignore[attr-defined]
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's junitxml plugin reads --junitxml
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before any TF import, here and in xdist workers
     workers = getattr(config, "workerinput", {}).get("workercount")
@@ -62,6 +65,7 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.setdefault("TF_NUM_INTEROP_THREADS", threads)
     config._harness = _Session(config)  # type: ignore[attr-defined]
     config.pluginmanager.register(config._harness, "harness-session")  # type: ignore[attr-defined]
+    config._harness.stage_junit()  # type: ignore[attr-defined]
 
 
 def _display_path(config: pytest.Config, path: Path) -> str:
@@ -73,11 +77,10 @@ def _display_path(config: pytest.Config, path: Path) -> str:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """pytest writes the JUnit file in place; the CLI points it at ``junit.xml.partial`` and
-    the finished file is renamed here, so a killed run never leaves a half-written junit.xml."""
-    xmlpath = getattr(config.option, "xmlpath", None)
-    if xmlpath and str(xmlpath).endswith(".partial") and os.path.exists(xmlpath) and not hasattr(config, "workerinput"):
-        os.replace(xmlpath, str(xmlpath)[: -len(".partial")])
+    """The reports are renamed into place here, after pytest has written its JUnit file."""
+    session = getattr(config, "_harness", None)
+    if session is not None and not session.is_worker:
+        session.publish()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -285,10 +288,47 @@ class _Session:
         self.written: list[Path] = []
         self.run_warnings: list[str] = []
         self.markers = getattr(config, "workerinput", {}).get("harness_markers") or tempfile.mkdtemp(prefix="tf-parity-")
+        self.run_id = results_mod.new_run_id(self.started)
+        self.report: tuple[Path, dict] | None = None
+        """``(report dir, results)`` once the session is over, written by :meth:`publish`."""
+        self.junit: tuple[Path, Path] | None = None
+        """``(temporary, final)``: pytest writes its JUnit XML to the temporary file."""
 
     @property
     def is_worker(self) -> bool:
         return hasattr(self.config, "workerinput")
+
+    def stage_junit(self) -> None:
+        """With a report directory, point pytest's ``--junitxml`` at a temporary file next to it;
+        :meth:`publish` renames it into place with the other reports."""
+        xmlpath = getattr(self.config.option, "xmlpath", None)
+        if xmlpath and not self.is_worker and self.config.getoption("harness_report_dir"):
+            final = Path(os.path.expanduser(os.path.expandvars(xmlpath)))
+            self.junit = (atomicio.temp_path(final), final)
+            self.config.option.xmlpath = str(self.junit[0])
+
+    def pytest_sessionstart(self, session) -> None:
+        try:
+            from _pytest.junitxml import xml_key
+        except ImportError:
+            return
+        xml = self.config.stash.get(xml_key, None)
+        if xml is not None:
+            xml.add_global_property("tf_parity_run_id", self.run_id)
+
+    def publish(self) -> None:
+        """Rename this run's reports into place, all of them together (see ``write_report``).
+
+        A JUnit file in the report directory belongs to the set: when no report is written
+        (a run interrupted before any case finished), the earlier run's set stays whole."""
+        junit = [self.junit] if self.junit and self.junit[0].exists() else []
+        report_dir = self.config.getoption("harness_report_dir")
+        if self.report is not None:
+            results_mod.write_report(*self.report, junit)
+        elif junit and report_dir and junit[0][1].parent.resolve() == Path(report_dir).resolve():
+            atomicio.discard([junit[0][0]])
+        elif junit:
+            atomicio.publish(junit)
 
     def pytest_runtest_logreport(self, report) -> None:
         record = getattr(report, "harness", None)
@@ -340,12 +380,11 @@ class _Session:
             self._write(Path(report_dir), interrupted)
 
     def _write(self, report_dir: Path, interrupted: bool) -> None:
-        from harness.report import results as results_mod
-
         warnings = [w for r in self.results for w in r.get("warnings", [])] + self.run_warnings
         if not self.results:
             warnings.append("no cases were collected: check the paths and the -k expression")
         run = {
+            "id": self.run_id,
             "started": self.started.isoformat(timespec="seconds"),
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "duration_s": round(time.perf_counter() - self.t0, 3),
@@ -358,17 +397,9 @@ class _Session:
         if self.baseline_counts is not None:
             data["baseline"] = {"path": str(self.config.getoption("harness_baseline")), "counts": self.baseline_counts,
                                 "fail_on": self.config.getoption("harness_fail_on")}
-        results_mod.write_json(data, report_dir / "results.json")
-        self.written = [report_dir / "results.json"]
+        self.report = (report_dir, data)
+        self.written = [report_dir / "results.json", report_dir / "index.html"]
         self.summary = data["summary"]
-        try:
-            from harness.report.html import write_html
-
-            write_html(data, report_dir / "index.html")
-        except Exception as exc:  # the JSON report above still stands
-            print(f"harness: HTML report not written: {type(exc).__name__}: {exc}", file=sys.stderr)
-        else:
-            self.written.append(report_dir / "index.html")
 
     def _coverage(self) -> list[dict]:
         """Op × argument-value coverage of the case files this run was given."""

@@ -27,7 +27,6 @@ import math
 import os
 import shlex
 import statistics
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ import jinja2
 import numpy as np
 from markupsafe import Markup, escape
 
+from harness import atomicio
 from harness.report import diffview, ledger, matrix, svg
 from harness.report.diffview import GRID_1D_WIDTH, GRID_MAX_COLS, GRID_MAX_ROWS, build_grid  # noqa: F401
 from harness.report.fmt import (OUTPUT_MAX_CHARS, fmt_num, fmt_ratio, fmt_time, fmt_value,  # noqa: F401
@@ -403,6 +403,7 @@ def _run(run: Any) -> dict:
     argv = run.get("argv")
     paths = run.get("paths")
     return {
+        "id": str(run.get("id") or ""),
         "interrupted": bool(run.get("interrupted")),
         "started": str(run.get("started") or "").replace("T", " "),
         "finished": str(run.get("finished") or "").replace("T", " "),
@@ -552,19 +553,5 @@ def render_html(results: Mapping[str, Any]) -> str:
 
 
 def write_html(results: Mapping[str, Any], path: str | os.PathLike) -> None:
-    """Write the report to ``path`` atomically (a temp file in the same directory, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = render_html(results)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write the report to ``path`` atomically (:func:`harness.atomicio.write_text`)."""
+    atomicio.write_text(path, render_html(results))

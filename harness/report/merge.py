@@ -1,6 +1,7 @@
 """Merging the ``results.json`` of several shards (or machines) into one report."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ def merge(parts: list[dict]) -> dict:
             cases[case["id"]] = case
     runs = [p.get("run", {}) for p in parts]
     run = {
+        "id": results_mod.new_run_id(dt.datetime.now(dt.timezone.utc)),
         "started": min((r.get("started") or "" for r in runs), default=""),
         "finished": max((r.get("finished") or "" for r in runs), default=""),
         "duration_s": round(sum(r.get("duration_s") or 0 for r in runs), 3),
@@ -44,10 +46,7 @@ def merge_dirs(dirs: list[Path], out: Path) -> int:
             print(f"harness: {path}: cannot read results ({exc})", file=sys.stderr)
             return 2
     data = merge(parts)
-    results_mod.write_json(data, out / "results.json")
-    from harness.report.html import write_html
-
-    write_html(data, out / "index.html")
+    results_mod.write_report(out, data)
     print(f"merged {len(parts)} reports, {len(data['cases'])} cases: {out / 'results.json'}, {out / 'index.html'}")
     from harness.baseline import exit_code
 

@@ -1,9 +1,10 @@
-"""``results.json``: versioned, with the environment and timestamps, written atomically.
+"""``results.json``: versioned, with the environment and timestamps, written atomically with
+``index.html`` (and ``junit.xml``) as one set (:func:`write_report`).
 
 Schema (``schema_version`` 1)::
 
     {"schema_version": 1,
-     "run": {"started", "finished", "duration_s", "argv", "paths", "interrupted"},
+     "run": {"id", "started", "finished", "duration_s", "argv", "paths", "interrupted"},
      "environment": {"python", "numpy", "tensorflow", "keras", "platform", "cpu", "cpu_flags", "git_commit"},
      "summary": {"passed": n, "failed": n, "error": n, "skipped": n, "xfailed": n, "xpassed": n},
      "warnings": [...],
@@ -12,15 +13,19 @@ Schema (``schema_version`` 1)::
 """
 from __future__ import annotations
 
+import datetime as dt
+import html
 import json
 import os
+import platform
+import secrets
+import subprocess
 import sys
 from importlib import metadata
-import platform
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from harness import atomicio
 
 SCHEMA_VERSION = 1
 STATUSES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "crashed", "timeout")
@@ -102,22 +107,50 @@ def build(cases: list[dict], *, run: dict, env: dict, warnings: list[str]) -> di
     }
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file in the same directory and rename: a killed run never leaves
-    a half-written report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def dumps(results: dict) -> str:
+    """``results`` as strict JSON text (see :func:`clean`)."""
+    return json.dumps(clean(results), indent=1, allow_nan=False, default=_default) + "\n"
+
+
+def new_run_id(started: dt.datetime) -> str:
+    """``20261206T021754Z-3f9a1c``: the run's start (UTC) and 24 random bits. ``results.json``
+    (``run.id``), ``index.html`` (``<meta name="tf-parity-run-id">``) and ``junit.xml`` (the
+    testsuite property ``tf_parity_run_id``) all carry it, so a set of reports is checkably one run's."""
+    return f"{started.astimezone(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _html_text(results: dict) -> str:
+    """The HTML page, or when it cannot be rendered a short page saying so (carrying the run id),
+    so that an ``index.html`` of an earlier run never stands beside this run's ``results.json``."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        from harness.report.html import render_html
+
+        return render_html(results)
+    except Exception as exc:  # the JSON report still stands
+        problem = f"{type(exc).__name__}: {exc}"
+        print(f"harness: HTML report not rendered: {problem}", file=sys.stderr)
+    run_id = html.escape(str(results.get("run", {}).get("id") or ""), quote=True)
+    return (f'<!doctype html>\n<meta charset="utf-8"><meta name="tf-parity-run-id" content="{run_id}">\n'
+            f"<title>tf-parity: report not rendered</title>\n<p>The HTML report of run {run_id} could not be "
+            f"rendered ({html.escape(problem)}); results.json beside this file holds every result.</p>\n")
+
+
+def write_report(report_dir: Path, results: dict, extra=()) -> list[Path]:
+    """``results.json`` and ``index.html`` of one run, plus ``extra`` finished ``(temporary, final)``
+    files (the JUnit XML pytest wrote), renamed into ``report_dir`` together while holding the
+    directory's lock (:mod:`harness.atomicio`): two runs sharing a report directory leave one
+    run's complete set, and a killed run leaves the previous set as it was."""
+    names = (report_dir / "results.json", report_dir / "index.html")
+    staged = [(atomicio.stage(names[0], dumps(results)), names[0])]
+    try:
+        staged.append((atomicio.stage(names[1], _html_text(results)), names[1]))
+        staged += [(Path(tmp), Path(final)) for tmp, final in extra]
+        with atomicio.locked(report_dir):
+            atomicio.publish(staged)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        atomicio.discard(tmp for tmp, _ in staged)
         raise
-
-
-def write_json(results: dict, path: Path) -> None:
-    write_atomic(path, json.dumps(clean(results), indent=1, allow_nan=False, default=_default) + "\n")
+    return [final for _, final in staged]
 
 
 def clean(obj: Any) -> Any:
