@@ -34,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import atomicio
 from harness.runner import median_time
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -531,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
             fig.setdefault("section_seconds", {})[name] = round(time.perf_counter() - t0, 1)
     fig.setdefault("machine", {})["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     ns.out.parent.mkdir(parents=True, exist_ok=True)
-    ns.out.write_text(json.dumps(fig, indent=2) + "\n")
+    atomicio.write_text(ns.out, json.dumps(fig, indent=2) + "\n")
     print(describe(fig))
     print(f"figures: {ns.out}")
     return 0

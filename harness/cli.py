@@ -132,6 +132,32 @@ def template(op_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _new(ns: argparse.Namespace) -> int:
+    """``new OP``: the template on stdout; ``new OP --append FILE``: the case added to FILE."""
+    from harness.casefile import AppendError, append_case, stdout_appends_to_a_file
+
+    try:
+        text = template(ns.op)
+    except UnknownOpError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
+    if ns.append is None:
+        if stdout_appends_to_a_file():
+            print(f"harness: new: stdout is appended to a non-empty file, where a second `cases:` would break it; "
+                  f"nothing was written (use: python -m harness new {ns.op} --append FILE)", file=sys.stderr)
+            return 2
+        sys.stdout.write(text)
+        return 0
+    try:
+        case_id = append_case(Path(ns.append), text)
+    except AppendError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
+    print(f"added case {case_id} ({get_op(ns.op).name}) to {ns.append}: fill in its arguments, then "
+          f"python -m harness verify {ns.append}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -157,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     mg.add_argument("--report-dir", default="reports")
     lo = sub.add_parser("list-ops", help="print the registry")
     lo.add_argument("-v", "--verbose", action="store_true")
-    nw = sub.add_parser("new", help="print a commented template case for an op")
+    nw = sub.add_parser("new", help="print a commented template case for an op, or add it to a case file")
     nw.add_argument("op")
+    nw.add_argument("--append", metavar="FILE", default=None,
+                    help="add the case to FILE's cases: (created if missing), keeping the rest of FILE as it is")
     sub.add_parser("schema", help="print the case-file JSON Schema (cases/schema.json)")
     cv = sub.add_parser("coverage", help="each op x the argument values and dtypes its cases exercise")
     cv.add_argument("paths", nargs="*", help="case files or directories (default: cases/)")
@@ -176,12 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     if ns.command == "list-ops":
         return _list_ops(ns)
     if ns.command == "new":
-        try:
-            sys.stdout.write(template(ns.op))
-        except UnknownOpError as exc:
-            print(f"harness: {exc}", file=sys.stderr)
-            return 2
-        return 0
+        return _new(ns)
     if ns.command == "merge":
         from harness.report.merge import merge_dirs
 

@@ -514,3 +514,8 @@ class CaseRun:
 
 def run_expanded(exp: Expanded, *, timing_repeats: int = TIMING_REPEATS) -> dict:
     return CaseRun(exp, timing_repeats=timing_repeats).run()
+
+
+def case_inputs(exp: Expanded) -> tuple[dict, dict]:
+    """The concrete ``(args, init)`` both sides get for ``exp``: arrays built exactly as a run builds them."""
+    return CaseRun(exp, timing_repeats=0)._materialize(exp.op, exp.args, exp.init)

@@ -3,12 +3,15 @@
 For each op, examples are drawn from strategies derived from its registry entry
 (:mod:`~harness.fuzz.strategies`, :mod:`~harness.fuzz.recipes`), run through the reference
 and TensorFlow by the case runner with the dtype's default tolerance
-(:mod:`~harness.fuzz.judge`), and the first failure is shrunk and written as a regression
-case (:mod:`~harness.fuzz.writeback`). ``--properties`` instead checks identities that
+(:mod:`~harness.fuzz.judge`), and the first failure is shrunk and, unless a case already
+runs it, written as a new regression case (:mod:`~harness.fuzz.writeback`). ``--properties`` instead checks identities that
 need no reference, on both sides (:mod:`~harness.fuzz.properties`).
 
-Exit status: 0 nothing failed, 1 a failure (or an op no valid example could be drawn
-for), 2 bad usage.
+A failure whose example an existing regression case already runs is reported as known,
+naming that case, and is not written again (:mod:`~harness.fuzz.known`).
+
+Exit status: 0 nothing new failed (every failure found is known), 1 a new failure (or an
+op no valid example could be drawn for), 2 bad usage.
 """
 from __future__ import annotations
 
@@ -68,12 +71,20 @@ def _run(ns: argparse.Namespace) -> int:
     return run_ops(ops, ns, stream=sys.stdout)
 
 
+def known_cases(out: Path):
+    """The cases a failure may already be (the output directory's and ``cases/regressions/``)."""
+    from harness.fuzz.known import KnownCases
+
+    return KnownCases([out, DEFAULT_OUT])
+
+
 def run_ops(ops, ns: argparse.Namespace, stream) -> int:
     from harness.fuzz.engine import fuzz_op
     from harness.fuzz.strategies import FUZZ_DTYPES
-    from harness.fuzz.writeback import write_case
+    from harness.fuzz.writeback import report_failure
 
     dtypes = tuple(ns.dtype) or FUZZ_DTYPES
+    known = known_cases(Path(ns.out))
     bad = 0
     for op in ops:
         try:
@@ -92,13 +103,8 @@ def run_ops(ops, ns: argparse.Namespace, stream) -> int:
             bad += 1
             print(f"UNSATISFIABLE {op.name}: {result.reason}", file=stream)
         else:
-            bad += 1
-            verdict = result.verdict
-            print(f"FAILED   {op.name} ({counts}); shrunk to {result.example!r}", file=stream)
-            print("    " + "\n    ".join(verdict.message.strip().splitlines()[:12]), file=stream)
-            if not ns.no_write:
-                path = write_case(verdict.case, verdict.message, seed=ns.seed, out_dir=Path(ns.out),
-                                  command=command_line(op.name, ns),
-                                  description=f"fuzz failure of {op.name}, shrunk")
-                print(f"    wrote {path}", file=stream)
+            bad += report_failure(f"{op.name} ({counts}); shrunk to {result.example!r}", result.verdict.case,
+                                  result.verdict.message, known=known, write=not ns.no_write, out_dir=Path(ns.out),
+                                  seed=ns.seed, command=command_line(op.name, ns),
+                                  description=f"fuzz failure of {op.name}, shrunk", stream=stream)
     return 1 if bad else 0

@@ -48,11 +48,15 @@ class Verdict:
         return self.status in ("passed", "agreed-error")
 
 
+def probe_case(data: dict) -> Case:
+    """An in-memory case for the case mapping ``data`` (``op``, ``dtypes``, ``args``, ``init``; no ``id``)."""
+    data = {"id": PROBE_ID, **data}
+    return Case(id=PROBE_ID, op=get_op(data["op"]), data=data, path=PROBE_PATH, display_path=str(PROBE_PATH), line=1)
+
+
 def run_case(data: dict) -> dict:
     """The runner's record for one in-memory case mapping (one dtype)."""
-    data = {"id": PROBE_ID, **data}
-    case = Case(id=PROBE_ID, op=get_op(data["op"]), data=data, path=PROBE_PATH, display_path=str(PROBE_PATH), line=1)
-    [expanded] = expand(case)
+    [expanded] = expand(probe_case(data))
     return run_expanded(expanded, timing_repeats=0)
 
 

@@ -362,11 +362,13 @@ def check_property(prop: Property, *, examples: int, seed: int) -> PropertyResul
 
 
 def run_properties(ops, *, examples: int, seed: int, out: Path, write: bool, stream) -> int:
-    """Check every property (those involving one of ``ops`` when given); write failures
-    that are expressible as cases to ``out``. Returns the exit status."""
-    from harness.fuzz.writeback import write_case
+    """Check every property (those involving one of ``ops`` when given); write new failures
+    that are expressible as cases to ``out``. Returns the exit status (1: a new failure)."""
+    from harness.fuzz import known_cases
+    from harness.fuzz.writeback import report_failure
 
     names = None if ops is None else {op.name for op in ops}
+    known = known_cases(out)
     bad = 0
     for prop in all_properties():
         if names is not None and not names & set(prop.ops):
@@ -377,13 +379,8 @@ def run_properties(ops, *, examples: int, seed: int, out: Path, write: bool, str
         elif result.status == "skipped":
             print(f"skipped  {prop.name}: {result.reason}", file=stream)
         else:
-            bad += 1
-            message = result.verdict.message
-            print(f"FAILED   {prop.name}\n    " + "\n    ".join(message.strip().splitlines()[:12]), file=stream)
-            case = result.verdict.case
-            if write and "op" in case:
-                path = write_case(case, message, seed=seed, out_dir=out,
+            bad += report_failure(prop.name, result.verdict.case, result.verdict.message, known=known, write=write,
+                                  out_dir=out, seed=seed,
                                   command=f"python -m harness fuzz --properties --examples {examples} --seed {seed}",
-                                  description=f"identity property {prop.name}, shrunk")
-                print(f"    wrote {path}", file=stream)
+                                  description=f"identity property {prop.name}, shrunk", stream=stream)
     return 1 if bad else 0

@@ -1,9 +1,10 @@
 """Writing a shrunk failure as a regression case file.
 
 The file holds one case in the README's format with literal values, id
-``fuzz-<op short name>-<8 hex>`` (a hash of the case, so the same failure always gets the
-same file), ``source: fuzz seed=S`` and, as YAML comments, the first lines of the failure
-message. ``python -m harness verify <file>`` reruns it.
+``fuzz-<op short name>-<8 hex>`` (a hash of the case), ``source: fuzz seed=S`` and, as YAML
+comments, the first lines of the failure message. ``python -m harness verify <file>`` reruns
+it. A failure an existing case already runs is reported as known and not written
+(:mod:`~harness.fuzz.known`); an existing file is never replaced or edited.
 
 Values are written in YAML flow style. Floats always carry a ``.`` before any exponent
 (PyYAML reads ``1e-30`` as a string) and non-finite ones are ``.nan``/``.inf``/``-.inf``.
@@ -15,6 +16,9 @@ import json
 import math
 from pathlib import Path
 from typing import Any
+
+from harness import atomicio
+from harness.fuzz.known import KnownCases
 
 COMMENT_LINES = 12
 KEY_ORDER = ("id", "op", "source", "description", "dtypes", "expect_error", "same_as", "init", "args")
@@ -77,12 +81,35 @@ def render(data: dict, message: str, command: str) -> str:
 
 
 def write_case(data: dict, message: str, *, seed: int, out_dir: Path, command: str, description: str = "") -> Path:
-    """Write ``data`` (a case mapping without ``id``) as ``<out_dir>/<id>.yaml``."""
+    """Write ``data`` (a case mapping without ``id``) as a new file ``<out_dir>/<id>.yaml``.
+
+    Never replaces or edits a file: when the name is taken, ``<id>-2.yaml`` (id ``<id>-2``),
+    ``-3``, ... is used instead (:func:`harness.atomicio.create_unique`); the file appears whole."""
     full = {"id": case_id(data), "op": data["op"], "source": f"fuzz seed={seed}"}
     if description:
         full["description"] = description
     full.update({k: v for k, v in data.items() if k not in full})
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{full['id']}.yaml"
-    path.write_text(render(full, message, command))
-    return path
+    return atomicio.create_unique(out_dir, full["id"], ".yaml", lambda name: render({**full, "id": name}, message, command))
+
+
+def report_failure(title: str, case: dict, message: str, *, known: KnownCases, write: bool, out_dir: Path,
+                   seed: int, command: str, description: str, stream) -> bool:
+    """Print a failure the fuzzer found and write it back when it is new; returns whether it is new.
+
+    A failure whose example an existing case already runs (:class:`~harness.fuzz.known.KnownCases`)
+    is *known*: that case is named and nothing is written."""
+    existing = known.match(case) if "op" in case else None
+    lines = message.strip().splitlines()
+    if existing is not None:
+        xfail = f" (xfail: {existing.data['xfail']})" if existing.data.get("xfail") else ""
+        print(f"known    {title}", file=stream)
+        print(f"    {lines[0] if lines else ''}", file=stream)
+        print(f"    already a case: {existing.id} in {existing.display_path}:{existing.line}{xfail}", file=stream)
+        return False
+    print(f"FAILED   {title}\n    " + "\n    ".join(lines[:12]), file=stream)
+    if write and "op" in case:
+        path = write_case(case, message, seed=seed, out_dir=out_dir, command=command, description=description)
+        known.add(path)
+        print(f"    wrote {path}", file=stream)
+    return True

@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness import atomicio
+
 SIDES = ("reference", "tf")
 SIZE_ORDER = ("small", "medium", "large")
 RUN_FILE = re.compile(r"^(\d{4})_.*\.json$")
@@ -261,7 +263,7 @@ def write(source: Path, out: Path) -> Path:
     run = latest_run(source)
     data = json.loads(run.read_text())
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(data, str(run)), encoding="utf-8")
+    atomicio.write_text(out, render(data, str(run)))
     return run
 
 
