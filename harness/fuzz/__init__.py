@@ -4,8 +4,9 @@ For each op, examples are drawn from strategies derived from its registry entry
 (:mod:`~harness.fuzz.strategies`, :mod:`~harness.fuzz.recipes`), run through the reference
 and TensorFlow by the case runner with the dtype's default tolerance
 (:mod:`~harness.fuzz.judge`), and the first failure is shrunk and, unless a case already
-runs it, written as a new regression case (:mod:`~harness.fuzz.writeback`). ``--properties`` instead checks identities that
-need no reference, on both sides (:mod:`~harness.fuzz.properties`).
+runs it, written as a new regression case (:mod:`~harness.fuzz.writeback`).
+``--properties`` instead checks identities that need no reference, on both sides
+(:mod:`~harness.fuzz.properties`).
 
 A failure whose example an existing regression case already runs is reported as known,
 naming that case, and is not written again (:mod:`~harness.fuzz.known`).

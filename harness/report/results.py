@@ -21,6 +21,7 @@ import platform
 import secrets
 import subprocess
 import sys
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,7 @@ def _html_text(results: dict) -> str:
             f"rendered ({html.escape(problem)}); results.json beside this file holds every result.</p>\n")
 
 
-def write_report(report_dir: Path, results: dict, extra=()) -> list[Path]:
+def write_report(report_dir: Path, results: dict, extra: Sequence[tuple[Path, Path]] = ()) -> list[Path]:
     """``results.json`` and ``index.html`` of one run, plus ``extra`` finished ``(temporary, final)``
     files (the JUnit XML pytest wrote), renamed into ``report_dir`` together while holding the
     directory's lock (:mod:`harness.atomicio`): two runs sharing a report directory leave one
