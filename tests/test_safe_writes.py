@@ -200,6 +200,25 @@ def test_the_three_reports_are_renamed_into_place_together_under_the_lock(write_
     assert not [n for n in os.listdir(report_dir) if n.endswith(".tmp")]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics")
+def test_ctrl_c_before_any_case_finished_leaves_the_earlier_report_whole(write_case, tmp_path):
+    """No report is written for a run with no result, and then neither is its JUnit file."""
+    path = write_case("hang.yaml", "cases:\n  - id: hangs\n    op: harness.testing.hang\n    args: {x: [1.0]}\n")
+    report_dir = tmp_path / "reports"
+    report_dir.mkdir()
+    for name in REPORTS:
+        (report_dir / name).write_text("an earlier run's")
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "verify", str(path), "--report-dir", str(report_dir),
+                             "--timeout", "0", "-n", "0"], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env={**ENV, "TF_PARITY_EXTRA_OPS": "tests.support.faulty_ops"})
+    time.sleep(15)  # collected, and inside the hanging case or TF's import
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    assert "KeyboardInterrupt" in output, output  # pytest ended its session (and wrote its JUnit file)
+    assert {name: (report_dir / name).read_text() for name in REPORTS} == {name: "an earlier run's" for name in REPORTS}
+    assert not [n for n in os.listdir(report_dir) if n.endswith(".tmp")]
+
+
 # --- fuzz write-back -------------------------------------------------------------------
 HINGE_BY_HAND = """\
 # written by hand, not by the fuzzer: other formatting, an int, defaults spelt out
