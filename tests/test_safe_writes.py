@@ -87,11 +87,14 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypat
     path = tmp_path / "results.json"
     path.write_text("old")
 
+    class Interrupted(BaseException):
+        """Stands for Ctrl-C (KeyboardInterrupt) arriving mid-write; a real SIGINT is tested below."""
+
     def interrupted(fd):
-        raise KeyboardInterrupt
+        raise Interrupted
 
     monkeypatch.setattr(atomicio.os, "fsync", interrupted)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted):
         atomicio.write_text(path, "new" * 1000)
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["results.json"]
 
