@@ -212,3 +212,84 @@ def keras_reduce_weighted_values(values, sample_weight=None, mask=None,
         values, sample_weight = keras_squeeze_or_expand_to_same_rank(values, sample_weight)
         values = keras_multiply(values, sample_weight)
     return keras_reduce_values(values, sample_weight, reduction)
+
+
+# --- Section 3: Keras 2 (tf_keras) --------------------------------------------------------
+
+KERAS2_REDUCTIONS = ("auto", "none", "sum", "sum_over_batch_size")
+"""``tf_keras.losses.Reduction.all()``; ``auto`` means ``sum_over_batch_size`` outside a
+distribution strategy. Keras 3's ``mean``, ``mean_with_sample_weight`` and ``None`` are
+ValueErrors here."""
+
+
+def keras2_validate_reduction(reduction) -> None:
+    """``ReductionV2.validate``: a key outside ``KERAS2_REDUCTIONS`` is a ValueError."""
+    if reduction not in KERAS2_REDUCTIONS:
+        raise _TFValueError(f'Invalid Reduction Key: {reduction}. Expected keys are "{KERAS2_REDUCTIONS}"')
+
+
+def keras2_remove_squeezable_dimensions(labels, predictions):
+    """``losses_utils.remove_squeezable_dimensions``: when the ranks differ by one and the
+    longer one ends in a dimension of 1, that dimension is squeezed. Never expands (Keras
+    3's ``keras_squeeze_or_expand_to_same_rank`` expands a rank-1 partner instead)."""
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    rank_diff = predictions.ndim - labels.ndim
+    if rank_diff == 1 and predictions.shape[-1] == 1:
+        predictions = np.squeeze(predictions, axis=-1)
+    elif rank_diff == -1 and labels.shape[-1] == 1:
+        labels = np.squeeze(labels, axis=-1)
+    return labels, predictions
+
+
+def keras2_adjust_weights(losses, sample_weight):
+    """``squeeze_or_expand_dimensions(losses, None, sample_weight)``: a weight of one rank
+    more loses its last dimension (which must be 1), one of one rank less gains a trailing
+    dimension of 1, so per-example weights ``[B]`` scale every element of ``[B, T]`` losses."""
+    losses, sample_weight = np.asarray(losses), np.asarray(sample_weight)
+    if sample_weight.ndim == losses.ndim + 1:
+        if sample_weight.shape[-1] != 1:
+            raise _InvalidArgumentError(
+                f"Can not squeeze dim[{sample_weight.ndim - 1}], expected a dimension of 1, "
+                f"got {sample_weight.shape[-1]} [Op:Squeeze]")
+        return np.squeeze(sample_weight, axis=-1)
+    if sample_weight.ndim and sample_weight.ndim == losses.ndim - 1:
+        return sample_weight[..., None]
+    return sample_weight
+
+
+def keras2_valid_mask_weights(sample_weight, mask, reduction, dtype):
+    """``apply_valid_mask`` then ``apply_mask``: for ``auto``/``sum_over_batch_size`` the
+    0/1 mask is scaled by total / valid with a plain division (all masked: 0 * inf = NaN,
+    where Keras 3's div_no_nan gives 0), then multiplied into the weights."""
+    if mask is None:
+        return sample_weight
+    mask = np.asarray(mask).astype(dtype)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if reduction in ("auto", "sum_over_batch_size"):
+            mask = mask * (np.asarray(mask.size, dtype=dtype) / _stable.tf_reduce_sum(mask))
+        if sample_weight is None:
+            return mask
+        return keras_multiply(keras2_adjust_weights(mask, np.asarray(sample_weight).astype(dtype)), mask)
+
+
+def keras2_compute_weighted_loss(losses, sample_weight=None, reduction="auto", mask=None):
+    """``Loss.__call__`` after the function: the mask folded into the weights, the weights
+    cast to the losses' dtype (no float32 cast: float16 losses are reduced in float16),
+    squeezed or expanded by ``keras2_adjust_weights`` and multiplied in, then ``none``: the
+    weighted losses; ``sum``: their sum (``tf.reduce_sum``); ``auto``/``sum_over_batch_size``:
+    ``divide_no_nan(sum, size)``, the size cast to the losses' dtype, so an empty batch
+    gives 0 (Keras 3 returns the empty losses)."""
+    keras2_validate_reduction(reduction)
+    losses = np.asarray(losses)
+    dtype = losses.dtype.type
+    sample_weight = keras2_valid_mask_weights(sample_weight, mask, reduction, dtype)
+    weights = np.asarray(1.0 if sample_weight is None else sample_weight).astype(dtype)
+    weighted = keras_multiply(losses, keras2_adjust_weights(losses, weights))
+    if reduction == "none":
+        return weighted
+    total = _stable.tf_reduce_sum(weighted)
+    if reduction == "sum":
+        return total
+    with np.errstate(over="ignore"):
+        size = np.asarray(weighted.size, dtype=dtype)  # float16: inf beyond 65504 elements
+    return _div_no_nan(total, size).astype(dtype)
