@@ -24,7 +24,7 @@ def test_documents_ops_are_registered(name):
 
 def test_every_entry_is_well_formed():
     for op in registry():
-        assert op.name.startswith(("tf.", "examples.")), op.name
+        assert op.name.startswith(("tf.", "tf_keras.", "examples.")), op.name
         names = [a.name for a in op.args + op.init]
         assert len(names) == len(set(names)), f"{op.name}: duplicate argument names"
         assert all(a.role in ROLES for a in op.args + op.init)
