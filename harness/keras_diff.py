@@ -1,7 +1,7 @@
 """The Keras 2 -> Keras 3 difference table, generated from a run's ``results.json``.
 
-Every row is one passing case whose op is a ``tf_keras.losses`` loss and which has a
-``same_as`` (the two Keras versions agree) or ``differs_from`` (they do not) computation
+Every row is one passing comparison case (a ``tf_keras.losses`` op, a description that
+starts with "Keras 2 vs Keras 3:" naming the setting) with a ``same_as`` (the two Keras versions agree) or ``differs_from`` (they do not) computation
 with the ``tf.keras.losses`` loss of the same name: loss, setting (the case description),
 dtype, verdict and the measured difference on the TensorFlow side (max absolute
 difference, or why the values cannot be subtracted: NaN against a number, or different
@@ -23,6 +23,7 @@ KERAS2 = "tf_keras.losses."
 KERAS3 = "tf.keras.losses."
 BEGIN, END = "<!-- keras-diff:begin -->", "<!-- keras-diff:end -->"
 _CHECK = re.compile(r"^(same_as|differs_from)\[\d+\] (\S+) \(tf\)$")
+MARK = "Keras 2 vs Keras 3:"
 
 
 def _flat(value) -> list:
@@ -53,7 +54,7 @@ def rows(results: dict) -> tuple[list[dict], list[str]]:
     """(table rows, ids of Keras 2/3 comparison cases that did not pass)."""
     out, missing = [], []
     for case in results.get("cases", []):
-        if not str(case.get("op", "")).startswith(KERAS2):
+        if not str(case.get("op", "")).startswith(KERAS2) or not (case.get("description") or "").startswith(MARK):
             continue
         checks = [(m, c) for c in case.get("checks", []) if (m := _CHECK.match(c.get("name", "")))
                   and m.group(2).startswith(KERAS3)]
@@ -65,7 +66,7 @@ def rows(results: dict) -> tuple[list[dict], list[str]]:
         for match, check in checks:
             out.append({
                 "loss": case["op"][len(KERAS2):], "keras3": match.group(2)[len(KERAS3):],
-                "setting": re.sub(r"^Keras 2 vs Keras 3: ", "", case.get("description") or "").strip(),
+                "setting": case["description"][len(MARK):].strip(),
                 "dtype": case.get("dtype"), "verdict": "same" if match.group(1) == "same_as" else "different",
                 "difference": _difference(check, case), "case": case["id"],
             })
