@@ -252,6 +252,8 @@ def sparse_categorical_crossentropy_masked(y_true, y_pred, from_logits=False, ax
     if target.ndim == 0:
         raise TFValueError("mask cannot be scalar.")
     valid = target != np.int64(ignore_class)
+    if valid.shape != y_pred.shape[:valid.ndim]:  # tf.boolean_mask's static shape check
+        raise TFValueError(f"Shapes {y_pred.shape[:valid.ndim]} and {valid.shape} are incompatible")
     res = np.zeros(valid.shape, y_pred.dtype)
     res[valid] = kb.sparse_softmax_cross_entropy_with_logits(target[valid], y_pred[valid])
     if not out_shape:  # the scatter's tf.where of a 0-d mask
