@@ -14,9 +14,9 @@ written back.
   (``tf.nn``, ``tf.compat.v1.losses``, Keras functions and classes);
 * ``v1-unit-weights[OP]``: a v1 loss with weights of ones (the loss shape, or ones on the
   batch axis broadcast over the rest) == the unweighted loss, for every reduction;
-* ``keras-sum-mean[CLASS]``: ``reduction="sum"`` == ``"sum_over_batch_size"`` × N, N the
-  element count of the unreduced losses (classes with a mask excluded: their mean divides
-  by the unmasked count);
+* ``keras-sum-mean[CLASS]`` (``keras2-sum-mean[CLASS]`` for ``tf_keras``): ``reduction="sum"``
+  == ``"sum_over_batch_size"`` × N, N the element count of the unreduced losses (classes
+  with a mask excluded: their mean divides by the unmasked count);
 * ``nn-v1-keras``: ``tf.nn`` == ``tf.compat.v1.losses`` (``reduction="none"``) == Keras
   (``from_logits=True``) on the same inputs, for the softmax, sparse and sigmoid
   cross-entropies.
@@ -318,7 +318,8 @@ def all_properties() -> list[Property]:
             props.append(Property(f"v1-unit-weights[{op.name.rsplit('.', 1)[1]}]", v1_unit_weights(op.name), (op.name,)))
         if (op.is_keras_class and op.init_arg("reduction") is not None and recipes.skip_reason(op) is None
                 and op.name.rsplit(".", 1)[1] not in MASKED_KERAS):
-            props.append(Property(f"keras-sum-mean[{op.name.rsplit('.', 1)[1]}]", keras_sum_mean(op.name), (op.name,)))
+            family = "keras2" if op.name.startswith("tf_keras.") else "keras"
+            props.append(Property(f"{family}-sum-mean[{op.name.rsplit('.', 1)[1]}]", keras_sum_mean(op.name), (op.name,)))
     return props
 
 

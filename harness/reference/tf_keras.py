@@ -330,7 +330,8 @@ def loss_class(fn, masked: bool = False):
         losses, mask = fn(y_true, y_pred, **kwargs) if masked else (fn(y_true, y_pred, **kwargs), None)
         return keras2_compute_weighted_loss(losses, sample_weight, reduction, mask)
 
-    reference.__doc__ = f"Keras 2 loss class around ``{fn.__name__}``: " + (loss_class.__doc__ or "").split(":", 1)[1]
+    reference.__doc__ = (f"Keras 2 loss class around ``{fn.__name__}``: inputs squeezed (never expanded) to a "
+                         "common rank, per-example losses in their own dtype, then the Keras 2 reduction.")
     return reference
 
 
