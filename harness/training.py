@@ -11,7 +11,7 @@ seeds, once with each ``from_logits``.
 Then the first steps of plain SGD from the model's initial weights are taken twice: by
 tf_keras (``train_on_batch``) and by a NumPy loop whose loss is the reference's
 ``tf_keras.losses.SparseCategoricalCrossentropy`` and whose gradient with respect to the
-logits is the reference gradient of that op (``harness.gradients``), back-propagated
+logits is the reference gradient of that op (``harness.finite_differences``), back-propagated
 through the two dense layers in NumPy. The two loss trajectories are compared step by step.
 
     python -m harness.training          # prints the measurements as JSON
@@ -74,7 +74,7 @@ def numpy_sgd(weights: list[np.ndarray], x: np.ndarray, y: np.ndarray, from_logi
     """Plain SGD on the two dense layers in NumPy: the loss and its gradient with respect to
     the logits from the reference, back-propagated by hand. Returns the loss of each step
     (before its update)."""
-    from harness.gradients import reference_gradient
+    from harness.finite_differences import reference_gradient
     from harness.registry import get_op
 
     op, init = get_op(OP), {"from_logits": from_logits}

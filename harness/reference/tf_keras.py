@@ -8,7 +8,7 @@ Keras 2 differs from Keras 3 (``harness.reference.keras``) in these ways, each m
   float16 and bfloat16 are computed in float16/bfloat16 and returned as such, float64 stays
   float64. Exception: ``huber`` casts both inputs to float32 whatever their dtype.
 * **means** are ``tf.reduce_mean`` (``backend.mean``): float16 is summed in Eigen's float16
-  order (``stable.eigen_sum``; a sum above 65504 overflows to inf) and divided in float16,
+  order (``summation.reduce_sum``; a sum above 65504 overflows to inf) and divided in float16,
   bfloat16 is accumulated in float32 and rounded once. Keras 3 averages float16 in float32.
 * **binary cross-entropy on probabilities** adds epsilon inside the log after clipping:
   ``-(t log(clip(p) + eps) + (1 - t) log(1 - clip(p) + eps))``. At p = 0, t = 1 that is
@@ -41,7 +41,6 @@ import numpy as np
 
 from harness.reference import keras_backend as kb
 from harness.reference import keras_functions as F
-from harness.reference import stable
 from harness.reference.errors import InvalidArgumentError, TFValueError
 from harness.reference.keras_functions import categorical_hinge, kl_divergence  # noqa: F401  (identical in Keras 2)
 from harness.reference.reductions import (
@@ -49,43 +48,27 @@ from harness.reference.reductions import (
     keras2_remove_squeezable_dimensions,
     keras2_validate_reduction,
 )
+from harness.reference.summation import reduce_sum as tf_sum
 
 EPS = kb.EPSILON
 _c = F._c
 _cast_pair = F._cast_pair
 
 
-# --- TF reductions as Keras 2 calls them (tf.reduce_sum / tf.reduce_mean) ---------------
-
-
-def _to_last(x: np.ndarray, axis) -> np.ndarray:
-    """``x`` with the reduced axes moved last and flattened into one (None: every axis)."""
-    axes = tuple(range(x.ndim)) if axis is None else tuple(np.atleast_1d(axis) % max(x.ndim, 1))
-    keep = [i for i in range(x.ndim) if i not in axes]
-    moved = np.transpose(x, keep + list(axes))
-    return moved.reshape(moved.shape[:len(keep)] + (int(np.prod([x.shape[i] for i in axes])),))
-
-
-def tf_sum(x, axis=None) -> np.ndarray:
-    """``tf.reduce_sum``: float16 in Eigen's order and precision, bfloat16 accumulated in
-    float32 and rounded once, other dtypes in their own precision."""
-    x = np.asarray(x)
-    if x.dtype.name != "float16":
-        return kb.reduce_sum(x, axis=axis)
-    return np.asarray(stable.eigen_sum(_to_last(x, axis), axis=-1))
+# --- tf.reduce_mean as Keras 2 calls it (tf.reduce_sum is summation.reduce_sum) ---------
 
 
 def tf_mean(x, axis=None) -> np.ndarray:
-    """``tf.reduce_mean`` (Keras 2's ``backend.mean``): the float16 sum of ``tf_sum``
-    divided in float16 (a sum above 65504 is inf, so is the mean), bfloat16 averaged in
-    float32 and rounded once, other dtypes in their own precision."""
+    """``tf.reduce_mean`` (Keras 2's ``backend.mean``): the float16 sum of ``tf.reduce_sum``
+    (Eigen's order, in float16) divided in float16, so a sum above 65504 makes the mean inf;
+    bfloat16 averaged in float32 and rounded once; other dtypes in their own precision."""
     x = np.asarray(x)
     if x.dtype.name != "float16":
         return kb.mean(x, axis=axis)
-    s = tf_sum(x, axis)
-    count = _to_last(x, axis).shape[-1]
+    axes = tuple(range(x.ndim)) if axis is None else tuple(np.atleast_1d(axis) % max(x.ndim, 1))
+    count = int(np.prod([x.shape[i] for i in axes]))
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        return np.asarray(s / np.float16(count)).astype(np.float16)
+        return np.asarray(tf_sum(x, axis) / np.float16(count)).astype(np.float16)
 
 
 # --- regression ------------------------------------------------------------------------
@@ -162,8 +145,7 @@ def l2_normalize(x, axis) -> np.ndarray:
     """``tf.linalg.l2_normalize``: x * rsqrt(max(sum(x**2, axis), 1e-12)), 1e-12 in x's
     dtype (0 in float16, so a zero vector gives 0 * inf = NaN there)."""
     x = np.asarray(x)
-    square_sum = tf_sum(np.square(x), axis=axis)
-    square_sum = np.expand_dims(square_sum, kb.canonical_axis(axis)) if axis is not None else square_sum
+    square_sum = tf_sum(np.square(x), axis=axis, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = _c(1, x) / np.sqrt(np.maximum(square_sum, _c(1e-12, x)))
         return x * inv
