@@ -85,7 +85,8 @@ def reduce_sum(x, axis=None, keepdims=False) -> np.ndarray:
         if x.dtype.name == "float16":
             axes = tuple(range(x.ndim)) if axis is None else tuple(np.atleast_1d(axis) % max(x.ndim, 1))
             kept = tuple(n for i, n in enumerate(x.shape) if i not in axes)
-            flat = np.moveaxis(x, axes, tuple(range(-len(axes), 0))).reshape(kept + (-1,))
+            count = int(np.prod([x.shape[i] for i in axes]))  # not -1: an empty x has no inferable size
+            flat = np.moveaxis(x, axes, tuple(range(-len(axes), 0))).reshape(kept + (count,))
             s = np.asarray(eigen_sum(flat, axis=-1))
             return s.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.shape)) if keepdims else kept)
         if x.dtype.name == "bfloat16":
