@@ -44,11 +44,12 @@ def classify(cases: list[dict], before: dict[str, str]) -> dict[str, int]:
 
 
 def exit_code(cases: list[dict], fail_on: str = "any") -> int:
-    """2 when input was invalid, 1 when a case failed, else 0; with ``fail_on="new"``
-    only cases that are bad and new (``new-failure``, or a ``new-case`` that fails) count."""
+    """2 when input was invalid (always: a baseline does not make bad input acceptable),
+    1 when a case failed, else 0; with ``fail_on="new"`` only cases that are bad and new
+    (``new-failure``, or a ``new-case`` that fails) count as failed."""
+    if any(c["status"] == "error" for c in cases):
+        return 2
     counted = [c for c in cases if c["status"] in BAD]
     if fail_on == "new":
         counted = [c for c in counted if c.get("baseline") in ("new-failure", "new-case")]
-    if any(c["status"] == "error" for c in counted):
-        return 2
     return 1 if counted else 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -24,7 +25,13 @@ NO_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:timeo
               "-p", "no:threadexception", "-p", "no:doctest")
 
 
-def _verify(ns: argparse.Namespace, extra: list[str]) -> int:
+def command_line(argv: list[str]) -> str:
+    """The command as the user typed it (``python -m harness verify cases/ -n 2``), for the report."""
+    prog = "tf-parity" if Path(sys.argv[0]).name == "tf-parity" else "python -m harness"
+    return " ".join([prog, shlex.join(argv)]) if argv else prog
+
+
+def _verify(ns: argparse.Namespace, extra: list[str], command: str) -> int:
     import pytest
 
     report_dir = Path(ns.report_dir)
@@ -33,7 +40,7 @@ def _verify(ns: argparse.Namespace, extra: list[str]) -> int:
             f"--harness-report-dir={report_dir}", f"--junitxml={report_dir / 'junit.xml'}",
             f"--harness-timing-repeats={ns.timing_repeats}", "-o", "junit_family=xunit2",
             "-o", "console_output_style=count", "--no-header", "-q", "-rN", "--tb=short",
-            "--assert=plain", *NO_PLUGINS]
+            "--assert=plain", f"--harness-command={command}", *NO_PLUGINS]
     if ns.k:
         args += ["-k", ns.k]
     if ns.x:
@@ -50,6 +57,10 @@ def _verify(ns: argparse.Namespace, extra: list[str]) -> int:
     args.append(f"--harness-fail-on={ns.fail_on}")
     if ns.shard:
         args.append(f"--harness-shard={ns.shard}")
+    if ns.all_ops:
+        args.append("--harness-all-ops")
+    if ns.strict:
+        args.append("--harness-strict")
     empty = False
     for p in ns.paths or ["cases/"]:
         path = Path(p.split("::")[0])
@@ -93,6 +104,35 @@ def _yaml_value(value) -> str:
     return json.dumps(value)
 
 
+TEMPLATE_CLASSES = 3
+"""Classes (last axis) of the template's ``[4, 3]`` float arguments; its class ids are below it."""
+
+DOMAIN_EXAMPLES = {
+    "real": ("{random: normal, shape: [4, 3], scale: 2.0}", ""),
+    "moderate": ("{random: normal, shape: [4, 3]}", ""),
+    "unit": ("{random: uniform, low: 0.05, high: 0.95, shape: [4, 3]}", "; probabilities in (0, 1)"),
+    "nonneg": ("{random: uniform, low: 0.1, high: 3.0, shape: [4, 3]}", "; positive values"),
+    "positive": ("{random: uniform, low: 0.1, high: 3.0, shape: [4, 3]}", "; positive values"),
+    "binary": ("{random: integers, low: 0, high: 2, shape: [4, 3]}", "; 0/1 labels"),
+    "signed_label": ("[[-1, 1, 1], [1, -1, 1], [1, 1, -1], [-1, -1, 1]]", "; -1/1 labels"),
+}
+"""A template value for each kind of float argument (``harness.fuzz.strategies.domain_of``)."""
+
+
+def _example(op, arg) -> tuple[str, str]:
+    """A value for a required argument inside its op's domain, and the words saying so: the
+    fuzzer's reading of what each float argument holds (probabilities, counts, logits), so a
+    new case does not start from inputs the op turns into NaN (negative Poisson rates)."""
+    if arg.role == "float":
+        from harness.fuzz.strategies import domain_of
+
+        defaults = {a.name: a.default for a in op.init + op.args if not a.required}
+        return DOMAIN_EXAMPLES.get(domain_of(op, arg.name, defaults), DOMAIN_EXAMPLES["real"])
+    if arg.role == "int":
+        return "[2, 0, 1, 1]", f"; class ids in [0, {TEMPLATE_CLASSES})"
+    return {"float_list": "[[1.0, 2.0], [[3.0], [4.0]]]", "value": "1"}[arg.role], ""
+
+
 def template(op_name: str) -> str:
     """A commented case for ``op_name``: every argument with its role and default."""
     op = get_op(op_name)
@@ -115,9 +155,8 @@ def template(op_name: str) -> str:
             doc = f"; {a.doc}" if a.doc else ""
             choices = f"; one of {', '.join(map(str, a.choices))}" if a.choices else ""
             if a.required:
-                example = {"float": "{random: normal, shape: [4, 3], scale: 2.0}", "int": "[2, 0, 1, 1]",
-                           "float_list": "[[1.0, 2.0], [[3.0], [4.0]]]", "value": "1"}[a.role]
-                lines.append(f"      {a.name}: {example}   # required, {role}{doc}{choices}")
+                example, meaning = _example(op, a)
+                lines.append(f"      {a.name}: {example}   # required, {role}{meaning}{doc}{choices}")
             else:
                 lines.append(f"      # {a.name}: {_yaml_value(a.default)}   # default; {role}{doc}{choices}")
 
@@ -178,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--baseline", default=None, help="an earlier results.json: mark cases new-failure/fixed/still-failing/new-case")
     v.add_argument("--fail-on", choices=("any", "new"), default="any", help="'new': only new failures fail the run")
     v.add_argument("--shard", default=None, help="I/N: run a stable 1/N of the expanded cases (for CI matrices)")
+    v.add_argument("--all-ops", action="store_true",
+                   help="the report's coverage lists every registered op, not only those the cases use")
+    v.add_argument("--strict", action="store_true",
+                   help="a check that could compare no value (every output NaN/inf on both sides) fails")
     mg = sub.add_parser("merge", help="merge shard report directories into one results.json and index.html")
     mg.add_argument("dirs", nargs="+", help="report directories holding results.json")
     mg.add_argument("--report-dir", default="reports")
@@ -190,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("schema", help="print the case-file JSON Schema (cases/schema.json)")
     cv = sub.add_parser("coverage", help="each op x the argument values and dtypes its cases exercise")
     cv.add_argument("paths", nargs="*", help="case files or directories (default: cases/)")
+    cv.add_argument("--all-ops", action="store_true",
+                    help="every registered op, not only those the cases use (exit 1 if some op has no case)")
     sub.add_parser("fuzz", help="hypothesis fuzzing of reference vs TF (python -m harness fuzz --help)", add_help=False)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["fuzz"]:
@@ -200,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     if ns.command != "verify" and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if ns.command == "verify":
-        return _verify(ns, extra)
+        return _verify(ns, extra, command_line(argv))
     if ns.command == "list-ops":
         return _list_ops(ns)
     if ns.command == "new":
@@ -212,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     if ns.command == "coverage":
         from harness import coverage
 
-        table = coverage.collect([Path(p) for p in ns.paths or ["cases/"]])
+        table = coverage.collect([Path(p) for p in ns.paths or ["cases/"]], all_ops=ns.all_ops)
         sys.stdout.write(coverage.format_table(table))
         return 1 if any(c.cases == 0 for c in table.values()) else 0
     from harness.schema import schema_json

@@ -3,7 +3,8 @@
 For a ``value`` argument the distinct values used are listed (and, for arguments with a
 closed set of ``choices``, the choices no case uses are flagged); for a tensor argument,
 whether any case passes it (``given``) or all rely on the default. ``same_as`` and
-``differs_from`` computations count for the op they name.
+``differs_from`` computations count for the op they name. Coverage is of the ops the given
+case files use, or of the whole registry when asked (``--all-ops``).
 """
 from __future__ import annotations
 
@@ -48,7 +49,14 @@ def _note(cov: OpCoverage, section: str, name: str, value, role: str) -> None:
     cov.values.setdefault(f"{section}.{name}", set()).add(shown)
 
 
-def collect(paths: list[Path]) -> dict[str, OpCoverage]:
+def collect(paths: list[Path], all_ops: bool = False) -> dict[str, OpCoverage]:
+    """Coverage of the ops the case files under ``paths`` use; with ``all_ops`` every
+    registered op, those no case exercises included (``cases == 0``)."""
+    table = _collect(paths)
+    return table if all_ops else {name: c for name, c in table.items() if c.cases}
+
+
+def _collect(paths: list[Path]) -> dict[str, OpCoverage]:
     reg = registry()
     table = {name: OpCoverage(name) for name in reg.names()}
     for path in discover(paths):
@@ -112,6 +120,10 @@ def format_table(table: dict[str, OpCoverage]) -> str:
         for m in c.missing():
             lines.append(f"    MISSING {m}")
     uncovered = [c.op for c in table.values() if c.cases == 0]
-    lines.append(f"{len(table)} ops, {len(table) - len(uncovered)} with cases"
-                 + (f"; no cases: {', '.join(uncovered)}" if uncovered else ""))
+    if len(table) == len(registry()):
+        lines.append(f"{len(table)} ops, {len(table) - len(uncovered)} with cases"
+                     + (f"; no cases: {', '.join(uncovered)}" if uncovered else ""))
+    else:
+        lines.append(f"{len(table)} of {len(registry())} registered ops used by these cases "
+                     "(--all-ops: the whole registry, with the ops no case exercises)")
     return "\n".join(lines) + "\n"

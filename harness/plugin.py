@@ -9,6 +9,7 @@ on the test report (``report.harness``); the controller writes ``results.json`` 
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import hashlib
@@ -47,6 +48,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-fail-on", choices=("any", "new"), default="any",
                     help="'new': only new failures (against --harness-baseline) fail the run")
     group.addoption("--harness-shard", default=None, help="I/N: run the I-th of N stable shares of the expanded cases")
+    group.addoption("--harness-all-ops", action="store_true",
+                    help="coverage of every registered op, not only of those the cases use")
+    group.addoption("--harness-strict", action="store_true",
+                    help="a check whose outputs are NaN/inf on both sides everywhere (positions only) fails")
+    group.addoption("--harness-command", default=None, help=argparse.SUPPRESS)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -100,10 +106,12 @@ class CaseFile(pytest.File):
             while name in names:
                 name += "+"
             names.add(name)
-            yield InvalidItem.from_parent(self, name=name, error=err)
+            yield InvalidItem.from_parent(self, name=name, nodeid=f"{self.nodeid}::{name}", error=err)
         for case in loaded.cases:
             for exp in expand(case):
-                yield CaseItem.from_parent(self, name=exp.id, expanded=exp)
+                # The node id is given as text, so pytest parses ``ID[float32]`` as a name and its
+                # parameters exactly as it parses the ids in its cache: ``--lf`` finds the case again.
+                yield CaseItem.from_parent(self, name=exp.id, nodeid=f"{self.nodeid}::{exp.id}", expanded=exp)
 
 
 class _HarnessItem(pytest.Item):
@@ -129,12 +137,14 @@ class InvalidItem(_HarnessItem):
 
 
 def invalid_record(err: CaseError) -> dict:
+    from harness.runner import repro_command
+
     return {
         "id": err.case_id or f"{err.path}:{err.line}", "base_id": err.case_id, "params": {}, "file": err.path,
         "line": err.line, "op": None, "dtype": None, "status": "error", "message": str(err),
         "max_abs_err": None, "max_rel_err": None, "max_ulp": None, "rtol": None, "atol": None,
         "time_reference_s": None, "time_tf_s": None,
-        "repro": f"python -m harness verify {err.path}", "invalid_input": True,
+        "repro": repro_command(err.path), "invalid_input": True,
     }
 
 
@@ -158,7 +168,8 @@ class CaseItem(_HarnessItem):
             raise CaseFailed(str(err))
         try:
             with _watchdog(self):
-                self.result = run_expanded(exp, timing_repeats=self.config.getoption("harness_timing_repeats"))
+                self.result = run_expanded(exp, timing_repeats=self.config.getoption("harness_timing_repeats"),
+                                           strict=self.config.getoption("harness_strict"))
         except Exception as exc:
             detail = traceback.format_exc() if self.config.getoption("harness_debug") else f"{type(exc).__name__}: {exc}"
             self.result = {**invalid_record(CaseError(exp.case.display_path, exp.case.line, "(harness)",
@@ -251,6 +262,20 @@ def pytest_runtest_makereport(item: pytest.Item, call):
         rep.user_properties = list(item.user_properties)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report, config):
+    """pytest's own counts name what the harness's do, so the run ends on one summary line:
+    invalid input is an ``error`` (as a collection error is in pytest), a case whose worker
+    died is ``crashed``, or ``timeout`` when the watchdog stopped it."""
+    if report.when == "call" and getattr(report, "harness", {}).get("status") == "error":
+        return "error", "E", "ERROR"
+    if report.when == "???" and report.failed:  # pytest-xdist: the worker died running this item
+        if _marker_path(config._harness.markers, report.nodeid).exists():
+            return "timeout", "T", "TIMEOUT"
+        return "crashed", "C", "CRASHED"
+    return None
+
+
 def pytest_collection_modifyitems(session, config, items) -> None:
     shard = config.getoption("harness_shard")
     if shard:
@@ -287,6 +312,7 @@ class _Session:
         self.t0 = time.perf_counter()
         self.written: list[Path] = []
         self.run_warnings: list[str] = []
+        self.baseline_counts: dict | None = None
         self.markers = getattr(config, "workerinput", {}).get("harness_markers") or tempfile.mkdtemp(prefix="tf-parity-")
         self.run_id = results_mod.new_run_id(self.started)
         self.report: tuple[Path, dict] | None = None
@@ -345,6 +371,8 @@ class _Session:
         base = case_id.split("[", 1)[0]
         line = next((c.line for c in load_file(full).cases if c.id == base), 1) if full.is_file() else 1
         timeout = self.config.getoption("harness_timeout")
+        from harness.runner import repro_command
+
         message = (f"{path}:{line}: {case_id} ran past the {timeout:g} s timeout; its worker was stopped and the run went on"
                    if timed_out else
                    f"{path}:{line}: {case_id} crashed its worker process (a TF abort or segfault?); the run went on")
@@ -352,7 +380,7 @@ class _Session:
             "id": case_id, "base_id": base, "params": {}, "file": path, "line": line, "op": None, "dtype": None,
             "status": "timeout" if timed_out else "crashed", "message": message,
             "max_abs_err": None, "max_rel_err": None, "max_ulp": None, "rtol": None, "atol": None,
-            "time_reference_s": None, "time_tf_s": None, "repro": f"python -m harness verify {shlex.quote(f'{path}::{case_id}')} -n 0",
+            "time_reference_s": None, "time_tf_s": None, "repro": repro_command(path, case_id),
         }
 
     @pytest.hookimpl(tryfirst=True)
@@ -362,7 +390,6 @@ class _Session:
         from harness import baseline
 
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-        self.baseline_counts = None
         if self.config.getoption("harness_baseline"):
             try:
                 before = baseline.load(Path(self.config.getoption("harness_baseline")))
@@ -388,6 +415,7 @@ class _Session:
             "started": self.started.isoformat(timespec="seconds"),
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "duration_s": round(time.perf_counter() - self.t0, 3),
+            "command": self.config.getoption("harness_command") or shlex.join(["pytest", *map(str, self.config.invocation_params.args)]),
             "argv": list(self.config.invocation_params.args),
             "paths": [str(a) for a in self.config.args],
             "interrupted": interrupted,
@@ -399,27 +427,32 @@ class _Session:
                                 "fail_on": self.config.getoption("harness_fail_on")}
         self.report = (report_dir, data)
         self.written = [report_dir / "results.json", report_dir / "index.html"]
-        self.summary = data["summary"]
 
     def _coverage(self) -> list[dict]:
         """Op × argument-value coverage of the case files this run was given."""
         from harness import coverage
 
         paths = [Path(str(a).split("::")[0]) for a in self.config.args]
-        return coverage.as_json(coverage.collect([p for p in paths if p.exists()]))
+        return coverage.as_json(coverage.collect([p for p in paths if p.exists()],
+                                                 all_ops=self.config.getoption("harness_all_ops")))
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
+        """Crashes and timeouts (pytest prints invalid input and failures itself), the counts
+        against a baseline, and the reports written; pytest's last line is the summary."""
         if self.is_worker or not self.results:
             return
         tr = terminalreporter
-        invalid = [r for r in self.results if r["status"] in ("error", "crashed", "timeout")]
-        if invalid:
-            tr.section("invalid input, crashes and timeouts", sep="-", red=True)
-            for r in sorted(invalid, key=lambda r: (r["file"], r["line"])):
+        lost = [r for r in self.results if r["status"] in ("crashed", "timeout")]
+        if lost:
+            tr.section("crashes and timeouts", sep="-", red=True)
+            for r in sorted(lost, key=lambda r: (r["file"], r["line"])):
                 tr.write_line(r["message"].splitlines()[0])
-        summary = getattr(self, "summary", None)
-        if summary:
-            text = ", ".join(f"{n} {s}" for s, n in summary.items() if n)
-            tr.write_line(f"tf-parity: {text}")
+        if self.baseline_counts is not None:
+            counts = ", ".join(f"{n} {label}" for label, n in self.baseline_counts.items())
+            fail_on = self.config.getoption("harness_fail_on")
+            tr.write_line(f"baseline {self.config.getoption('harness_baseline')}: {counts}"
+                          + (" (only new failures fail the run: --fail-on new)" if fail_on == "new" else ""))
         for path in self.written:
             tr.write_line(f"report: {path}")
+        if self.config.getoption("harness_report_dir") is None:  # plain pytest: like --junitxml, only when asked
+            tr.write_line("report: none written (add --harness-report-dir DIR for results.json and index.html)")

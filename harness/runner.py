@@ -100,10 +100,12 @@ def _check(name: str, actual: Any, desired: Any, tol: Tolerance, *, check_dtype:
                 "message": f"{name}\nOutputs differ in structure: {names[0]} has {len(la)} outputs, {names[1]} has {len(ld)}"}
     record: dict = {"name": name, "ok": True, "message": "", "max_abs_err": None, "max_rel_err": None, "max_ulp": None,
                     "worst_index": None}
+    compared = 0  # elements compared by value: finite on both sides
     for path, a in la:
         d = dict(ld)[path]
         header = f"{name}{' output ' + path if path else ''}"
         c: Comparison = compare(a, d, tol, check_dtype=check_dtype, names=names, header=header)
+        compared += c.n_total if c.max_abs_err is not None else 0
         for key in ("max_abs_err", "max_rel_err", "max_ulp"):
             v = getattr(c, key)
             if v is not None and (record[key] is None or v > record[key]):
@@ -112,6 +114,8 @@ def _check(name: str, actual: Any, desired: Any, tol: Tolerance, *, check_dtype:
             record.update(ok=False, kind=c.kind, message=c.message, leaf=path,
                           worst_index=list(c.worst_index) if c.worst_index is not None else None,
                           _comparison=c, _arrays=(a, d))
+    if record["ok"] and not compared and any(a.size for _, a in la):
+        record["positions_only"] = True  # every element NaN/inf on both sides, at the same places
     return record
 
 
@@ -201,16 +205,24 @@ def _unsupported_dtype(out: Any, dtype: str) -> str | None:
     return None
 
 
-def repro_command(exp: Expanded) -> str:
-    return f"python -m harness verify {shlex.quote(f'{exp.case.display_path}::{exp.id}')}"
+REPRO_REPORT_DIR = "reports/repro"
+"""Where a repro command writes its report: not ``reports/``, which holds the last full run."""
+
+
+def repro_command(path: str, case_id: str | None = None) -> str:
+    """The command that reruns one case (``path::id``) or one file, in-process (``-n 0``: one
+    case needs no workers, and each would import TF again) and into its own report directory."""
+    target = f"{path}::{case_id}" if case_id else str(path)
+    return f"python -m harness verify {shlex.quote(target)} --report-dir {REPRO_REPORT_DIR} -n 0"
 
 
 class CaseRun:
     """Everything computed for one expanded case; :meth:`result` is its report entry."""
 
-    def __init__(self, exp: Expanded, *, timing_repeats: int = TIMING_REPEATS) -> None:
+    def __init__(self, exp: Expanded, *, timing_repeats: int = TIMING_REPEATS, strict: bool = False) -> None:
         self.exp = exp
         self.timing_repeats = timing_repeats
+        self.strict = strict
         self.checks: list[dict] = []
         self.record: dict = self._base_record()
         self.cost = {"check_s": 0.0, "tf_s": 0.0, "reference_s": 0.0, "timing_s": 0.0, "traced": False}
@@ -225,7 +237,7 @@ class CaseRun:
             "max_abs_err": None, "max_rel_err": None, "max_ulp": None,
             "rtol": exp.tolerance.rtol, "atol": exp.tolerance.atol, "ulp": exp.tolerance.ulp,
             "tolerance_reason": exp.tolerance.reason,
-            "time_reference_s": None, "time_tf_s": None, "repro": repro_command(exp),
+            "time_reference_s": None, "time_tf_s": None, "repro": repro_command(exp.case.display_path, exp.id),
             "description": data.get("description"), "source": data.get("source"),
             "xfail_reason": data.get("xfail"), "warnings": list(exp.warnings),
             "checks": [], "outputs": {}, "inputs": {}, "diff": None,
@@ -310,11 +322,28 @@ class CaseRun:
             self.cost["timing_s"] = time.perf_counter() - t0
         if exp.mode != "eager":
             rec["tf_traces"] = sum(n for key, n in tfexec.TRACES.items() if key[0] == exp.op.name and key[3] == exp.mode)
+        self._judge_positions_only()
         ok = all(c["ok"] for c in self.checks)
         message = "\n\n".join(c["message"] for c in self.checks if not c["ok"])
         if exp.case.data.get("xfail"):
             return self._finish("xpassed" if ok else "xfailed", message or f"expected to fail ({exp.case.data['xfail']}) but passed")
         return self._finish("passed" if ok else "failed", message)
+
+    def _judge_positions_only(self) -> None:
+        """A check whose outputs are NaN or ±inf everywhere on both sides compared positions
+        only, no value (``numpy.testing`` passes NaN against NaN too): a warning, or with
+        ``strict`` a failure. A case with ``expect`` states the non-finite result itself."""
+        if self.expect is not None:
+            return
+        for check in self.checks:
+            if not check.get("positions_only"):
+                continue
+            text = (f"{check['name']}: every output element is NaN or ±inf on both sides, so only their positions "
+                    "were compared, no value (draw the inputs from the op's domain, or pin the result with expect)")
+            if self.strict:
+                check.update(ok=False, kind="positions", message=f"{text}; --strict makes this a failure")
+            else:
+                self.record["warnings"].append(f"{text}; --strict makes this a failure")
 
     @property
     def expect_error(self):
@@ -347,6 +376,7 @@ class CaseRun:
 
     def _judge_values(self, ref: Any, out: Any, args: dict) -> None:
         exp, rec = self.exp, self.record
+        self._tol = self._value_tolerance(out) if not isinstance(out, _Raised) else exp.tolerance
         rec["outputs"] = {"reference": str(ref) if isinstance(ref, _Raised) else jsonable(ref),
                           "tf": str(out) if isinstance(out, _Raised) else jsonable(out)}
         if isinstance(out, _Raised):
@@ -365,7 +395,7 @@ class CaseRun:
                 self.checks.append({"name": "reference runs", "ok": False, "message": f"reference raised {detail[:800]}"})
                 return
         else:
-            tol = self._value_tolerance(out)
+            tol = self._tol
             main = _check("reference vs tf", ref, out, tol, check_dtype=True, names=("reference", "tf"))
             self.checks.append(main)
             out_leaves = leaves(out)
@@ -380,31 +410,34 @@ class CaseRun:
                 self._judge_related(key, j, spec, ref, out, args)
 
     def _precision(self, out: Any) -> str:
-        """The precision TF's result actually carries: the coarsest output dtype, and
+        """The precision TF's result actually carries: its coarsest float output dtype, and
         float32 for float64 outputs that are all float32 numbers (tf.compat.v1.losses
-        compute in float32 and cast back)."""
-        names = {self.exp.dtype} | {precision_of(leaf) for _, leaf in leaves(out)}
-        return max((n for n in names if n in DEFAULTS), key=lambda d: DEFAULTS[d][0])
+        compute in float32 and cast back); the case dtype when no output is a float.
+        It may be finer than the inputs: Keras 3 loss classes return float32 for float16
+        and bfloat16 inputs (they cast to float32 and compute there)."""
+        names = {precision_of(leaf) for _, leaf in leaves(out)} & DEFAULTS.keys() or {self.exp.dtype}
+        return max(names, key=lambda d: DEFAULTS[d][0])
 
     def _value_tolerance(self, out: Any) -> Tolerance:
-        """The case's tolerance; a default one follows the dtype TF actually returned when
-        that is coarser than the case dtype (Keras loss classes and tf.compat.v1.losses
-        return float32 for float64 inputs: their results carry float32 precision)."""
+        """The case's tolerance; a default one follows the precision TF's result carries
+        when that is not the case dtype's (``rtol``/``atol`` of that dtype, with a warning):
+        float32 for a float64 Keras loss class (its result is float32) and for a float16 one
+        (it computes in float32 and returns float32)."""
         tol = self.exp.tolerance
         if tol.source != "default":
             return tol
-        coarsest = self._precision(out)
-        if coarsest == self.exp.dtype:
+        precision = self._precision(out)
+        if precision == self.exp.dtype:
             return tol
-        self.record.update(rtol=DEFAULTS[coarsest][0], atol=DEFAULTS[coarsest][1])
-        self.record["warnings"].append(f"TF returns {coarsest} for {self.exp.dtype} inputs: compared at {coarsest}'s tolerance")
-        return default_tolerance(coarsest)
+        self.record.update(rtol=DEFAULTS[precision][0], atol=DEFAULTS[precision][1])
+        self.record["warnings"].append(f"TF returns {precision} for {self.exp.dtype} inputs: compared at {precision}'s tolerance")
+        return default_tolerance(precision)
 
     def _judge_expect(self, ref: Any, out: Any) -> None:
         spec = self.expect
         if spec is None:
             return
-        value, tol = spec, self.exp.tolerance
+        value, tol = spec, self._tol  # a default tolerance follows TF's precision, as for the values
         if isinstance(spec, dict):
             value = spec["value"]
             if spec.get("tolerance") is not None:
@@ -415,6 +448,7 @@ class CaseRun:
             self.checks.append({"name": "expect", "ok": False, "message": f"expect: {exc}"})
             return
         self.record["outputs"]["expect"] = jsonable(expected)
+        self.record["expect_tolerance"] = {"rtol": tol.rtol, "atol": tol.atol, "ulp": tol.ulp, "reason": tol.reason}
         for side, got in (("tf", out), ("reference", ref)):
             if not isinstance(got, _Raised):
                 self.checks.append(_check(f"expect vs {side}", got, expected, tol, check_dtype=False, names=(side, "expect")))
@@ -445,7 +479,8 @@ class CaseRun:
             return
         ref_grads, method = ref_grads
         self.record["grad_method"] = method
-        precision = self._precision(out)
+        # A gradient is returned in the input dtype: no finer than it, nor than the computation.
+        precision = max({self._precision(out), exp.dtype}, key=lambda d: DEFAULTS[d][0])
         tol = grad_tolerance(precision, method)
         if precision != exp.dtype:
             self.record["warnings"].append(f"TF computes this op in {precision} for {exp.dtype} inputs: "
@@ -501,10 +536,10 @@ class CaseRun:
         rec["cost"] = self.cost
         rec["status"] = status
         rec["message"] = message
-        main = next((c for c in self.checks if c["name"] == "reference vs tf"), None)
-        if main is not None:
+        decisive = self._decisive_check()
+        if decisive is not None:
             for key in ("max_abs_err", "max_rel_err", "max_ulp"):
-                rec[key] = main.get(key)
+                rec[key] = decisive.get(key)
         rec["checks"] = [{k: v for k, v in c.items() if not k.startswith("_")} for c in self.checks]
         for c in rec["checks"]:
             if isinstance(c.get("worst_index"), tuple):
@@ -512,8 +547,18 @@ class CaseRun:
         return rec
 
 
-def run_expanded(exp: Expanded, *, timing_repeats: int = TIMING_REPEATS) -> dict:
-    return CaseRun(exp, timing_repeats=timing_repeats).run()
+    def _decisive_check(self) -> dict | None:
+        """The check whose errors the case reports: ``reference vs tf`` unless it passed and
+        another check with element errors failed (a wrong ``expect``: its error, not 0)."""
+        main = next((c for c in self.checks if c["name"] == "reference vs tf"), None)
+        if main is not None and not main["ok"]:
+            return main
+        failed = (c for c in self.checks if not c["ok"] and c.get("max_abs_err") is not None)
+        return next(failed, main)
+
+
+def run_expanded(exp: Expanded, *, timing_repeats: int = TIMING_REPEATS, strict: bool = False) -> dict:
+    return CaseRun(exp, timing_repeats=timing_repeats, strict=strict).run()
 
 
 def case_inputs(exp: Expanded) -> tuple[dict, dict]:

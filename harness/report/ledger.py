@@ -14,7 +14,11 @@ the lower bound ``atol / max_abs_err + rtol / max_rel_err``, marked as a bound.
 Flags: ``loose`` — the tolerance is at least :data:`LOOSE_FACTOR` times the observed error;
 ``exact`` — the same for an exact match (observed 0, any tolerance is infinitely loose);
 ``no-reason`` — an override (a tolerance other than the dtype default) without a reason;
-``exceeded`` — headroom below 1, the comparison failed.
+``exceeded`` — headroom below 1, the comparison failed; ``positions-only`` — every element
+NaN or ±inf on both sides: the check compared positions, no value.
+
+A case with ``expect`` has a second entry, ``expect``: the published value against TF and
+the reference (the worse of the two), at the tolerance that judged it (``expect_tolerance``).
 """
 from __future__ import annotations
 
@@ -252,8 +256,9 @@ def override(case: Mapping[str, Any]) -> tuple[bool, str]:
     return not same, ""
 
 
-def _entry(label: str, kind: str, room: Headroom, tolerance: str, *, is_override: bool, reason: str) -> dict:
-    flags = []
+def _entry(label: str, kind: str, room: Headroom, tolerance: str, *, is_override: bool, reason: str,
+           positions_only: bool = False) -> dict:
+    flags = ["positions-only"] if positions_only else []
     if room.headroom is not None and room.headroom >= LOOSE_FACTOR:
         flags.append("exact" if room.observed == 0 else "loose")
     if is_override and not reason:
@@ -265,12 +270,19 @@ def _entry(label: str, kind: str, room: Headroom, tolerance: str, *, is_override
             "reason": reason, "flags": flags}
 
 
+def _positions_only(case: Mapping[str, Any], name: str) -> bool:
+    return any(isinstance(c, Mapping) and c.get("name") == name and c.get("positions_only")
+               for c in case.get("checks") or [])
+
+
 def case_entries(case: Mapping[str, Any]) -> list[dict]:
-    """The ledger entries of one case: its value tolerance and, for grad cases, each gradient's."""
-    if case.get("max_abs_err") is None and case.get("max_ulp") is None:
-        return []
-    dtype = case.get("dtype")
+    """The ledger entries of one case: its value tolerance, its ``expect`` and, for grad
+    cases, each gradient's."""
+    positions_only = _positions_only(case, "reference vs tf")
     outputs = case.get("outputs") if isinstance(case.get("outputs"), Mapping) else {}
+    if case.get("max_abs_err") is None and case.get("max_ulp") is None and not positions_only:
+        return _expect_entries(case, outputs)
+    dtype = case.get("dtype")
     rtol, atol, ulp = as_float(case.get("rtol")), as_float(case.get("atol")), case.get("ulp")
     ulp = int(ulp) if isinstance(ulp, (int, float)) and not isinstance(ulp, bool) else None
     values = _pair(outputs.get("reference"), outputs.get("tf")) if "reference" in outputs else None
@@ -279,7 +291,8 @@ def case_entries(case: Mapping[str, Any]) -> list[dict]:
     is_override, reason = override(case)
     tolerance = f"ulp ≤ {ulp}" if ulp is not None else f"rtol {_g(rtol)} / atol {_g(atol)}"
     entries = [_entry("value", "override" if is_override else "default", room, tolerance,
-                      is_override=is_override, reason=reason)]
+                      is_override=is_override, reason=reason, positions_only=positions_only)]
+    entries += _expect_entries(case, outputs)
     grads = outputs.get("grads")
     grad_tol = case.get("grad_tolerance") if isinstance(case.get("grad_tolerance"), Mapping) else {}
     if isinstance(grads, Mapping):
@@ -295,6 +308,25 @@ def case_entries(case: Mapping[str, Any]) -> list[dict]:
             entries.append(_entry(f"grad {name}", f"grad ({method})", g_room,
                                   f"rtol {_g(g_rtol)} / atol {_g(g_atol)}", is_override=False, reason=""))
     return entries
+
+
+def _expect_entries(case: Mapping[str, Any], outputs: Mapping[str, Any]) -> list[dict]:
+    """The ``expect`` entry: the published value against each side, the worse headroom."""
+    tol = case.get("expect_tolerance")
+    if "expect" not in outputs or not isinstance(tol, Mapping):
+        return []
+    rtol, atol = as_float(tol.get("rtol")), as_float(tol.get("atol"))
+    ulp = tol.get("ulp") if isinstance(tol.get("ulp"), int) and not isinstance(tol.get("ulp"), bool) else None
+    rooms = [_pair_headroom(pair, case.get("dtype"), rtol=rtol, atol=atol, ulp=ulp)
+             for pair in (_pair(outputs.get(side), outputs["expect"]) for side in ("tf", "reference")) if pair is not None]
+    rooms = [r for r in rooms if r.headroom is not None] or rooms
+    if not rooms:
+        return []
+    room = min(rooms, key=lambda r: r.headroom if r.headroom is not None else math.inf)
+    reason = tol.get("reason").strip() if isinstance(tol.get("reason"), str) else ""
+    tolerance = f"ulp ≤ {ulp}" if ulp is not None else f"rtol {_g(rtol)} / atol {_g(atol)}"
+    return [_entry("expect", "override" if reason else "default", room, tolerance, is_override=bool(reason),
+                   reason=reason)]
 
 
 def _g(x: float | None) -> str:
