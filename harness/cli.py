@@ -78,18 +78,24 @@ def _verify(ns: argparse.Namespace, extra: list[str], command: str) -> int:
 
 
 def _list_ops(ns: argparse.Namespace) -> int:
-    for op in registry():
+    """Every op with its one-line description and arguments (``-v``: each argument's meaning);
+    TF's API first, the documents' worked examples (``examples.``, not TF names) last."""
+    for op in sorted(registry(), key=lambda op: (not op.name.startswith("tf."), op.name)):
         def fmt(a):
             default = "" if a.default is REQUIRED else f"={a.default!r}"
             return f"{a.name}:{a.role}{default}"
         print(op.name)
+        if op.summary:
+            print(f"    {op.summary}")
         if op.init:
             print(f"    init: {', '.join(fmt(a) for a in op.init)}")
         print(f"    args: {', '.join(fmt(a) for a in op.args)}")
         if op.differentiable:
             print(f"    differentiable: {', '.join(op.differentiable)}")
-        if ns.verbose and op.summary:
-            print(f"    {op.summary}")
+        if ns.verbose:
+            for a in (*op.init, *op.args):
+                if a.doc:
+                    print(f"      {a.name}: {a.doc}")
     print(f"{len(registry())} ops")
     return 0
 
@@ -225,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     mg.add_argument("dirs", nargs="+", help="report directories holding results.json")
     mg.add_argument("--report-dir", default="reports")
     lo = sub.add_parser("list-ops", help="print the registry")
-    lo.add_argument("-v", "--verbose", action="store_true")
+    lo.add_argument("-v", "--verbose", action="store_true", help="also each argument's meaning")
     nw = sub.add_parser("new", help="print a commented template case for an op, or add it to a case file")
     nw.add_argument("op")
     nw.add_argument("--append", metavar="FILE", default=None,

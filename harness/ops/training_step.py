@@ -32,6 +32,7 @@ OPS = [
         dtypes=("float32",),
         fuzz="linear_softmax_clipped_grads",
         bench="linear_softmax",
-        summary="document 000: gradients of the mean sparse cross-entropy of a linear layer, clipped by global norm",
+        summary=("not a TF API: document 000's training step as one op: the mean sparse cross-entropy of a "
+                 "linear layer x @ w + b, its gradients for w and b, clipped by global norm; returns (grads, norm)"),
     ),
 ]
