@@ -26,7 +26,7 @@ PROMISED = [f"tf.nn.{n}" for n in (
 
 @pytest.fixture(scope="module")
 def table():
-    return coverage.collect([ROOT / "cases"])
+    return coverage.collect([ROOT / "cases"], all_ops=True)
 
 
 @pytest.mark.parametrize("name", PROMISED)
@@ -45,9 +45,10 @@ def test_every_registered_op_runs_in_float32_and_float64(table):
 
 def test_coverage_table_flags_an_op_without_cases(tmp_path):
     (tmp_path / "a.yaml").write_text("cases:\n  - id: s\n    op: tf.nn.softmax\n    args: {logits: [1.0]}\n")
-    text = coverage.format_table(coverage.collect([tmp_path]))
+    text = coverage.format_table(coverage.collect([tmp_path], all_ops=True))
     assert "tf.nn.softmax: 1 cases, dtypes float32, modes eager, grad -" in text
     assert "tf.nn.log_softmax: 0 cases, dtypes -, modes -, grad -  NO CASES" in text
+    assert "tf.nn.log_softmax" not in coverage.format_table(coverage.collect([tmp_path]))  # scoped by default
 
 
 def test_every_differentiable_op_has_a_grad_case(table):
