@@ -99,11 +99,21 @@ def test_a_case_that_states_its_nan_result_gets_no_warning(tmp_path):
     assert case["status"] == "passed" and not any("positions" in w for w in case["warnings"])
 
 
-@pytest.mark.parametrize("op", ["tf.keras.losses.Poisson", "tf.keras.losses.poisson", "tf.compat.v1.losses.log_loss",
-                                "tf.keras.losses.BinaryCrossentropy", "tf.keras.losses.KLDivergence",
-                                "tf.keras.losses.CategoricalCrossentropy", "tf.keras.losses.MeanSquaredLogarithmicError"])
-def test_new_templates_draw_inputs_from_the_ops_domain(tmp_path, op):
-    cases = _run_cases(tmp_path, "new.yaml", template(op))
+POSITIVE = "{random: uniform, low: 0.1, high: 3.0, shape: [4, 3]}"
+PROBABILITIES = "{random: uniform, low: 0.05, high: 0.95, shape: [4, 3]}"
+
+
+@pytest.mark.parametrize("op, arg, spec", [
+    ("tf.keras.losses.Poisson", "y_pred", POSITIVE), ("tf.keras.losses.poisson", "y_pred", POSITIVE),
+    ("tf.compat.v1.losses.log_loss", "predictions", PROBABILITIES),
+    ("tf.keras.losses.BinaryCrossentropy", "y_pred", PROBABILITIES),
+    ("tf.keras.losses.KLDivergence", "y_true", PROBABILITIES),
+    ("tf.keras.losses.CategoricalCrossentropy", "y_pred", PROBABILITIES),
+])
+def test_new_templates_draw_inputs_from_the_ops_domain(tmp_path, op, arg, spec):
+    text = template(op)
+    assert f"      {arg}: {spec}   # required" in text, text
+    cases = _run_cases(tmp_path, "new.yaml", text)
     for case in cases:
         assert case["status"] == "passed", case["message"]
         assert not any("positions" in w for w in case["warnings"]), case["warnings"]
@@ -269,12 +279,13 @@ def _lock_for(environment: dict) -> list[str]:
     """The lock's requirements whose markers hold on ``environment`` (pip's ``--platform``
     chooses wheels but evaluates markers on the running machine, so they are evaluated here)."""
     from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
 
     env = {"python_version": "3.11", "python_full_version": "3.11.7", "implementation_name": "cpython",
            "platform_python_implementation": "CPython", **environment}
     reqs = [Requirement(ln) for ln in (ROOT / "requirements.lock").read_text().splitlines()
             if ln.strip() and not ln.startswith("#")]
-    return [f"{r.name}{r.specifier}" for r in reqs if r.marker is None or r.marker.evaluate(env)]
+    return [f"{canonicalize_name(r.name)}{r.specifier}" for r in reqs if r.marker is None or r.marker.evaluate(env)]
 
 
 def _pypi_reachable() -> bool:
