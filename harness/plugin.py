@@ -364,6 +364,8 @@ class _Session:
             self.results.append(self._crash_record(report.nodeid))
 
     def _crash_record(self, nodeid: str) -> dict:
+        from harness.runner import repro_command
+
         rel, _, case_id = nodeid.partition("::")
         full = self.config.rootpath / rel
         path = _display_path(self.config, full)
@@ -371,8 +373,6 @@ class _Session:
         base = case_id.split("[", 1)[0]
         line = next((c.line for c in load_file(full).cases if c.id == base), 1) if full.is_file() else 1
         timeout = self.config.getoption("harness_timeout")
-        from harness.runner import repro_command
-
         message = (f"{path}:{line}: {case_id} ran past the {timeout:g} s timeout; its worker was stopped and the run went on"
                    if timed_out else
                    f"{path}:{line}: {case_id} crashed its worker process (a TF abort or segfault?); the run went on")
