@@ -318,6 +318,16 @@ def test_lock_resolves_with_tensorflow_on_each_platform(name):
     assert installed.get(tensorflow) == "2.21.0", sorted(installed)
 
 
+def test_outside_the_environment_the_command_says_where_to_run_it():
+    """A Python without the dependencies (here: ``ml_dtypes`` made unimportable) gets one line."""
+    code = ("import runpy, sys; sys.modules['ml_dtypes'] = None; sys.argv[1:] = ['list-ops']; "
+            "runpy.run_module('harness', run_name='__main__')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip().endswith("`. .venv/bin/activate` first, or `.venv/bin/python -m harness`")
+
+
 def test_readme_says_how_to_run_inside_the_environment():
     readme = (ROOT / "README.md").read_text()
     assert ". .venv/bin/activate" in readme and ".venv/bin/python -m harness" in readme
