@@ -9,7 +9,7 @@ from pathlib import Path
 
 from harness.inputs import MAX_ELEMENTS, MAX_ELEMENTS_ENV
 from harness.loader import discover
-from harness.registry import REQUIRED, UnknownOpError, get_op, registry
+from harness.registry import KINDS, REQUIRED, UnknownOpError, get_op, registry
 
 ROLE_TEXT = {
     "float": "float tensor (cast to each of the case's dtypes)",
@@ -110,33 +110,46 @@ def _yaml_value(value) -> str:
     return json.dumps(value)
 
 
-TEMPLATE_CLASSES = 3
-"""Classes (last axis) of the template's ``[4, 3]`` float arguments; its class ids are below it."""
-
-DOMAIN_EXAMPLES = {
-    "real": ("{random: normal, shape: [4, 3], scale: 2.0}", ""),
-    "moderate": ("{random: normal, shape: [4, 3]}", ""),
-    "unit": ("{random: uniform, low: 0.05, high: 0.95, shape: [4, 3]}", "; probabilities in (0, 1)"),
-    "nonneg": ("{random: uniform, low: 0.1, high: 3.0, shape: [4, 3]}", "; positive values"),
-    "positive": ("{random: uniform, low: 0.1, high: 3.0, shape: [4, 3]}", "; positive values"),
-    "binary": ("{random: integers, low: 0, high: 2, shape: [4, 3]}", "; 0/1 labels"),
-    "signed_label": ("[[-1, 1, 1], [1, -1, 1], [1, 1, -1], [-1, -1, 1]]", "; -1/1 labels"),
+_UNIT = "{random: uniform, low: 0.05, high: 0.95, shape: [4, 3]}"
+_POSITIVE = "{random: uniform, low: 0.1, high: 3.0, shape: [4, 3]}"
+KIND_EXAMPLES: dict[str, str] = {
+    "real": "{random: normal, shape: [4, 3], scale: 2.0}",
+    "logits": "{random: normal, shape: [4, 3], scale: 2.0}",
+    "losses": "{random: normal, shape: [4, 3], scale: 2.0}",
+    "per_example_losses": "{random: uniform, low: 0.0, high: 3.0, shape: [4]}",
+    "probabilities": "{random: simplex, shape: [4, 3]}",
+    "probability": _UNIT,
+    "one_hot": "{one_hot: [2, 0, 1, 1], depth: 3}",
+    "binary": "{random: integers, low: 0, high: 2, shape: [4, 3]}",
+    "signed": "[[-1, 1, 1], [1, -1, 1], [1, 1, -1], [-1, -1, 1]]",
+    "nonnegative": _POSITIVE,
+    "positive": _POSITIVE,
+    "weights": "{random: uniform, low: 0.5, high: 2.0, shape: [4]}",
+    "sample_weight": "{random: uniform, low: 0.5, high: 2.0, shape: [4]}",
+    "pos_weight": "{random: uniform, low: 0.5, high: 2.0, shape: [3]}",
+    "embeddings": "{random: normal, shape: [4, 3]}",
+    "class_ids": "[2, 0, 1, 1]",
+    "label_sequences": "[[1, 2], [2, 1], [1, 1], [2, 2]]",
+    "sequence_lengths": "[2, 2, 2, 2]",
 }
-"""A template value for each kind of float argument (``harness.fuzz.strategies.domain_of``)."""
+"""The template's value for a required tensor argument of each kind
+(:data:`harness.registry.KINDS`): inside the kind's domain and of one ``[4, 3]`` shape (4
+examples, 3 classes), so a new case starts from inputs the op is defined on, not from
+ones it turns into NaN (negative Poisson rates, normal samples as probabilities)."""
 
 
 def _example(op, arg) -> tuple[str, str]:
-    """A value for a required argument inside its op's domain, and the words saying so: the
-    fuzzer's reading of what each float argument holds (probabilities, counts, logits), so a
-    new case does not start from inputs the op turns into NaN (negative Poisson rates)."""
-    if arg.role == "float":
-        from harness.fuzz.strategies import domain_of
-
-        defaults = {a.name: a.default for a in op.init + op.args if not a.required}
-        return DOMAIN_EXAMPLES.get(domain_of(op, arg.name, defaults), DOMAIN_EXAMPLES["real"])
-    if arg.role == "int":
-        return "[2, 0, 1, 1]", f"; class ids in [0, {TEMPLATE_CLASSES})"
-    return {"float_list": "[[1.0, 2.0], [[3.0], [4.0]]]", "value": "1"}[arg.role], ""
+    """A value for a required argument from its kind in the op record, and the kind's meaning;
+    a ``..._or_logits`` kind gives probabilities unless the op defaults to ``from_logits``."""
+    kind = arg.meaning
+    if kind.endswith("_or_logits"):
+        from_logits = next((a.default for a in op.init + op.args if a.name == "from_logits"), False)
+        kind = "logits" if from_logits is True else kind[: -len("_or_logits")]
+    if arg.role == "float_list":
+        return "[[1.0, 2.0], [[3.0], [4.0]]]", ""
+    if kind not in KIND_EXAMPLES:
+        return "1", ""
+    return KIND_EXAMPLES[kind], f"; {KINDS[kind]}"
 
 
 def template(op_name: str) -> str:

@@ -100,15 +100,16 @@ def test_a_case_that_states_its_nan_result_gets_no_warning(tmp_path):
 
 
 POSITIVE = "{random: uniform, low: 0.1, high: 3.0, shape: [4, 3]}"
-PROBABILITIES = "{random: uniform, low: 0.05, high: 0.95, shape: [4, 3]}"
+PROBABILITY = "{random: uniform, low: 0.05, high: 0.95, shape: [4, 3]}"
+ROWS = "{random: simplex, shape: [4, 3]}"
 
 
 @pytest.mark.parametrize("op, arg, spec", [
     ("tf.keras.losses.Poisson", "y_pred", POSITIVE), ("tf.keras.losses.poisson", "y_pred", POSITIVE),
-    ("tf.compat.v1.losses.log_loss", "predictions", PROBABILITIES),
-    ("tf.keras.losses.BinaryCrossentropy", "y_pred", PROBABILITIES),
-    ("tf.keras.losses.KLDivergence", "y_true", PROBABILITIES),
-    ("tf.keras.losses.CategoricalCrossentropy", "y_pred", PROBABILITIES),
+    ("tf.compat.v1.losses.log_loss", "predictions", PROBABILITY),
+    ("tf.keras.losses.BinaryCrossentropy", "y_pred", PROBABILITY),
+    ("tf.keras.losses.KLDivergence", "y_true", ROWS),
+    ("tf.keras.losses.CategoricalCrossentropy", "y_pred", ROWS),
 ])
 def test_new_templates_draw_inputs_from_the_ops_domain(tmp_path, op, arg, spec):
     text = template(op)
@@ -123,7 +124,14 @@ def test_new_templates_draw_inputs_from_the_ops_domain(tmp_path, op, arg, spec):
 
 def test_new_template_class_ids_are_below_the_class_count():
     text = template("tf.nn.sparse_softmax_cross_entropy_with_logits")
-    assert "labels: [2, 0, 1, 1]" in text and "class ids in [0, 3)" in text and "shape: [4, 3]" in text
+    assert "labels: [2, 0, 1, 1]" in text and "logits: {random: normal, shape: [4, 3]" in text
+
+
+def test_every_argument_kind_has_a_template_value():
+    from harness.registry import KINDS
+
+    kinds = set(KINDS) - {k for k in KINDS if k.endswith("_or_logits")}  # probabilities or logits, by from_logits
+    assert kinds <= set(harness_cli.KIND_EXAMPLES), kinds - set(harness_cli.KIND_EXAMPLES)
 
 
 # --- 2. the tolerance follows the precision of TF's result, for float16 too --------------------
