@@ -148,7 +148,7 @@ def _example(op, arg) -> tuple[str, str]:
     if arg.role == "float_list":
         return "[[1.0, 2.0], [[3.0], [4.0]]]", ""
     if kind not in KIND_EXAMPLES:
-        return "1", ""
+        return _yaml_value(arg.example) if arg.example is not None else "1", ""
     return KIND_EXAMPLES[kind], f"; {KINDS[kind]}"
 
 
@@ -176,6 +176,8 @@ def template(op_name: str) -> str:
             if a.required:
                 example, meaning = _example(op, a)
                 lines.append(f"      {a.name}: {example}   # required, {role}{meaning}{doc}{choices}")
+            elif a.example is not None:  # optional in the signature, needed in practice (cosine_distance's axis)
+                lines.append(f"      {a.name}: {_yaml_value(a.example)}   # default {_yaml_value(a.default)}; {role}{doc}{choices}")
             else:
                 lines.append(f"      # {a.name}: {_yaml_value(a.default)}   # default; {role}{doc}{choices}")
 

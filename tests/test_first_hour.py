@@ -127,6 +127,12 @@ def test_new_template_class_ids_are_below_the_class_count():
     assert "labels: [2, 0, 1, 1]" in text and "logits: {random: normal, shape: [4, 3]" in text
 
 
+def test_new_template_gives_the_values_an_op_needs_in_practice(tmp_path):
+    text = template("tf.compat.v1.losses.cosine_distance")  # axis: optional in the signature, needed by TF
+    assert "      axis: -1   # default null" in text
+    assert {c["status"] for c in _run_cases(tmp_path, "cos.yaml", text)} == {"passed"}
+
+
 def test_every_argument_kind_has_a_template_value():
     from harness.registry import KINDS
 
