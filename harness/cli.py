@@ -80,7 +80,7 @@ def _verify(ns: argparse.Namespace, extra: list[str], command: str) -> int:
 def _list_ops(ns: argparse.Namespace) -> int:
     """Every op with its one-line description and arguments (``-v``: each argument's meaning);
     TF's API first, the documents' worked examples (``examples.``, not TF names) last."""
-    for op in sorted(registry(), key=lambda op: (not op.name.startswith("tf."), op.name)):
+    for op in sorted(registry(), key=lambda op: (op.name.startswith("examples."), op.name)):
         def fmt(a):
             default = "" if a.default is REQUIRED else f"={a.default!r}"
             return f"{a.name}:{a.role}{default}"
