@@ -62,7 +62,7 @@ def sigmoid(x) -> np.ndarray:
     x = np.asarray(x)
     one = const(1, x.dtype)
     e = np.exp(-np.abs(x))
-    return np.where(x >= const(0, x.dtype), one / (one + e), e / (one + e))
+    return stable.select(x >= const(0, x.dtype), one / (one + e), e / (one + e))
 
 
 def softplus(x) -> np.ndarray:
@@ -111,7 +111,7 @@ def sigmoid_cross_entropy_with_logits(labels, logits) -> np.ndarray:
     """max(x, 0) - x * z + log1p(exp(-|x|)), TF's formulation."""
     x = np.asarray(logits)
     zero = const(0, x.dtype)
-    return np.where(x >= zero, x, zero) - x * labels + np.log1p(np.exp(-np.abs(x)))
+    return stable.select(x >= zero, x, zero) - x * labels + np.log1p(np.exp(-np.abs(x)))
 
 
 # --- keras.src.backend.tensorflow.nn --------------------------------------------------

@@ -17,7 +17,7 @@ from harness.reference import keras_backend as kb
 from harness.reference.errors import InvalidArgumentError, TFValueError
 from harness.reference.ctc import keras_ctc_loss
 from harness.reference.reductions import keras_squeeze_or_expand_to_same_rank as same_rank
-from harness.reference.stable import logsumexp
+from harness.reference.stable import logsumexp, select
 from harness.reference.summation import reduce_sum
 
 EPS = kb.EPSILON
@@ -108,7 +108,7 @@ def huber(y_true, y_pred, delta=1.0):
     error = y_pred - y_true
     abs_error = np.abs(error)
     with np.errstate(over="ignore", invalid="ignore"):
-        per_element = np.where(
+        per_element = select(
             abs_error <= delta, half * np.square(error), delta * abs_error - half * np.square(delta)
         )
     return kb.mean(per_element, axis=-1)
@@ -247,12 +247,12 @@ def sparse_categorical_crossentropy_masked(y_true, y_pred, from_logits=False, ig
         class_axis = axis % y_pred.ndim
         res_shape = tuple(d for i, d in enumerate(y_pred.shape) if i != class_axis)
         valid = y_true != kb.const(ignore_class, y_pred.dtype)
-        y_true = np.where(valid, y_true, np.zeros_like(y_true))
-        y_pred = np.where(np.expand_dims(valid, axis), y_pred, _c(0, y_pred))
+        y_true = select(valid, y_true, np.zeros_like(y_true))
+        y_pred = select(np.expand_dims(valid, axis), y_pred, _c(0, y_pred))
     res = kb.sparse_categorical_crossentropy(y_true, y_pred, from_logits=from_logits, axis=axis)
     if valid is not None:
         valid = valid.reshape(res_shape)
-        res = np.where(valid, res, _c(0.0, res))
+        res = select(valid, res, _c(0.0, res))
     return res, valid
 
 
@@ -375,8 +375,8 @@ def circle_masked(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_d
     pos_wdists = _c(-1 * gamma, distances) * pos_weights * (_c(margin, distances) - distances)
     neg_wdists = _c(gamma, distances) * neg_weights * (_c(1 - margin, distances) - distances)
     neg_inf = _c(-np.inf, distances)
-    p_loss = logsumexp(np.where(positive, pos_wdists, neg_inf), axis=1).astype(dt)
-    n_loss = logsumexp(np.where(negative, neg_wdists, neg_inf), axis=1).astype(dt)
+    p_loss = logsumexp(select(positive, pos_wdists, neg_inf), axis=1).astype(dt)
+    n_loss = logsumexp(select(negative, neg_wdists, neg_inf), axis=1).astype(dt)
     loss = kb.softplus(p_loss + n_loss)
     return loss, loss > 0
 

@@ -237,8 +237,8 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None):
     _same_shape("sigmoid_cross_entropy_with_logits", logits, labels, "logits", "labels")
     zeros = np.zeros_like(logits)
     cond = logits >= zeros
-    relu_logits = np.where(cond, logits, zeros)
-    neg_abs_logits = np.where(cond, -logits, logits)
+    relu_logits = stable.select(cond, logits, zeros)
+    neg_abs_logits = stable.select(cond, -logits, logits)
     with np.errstate(invalid="ignore", over="ignore"):
         return (relu_logits - logits * labels) + np.log1p(np.exp(neg_abs_logits))
 
@@ -275,7 +275,7 @@ def log_poisson_loss(targets, log_input, compute_full_loss=False):
                 dt(0.5) * np.log(dt(2 * np.pi) * targets)
             )
             zeros = np.zeros_like(targets)
-            result = result + np.where((targets >= zeros) & (targets <= dt(1)), zeros, stirling)
+            result = result + stable.select((targets >= zeros) & (targets <= dt(1)), zeros, stirling)
     return result
 
 
@@ -399,7 +399,7 @@ def _compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_tr
         mask = _accidental_hit_mask(labels, sampled, num_true)
         with np.errstate(over="ignore"):
             penalty = np.asarray(-_FLT_MAX).astype(dtype)
-        sampled_logits = sampled_logits + np.where(mask, penalty, dtype.type(0))
+        sampled_logits = sampled_logits + stable.select(mask, penalty, dtype.type(0))
     if subtract_log_q:
         with np.errstate(divide="ignore", invalid="ignore"):
             true_logits = true_logits - np.log(np.asarray(true_expected).astype(dtype))

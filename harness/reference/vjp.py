@@ -178,14 +178,14 @@ def sigmoid_xent_vjp(labels, logits, g) -> tuple[np.ndarray, np.ndarray]:
     z = np.asarray(labels).astype(dt)
     g = np.asarray(g).astype(dt)
     cond = x >= np.zeros_like(x)
-    neg_abs = np.where(cond, -x, x)
+    neg_abs = stable.select(cond, -x, x)
     e = ew(np.exp, dt, neg_abs)
     d_neg_abs = ew(np.multiply, dt, ew(np.multiply, dt, g, ew(np.reciprocal, dt, ew(np.add, dt, 1, e))), e)
     minus_g = -g
     zero = np.zeros_like(g)
-    dx = np.where(cond, g, zero)
+    dx = stable.select(cond, g, zero)
     dx = ew(np.add, dt, dx, ew(np.multiply, dt, minus_g, z))
-    dx = ew(np.add, dt, dx, np.where(cond, -d_neg_abs, d_neg_abs))
+    dx = ew(np.add, dt, dx, stable.select(cond, -d_neg_abs, d_neg_abs))
     dz = ew(np.multiply, dt, x, minus_g)
     return dz, dx
 
@@ -208,7 +208,7 @@ def weighted_xent_vjp(labels, logits, pos_weight, g) -> tuple[np.ndarray, np.nda
     softplus_neg = add(ew(np.log1p, dt, e), ew(lambda f: np.maximum(-f, 0), dt, x))
     d_s = mul(log_weight, g)
     d_neg_abs = mul(mul(d_s, ew(np.reciprocal, dt, add(1, e))), e)
-    dx = add(mul(g, sub(1, z)), np.where(-x > 0, -d_s, np.zeros_like(d_s)))  # TF adds them in this order
+    dx = add(mul(g, sub(1, z)), stable.select(-x > 0, -d_s, np.zeros_like(d_s)))  # TF adds them in this order
     dx = add(dx, mul(-d_neg_abs, ew(np.sign, dt, x)))
     d_log_weight = mul(g, softplus_neg)
     dz = add(-mul(x, g), mul(q_minus_1, d_log_weight))
@@ -317,7 +317,7 @@ def keras_categorical_vjp(target, output, g, from_logits=False, axis=-1) -> np.n
     a = np.expand_dims(-np.asarray(g).astype(dt), axis)
     d_log = mul(t, a)
     d_o2 = mul(d_log, ew(np.reciprocal, dt, o2))
-    d_o1 = np.where(_clip_mask(o1, EPSILON, 1.0 - EPSILON), d_o2, np.zeros_like(d_o2))
+    d_o1 = stable.select(_clip_mask(o1, EPSILON, 1.0 - EPSILON), d_o2, np.zeros_like(d_o2))
     d_direct = div(d_o1, total)
     d_total = reduce_sum(mul(d_o1, div(div(-output, total), total)), axis=axis, keepdims=True)
     return add(d_direct, d_total)
@@ -339,7 +339,7 @@ def keras_sparse_categorical_vjp(target, output, g, from_logits=False) -> np.nda
     clipped = _clip(output, EPSILON, 1 - EPSILON)
     d_log = sparse_xent_vjp(target, ew(np.log, dt, clipped), g)
     d_clipped = ew(np.multiply, dt, d_log, ew(np.reciprocal, dt, clipped))
-    return np.where(_clip_mask(output, EPSILON, 1 - EPSILON), d_clipped, np.zeros_like(d_clipped))
+    return stable.select(_clip_mask(output, EPSILON, 1 - EPSILON), d_clipped, np.zeros_like(d_clipped))
 
 
 def keras_binary_vjp(target, output, g, from_logits=False, axis=-1) -> np.ndarray:
@@ -367,7 +367,7 @@ def keras_binary_vjp(target, output, g, from_logits=False, axis=-1) -> np.ndarra
     d_pos = mul(mul(t, a), ew(np.reciprocal, dt, o))
     d_neg = mul(mul(sub(1, t), a), ew(np.reciprocal, dt, sub(1, o)))
     d_o = sub(d_pos, d_neg)
-    return np.where(_clip_mask(output, EPSILON, 1.0 - EPSILON), d_o, np.zeros_like(d_o))
+    return stable.select(_clip_mask(output, EPSILON, 1.0 - EPSILON), d_o, np.zeros_like(d_o))
 
 
 # --- reductions and clipping ----------------------------------------------------------------
