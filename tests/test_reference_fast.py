@@ -216,3 +216,54 @@ def test_softmax_family_memory_bound(big_logits):
                lambda: nn.softmax_cross_entropy_with_logits(labels, x)):
         extra = _peak_extra(fn)
         assert extra <= MEMORY_BOUND, f"{extra / MiB:.1f} MiB"
+
+
+# --- branch-free selection and the blocked Circle loss ---------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16, np.float32, np.float64])
+def test_select_is_np_where_bit_for_bit(monkeypatch, dtype):
+    from harness.reference import stable
+
+    monkeypatch.setattr(stable, "SELECT_MIN_SIZE", 0)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(37, 11)).astype(dtype)
+    x[0, :4] = [np.nan, np.inf, -np.inf, -0.0]
+    cond = np.asarray(x, np.float32) >= 0
+    for a, b, c in [(x, -x, cond), (x, dtype(0), cond), (x[:1], x, cond), (x, x[:, :1], cond[:1])]:
+        got, want = stable.select(c, a, b), np.where(c, a, b)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        bits = f"u{want.dtype.itemsize}"
+        assert np.array_equal(got.view(bits), want.view(bits))
+    assert np.array_equal(stable.select(cond, np.arange(11), 0), np.where(cond, np.arange(11), 0))
+
+
+def _circle_whole(y_true, y_pred, gamma=80, margin=0.4):
+    """Circle loss on whole [B, B] arrays (the formula before row blocks)."""
+    from harness.reference import keras_backend as kb
+    from harness.reference.stable import logsumexp
+
+    dt = y_pred.dtype
+    c = lambda v: kb.const(v, dt)  # noqa: E731
+    sim = np.matmul(y_pred, y_pred.T).astype(dt)
+    d = np.maximum(c(1) - sim, c(0.0))
+    pos = (y_true.reshape(-1, 1) == y_true.reshape(1, -1)) & ~np.eye(y_true.size, dtype=bool)
+    neg = ~(y_true.reshape(-1, 1) == y_true.reshape(1, -1))
+    pw = np.maximum((c(margin) + d) * pos.astype(dt), c(0.0))
+    nw = np.maximum((c(1 + margin) - d) * neg.astype(dt), c(0.0))
+    p = logsumexp(np.where(pos, c(-1 * gamma) * pw * (c(margin) - d), c(-np.inf)), axis=1).astype(dt)
+    n = logsumexp(np.where(neg, c(gamma) * nw * (c(1 - margin) - d), c(-np.inf)), axis=1).astype(dt)
+    return kb.softplus(p + n)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_blocked_circle_equals_whole_array_formula(small_blocks, dtype):
+    from harness.reference import keras_functions
+
+    rng = np.random.default_rng(5)
+    emb = rng.normal(size=(53, 16))
+    emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(dtype)
+    labels = rng.integers(0, 6, size=53).astype(np.float32)
+    got = keras_functions.circle(labels, emb)
+    want = _circle_whole(labels.astype(np.int32), emb)
+    assert np.array_equal(got, want, equal_nan=True)

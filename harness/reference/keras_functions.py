@@ -17,6 +17,7 @@ from harness.reference import keras_backend as kb
 from harness.reference.errors import InvalidArgumentError, TFValueError
 from harness.reference.ctc import keras_ctc_loss
 from harness.reference.reductions import keras_squeeze_or_expand_to_same_rank as same_rank
+from harness.reference.rowblocks import for_row_blocks
 from harness.reference.stable import logsumexp, select
 from harness.reference.summation import reduce_sum
 
@@ -365,18 +366,30 @@ def circle_masked(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_d
     ref_embeddings = y_pred if ref_embeddings is None else np.asarray(ref_embeddings)
     ref_labels = y_true if ref_labels is None else np.trunc(np.asarray(ref_labels)).astype(np.int32)
     similarity = np.asarray(np.matmul(y_pred, ref_embeddings.T)).astype(dt)
-    distances = np.maximum(_c(1, similarity) - similarity, _c(0.0, similarity))
-    positive = y_true.reshape(-1, 1) == ref_labels.reshape(-1, 1).T
-    negative = ~positive
-    if remove_diagonal:
-        positive &= ~np.eye(y_true.size, ref_labels.size, dtype=bool)
-    pos_weights = np.maximum((_c(margin, distances) + distances) * positive.astype(dt), _c(0.0, distances))
-    neg_weights = np.maximum((_c(1 + margin, distances) - distances) * negative.astype(dt), _c(0.0, distances))
-    pos_wdists = _c(-1 * gamma, distances) * pos_weights * (_c(margin, distances) - distances)
-    neg_wdists = _c(gamma, distances) * neg_weights * (_c(1 - margin, distances) - distances)
-    neg_inf = _c(-np.inf, distances)
-    p_loss = logsumexp(select(positive, pos_wdists, neg_inf), axis=1).astype(dt)
-    n_loss = logsumexp(select(negative, neg_wdists, neg_inf), axis=1).astype(dt)
+    p_loss = np.empty(similarity.shape[:1], dt)
+    n_loss = np.empty(similarity.shape[:1], dt)
+    columns = np.arange(ref_labels.size)
+
+    def work(rows):
+        # Every step is element-wise or along a row, so a block of rows gives the same bits.
+        sim = similarity[rows]
+        distances = np.maximum(_c(1, sim) - sim, _c(0.0, sim))
+        positive = y_true.reshape(-1, 1)[rows] == ref_labels.reshape(-1, 1).T
+        negative = ~positive
+        if remove_diagonal:  # off the diagonal: ~eye, a block of its rows
+            positive &= columns != np.arange(similarity.shape[0])[rows, None]
+        pos_weights = np.maximum((_c(margin, distances) + distances) * positive.astype(dt), _c(0.0, distances))
+        neg_weights = np.maximum((_c(1 + margin, distances) - distances) * negative.astype(dt), _c(0.0, distances))
+        pos_wdists = _c(-1 * gamma, distances) * pos_weights * (_c(margin, distances) - distances)
+        neg_wdists = _c(gamma, distances) * neg_weights * (_c(1 - margin, distances) - distances)
+        neg_inf = _c(-np.inf, distances)
+        p_loss[rows] = logsumexp(select(positive, pos_wdists, neg_inf), axis=1)
+        n_loss[rows] = logsumexp(select(negative, neg_wdists, neg_inf), axis=1)
+
+    if similarity.ndim == 2:
+        for_row_blocks(work, similarity.shape[0], max(1, similarity.shape[1]), block_dtype=dt)
+    else:
+        work(slice(None))
     loss = kb.softplus(p_loss + n_loss)
     return loss, loss > 0
 

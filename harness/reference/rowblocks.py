@@ -19,7 +19,7 @@ import numpy as np
 ROW_BLOCK_BYTES = 1 << 20
 """Target size of one scratch buffer (a block of rows), about one L2 cache."""
 ROW_THREADS = max(1, min(2, os.cpu_count() or 1))
-PARALLEL_MIN_BYTES = 16 << 20
+PARALLEL_MIN_BYTES = 4 << 20
 """Inputs smaller than this are processed by the calling thread alone."""
 
 
