@@ -233,14 +233,17 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None):
     if labels is None or logits is None:
         raise TFValueError("Both `labels` and `logits` must be provided")
     logits = np.asarray(logits)
-    labels = np.asarray(labels).astype(logits.dtype)
+    labels = np.asarray(labels).astype(logits.dtype)  # a copy: the products go into it
     _same_shape("sigmoid_cross_entropy_with_logits", logits, labels, "logits", "labels")
-    zeros = np.zeros_like(logits)
-    cond = logits >= zeros
-    relu_logits = stable.select(cond, logits, zeros)
-    neg_abs_logits = stable.select(cond, -logits, logits)
+    zero = logits.dtype.type(0)
+    cond = logits >= zero
     with np.errstate(invalid="ignore", over="ignore"):
-        return (relu_logits - logits * labels) + np.log1p(np.exp(neg_abs_logits))
+        loss = stable.select(cond, logits, zero)  # relu(x)
+        loss -= np.multiply(logits, labels, out=labels)
+        tail = stable.select(cond, -logits, logits)  # -|x|
+        np.exp(tail, out=tail)
+        loss += np.log1p(tail, out=tail)
+    return loss
 
 
 def weighted_cross_entropy_with_logits(labels, logits, pos_weight):

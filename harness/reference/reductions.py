@@ -80,10 +80,10 @@ def v1_compute_weighted_loss(losses, weights=1.0, reduction: str = V1_SUM_BY_NON
     losses = np.asarray(losses)
     v1_assert_broadcastable(weights, losses)
     input_dtype = losses.dtype
-    losses32 = losses.astype(np.float32)
-    weights32 = np.asarray(weights).astype(np.float32)
+    losses32 = losses.astype(np.float32, copy=False)
+    weights32 = np.asarray(weights).astype(np.float32, copy=False)
     with np.errstate(invalid="ignore", over="ignore"):
-        weighted = losses32 * weights32
+        weighted = np.multiply(losses32, weights32)
         if reduction == V1_NONE:
             loss = weighted
         else:
