@@ -267,3 +267,34 @@ def test_blocked_circle_equals_whole_array_formula(small_blocks, dtype):
     got = keras_functions.circle(labels, emb)
     want = _circle_whole(labels.astype(np.int32), emb)
     assert np.array_equal(got, want, equal_nan=True)
+
+
+_BY_ROWS = ["mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
+            "mean_squared_logarithmic_error", "cosine_similarity", "huber", "log_cosh", "kl_divergence",
+            "poisson", "categorical_hinge", "categorical_crossentropy", "categorical_focal_crossentropy",
+            "binary_crossentropy", "binary_focal_crossentropy"]
+
+
+@pytest.mark.parametrize("name", _BY_ROWS)
+@pytest.mark.parametrize("shape", [(37, 29), (9, 5, 7)])
+def test_by_rows_equals_the_whole_array(small_blocks, name, shape):
+    from harness.reference import keras_functions
+
+    fn = getattr(keras_functions, name)
+    rng = np.random.default_rng(7)
+    for dtype in (np.float32, np.float64):
+        y_true = rng.uniform(0, 1, size=shape).astype(dtype)
+        y_pred = rng.uniform(-0.2, 1.2, size=shape).astype(dtype)
+        got = fn(y_true, y_pred)
+        want = fn.__wrapped__(y_true, y_pred)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert np.array_equal(got, want, equal_nan=True), (name, dtype)
+
+
+def test_by_rows_keeps_a_first_axis_reduction_whole(small_blocks):
+    from harness.reference import keras_functions
+
+    y = np.random.default_rng(8).uniform(size=(40, 30)).astype(np.float32)
+    got = keras_functions.categorical_crossentropy(y, y, axis=0)
+    assert got.shape == (30,)
+    assert np.array_equal(got, keras_functions.categorical_crossentropy.__wrapped__(y, y, axis=0))

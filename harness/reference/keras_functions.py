@@ -17,7 +17,7 @@ from harness.reference import keras_backend as kb
 from harness.reference.errors import InvalidArgumentError, TFValueError
 from harness.reference.ctc import keras_ctc_loss
 from harness.reference.reductions import keras_squeeze_or_expand_to_same_rank as same_rank
-from harness.reference.rowblocks import for_row_blocks
+from harness.reference.rowblocks import by_rows, for_row_blocks
 from harness.reference.stable import logsumexp, select
 from harness.reference.summation import reduce_sum
 
@@ -52,6 +52,7 @@ def _c(value, like):
 # --- regression -------------------------------------------------------------------
 
 
+@by_rows
 @tf_broadcasting
 def mean_squared_error(y_true, y_pred):
     """mean((y_true - y_pred)**2, axis=-1) after squeezing/expanding to the same rank."""
@@ -59,6 +60,7 @@ def mean_squared_error(y_true, y_pred):
     return kb.mean(np.square(y_true - y_pred), axis=-1)
 
 
+@by_rows
 @tf_broadcasting
 def mean_absolute_error(y_true, y_pred):
     """mean(|y_true - y_pred|, axis=-1) after squeezing/expanding to the same rank."""
@@ -66,6 +68,7 @@ def mean_absolute_error(y_true, y_pred):
     return kb.mean(np.abs(y_true - y_pred), axis=-1)
 
 
+@by_rows
 @tf_broadcasting
 def mean_absolute_percentage_error(y_true, y_pred):
     """100 * mean(|(y_true - y_pred) / max(|y_true|, eps)|, axis=-1)."""
@@ -75,6 +78,7 @@ def mean_absolute_percentage_error(y_true, y_pred):
         return _c(100.0, y_pred) * kb.mean(diff, axis=-1)
 
 
+@by_rows
 @tf_broadcasting
 def mean_squared_logarithmic_error(y_true, y_pred):
     """mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1))**2, axis=-1).
@@ -90,6 +94,7 @@ def mean_squared_logarithmic_error(y_true, y_pred):
     return kb.mean(np.square(first_log - second_log), axis=-1)
 
 
+@by_rows
 @tf_broadcasting
 def cosine_similarity(y_true, y_pred, axis=-1):
     """-sum(l2_normalize(y_true) * l2_normalize(y_pred), axis): -1 for parallel vectors."""
@@ -101,6 +106,7 @@ def cosine_similarity(y_true, y_pred, axis=-1):
         return -reduce_sum(y_true * y_pred, axis=axis)
 
 
+@by_rows
 @tf_broadcasting
 def huber(y_true, y_pred, delta=1.0):
     """mean(0.5 e**2 if |e| <= delta else delta |e| - 0.5 delta**2, axis=-1), e = y_pred - y_true."""
@@ -115,6 +121,7 @@ def huber(y_true, y_pred, delta=1.0):
     return kb.mean(per_element, axis=-1)
 
 
+@by_rows
 @tf_broadcasting
 def log_cosh(y_true, y_pred):
     """mean(x + softplus(-2x) - log(2), axis=-1), x = y_pred - y_true (= log(cosh(x))).
@@ -127,6 +134,7 @@ def log_cosh(y_true, y_pred):
     return kb.mean(x + kb.softplus(x * _c(-2.0, x)) - log2, axis=-1)
 
 
+@by_rows
 @tf_broadcasting
 def kl_divergence(y_true, y_pred):
     """sum(t * log(t / p), axis=-1) with t, p clipped to [eps, 1] (no rank adjustment)."""
@@ -136,6 +144,7 @@ def kl_divergence(y_true, y_pred):
     return reduce_sum(y_true * kb.log(y_true / y_pred), axis=-1)
 
 
+@by_rows
 @tf_broadcasting
 def poisson(y_true, y_pred):
     """mean(y_pred - y_true * log(y_pred + eps), axis=-1) (no rank adjustment)."""
@@ -172,6 +181,7 @@ def squared_hinge(y_true, y_pred):
     return kb.mean(np.square(margin), axis=-1)
 
 
+@by_rows
 @tf_broadcasting
 def categorical_hinge(y_true, y_pred):
     """max(max((1 - t) * p) - sum(t * p) + 1, 0) over the last axis."""
@@ -204,6 +214,7 @@ def _smooth_binary(y_true, label_smoothing):
     return y_true * _c(1.0 - label_smoothing, y_true) + _c(0.5 * label_smoothing, y_true)
 
 
+@by_rows
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """-sum(t * log p, axis): from logits via log-softmax; from probabilities Keras divides
     p by its sum and clips to [eps, 1 - eps] (so p = 0 costs -log(1e-7) = 16.118)."""
@@ -213,6 +224,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     return kb.categorical_crossentropy(y_true, y_pred, from_logits=from_logits, axis=axis)
 
 
+@by_rows
 @tf_broadcasting
 def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False,
                                    label_smoothing=0.0, axis=-1):
@@ -263,6 +275,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     return sparse_categorical_crossentropy_masked(y_true, y_pred, from_logits, ignore_class, axis)[0]
 
 
+@by_rows
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """mean(-(t log p + (1 - t) log(1 - p)), axis), p clipped to [eps, 1 - eps], or the
     sigmoid cross-entropy from logits; smoothing t (1 - ls) + ls / 2."""
@@ -271,6 +284,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     return kb.mean(kb.binary_crossentropy(y_true, y_pred, from_logits=from_logits), axis=kb.canonical_axis(axis))
 
 
+@by_rows
 def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0,
                               from_logits=False, label_smoothing=0.0, axis=-1):
     """mean(w (1 - p_t)**gamma * bce, axis), p_t = t p + (1 - t)(1 - p), w = t alpha +

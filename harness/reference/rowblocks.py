@@ -2,6 +2,8 @@
 results of the whole-array formulas of :mod:`harness.reference.stable`, bit for bit."""
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import threading
 
@@ -62,6 +64,49 @@ def for_row_blocks(work, n_rows: int, n_cols: int, scratch: tuple = (), block_dt
         t.join()
     if failures:
         raise failures[0]
+
+
+def _apart_by_rows(y_true, y_pred, axis) -> bool:
+    """Inputs :func:`by_rows` may split: two float32/float64 arrays of one shape, rank 2 or
+    more, at least ``PARALLEL_MIN_BYTES``, reduced along an int axis that is not the first."""
+    return (isinstance(y_true, np.ndarray) and isinstance(y_pred, np.ndarray)
+            and y_true.shape == y_pred.shape and y_pred.ndim >= 2 and y_true.dtype == y_pred.dtype
+            and y_pred.dtype.name in ("float32", "float64") and y_pred.nbytes >= PARALLEL_MIN_BYTES
+            and isinstance(axis, int) and not isinstance(axis, bool) and axis % y_pred.ndim != 0)
+
+
+def by_rows(fn):
+    """``fn(y_true, y_pred, ..., axis=-1)`` on large inputs, a block of examples (first-axis
+    rows) at a time on ``ROW_THREADS`` threads, the blocks' results concatenated.
+
+    For per-example losses whose every step is element-wise or reduces along an axis other
+    than the first: each row's result is computed by the same operations in the same
+    order as on the whole array, so the bits are the same, and the temporaries are a
+    block's, not the whole input's. Anything :func:`_apart_by_rows` does not accept runs
+    ``fn`` whole."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError:
+            return fn(*args, **kwargs)
+        bound.apply_defaults()
+        given = bound.arguments
+        y_true, y_pred = given.get("y_true"), given.get("y_pred")
+        if not _apart_by_rows(y_true, y_pred, given.get("axis", -1)):
+            return fn(*args, **kwargs)
+        parts: dict[int, np.ndarray] = {}
+
+        def work(rows):
+            parts[rows.start] = fn(**{**given, "y_true": y_true[rows], "y_pred": y_pred[rows]})
+
+        n_rows = y_pred.shape[0]
+        for_row_blocks(work, n_rows, y_pred.size // n_rows, block_dtype=y_pred.dtype)
+        return np.concatenate([parts[start] for start in sorted(parts)])
+
+    return wrapper
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
