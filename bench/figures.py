@@ -19,6 +19,10 @@ Sections:
 ``large``       reference vs TF median time and peak memory at large sizes, each op in its
                 own process: the reference's peak is tracemalloc's (NumPy reports its
                 buffers to it), TF's is the growth of ``ru_maxrss`` over its first call.
+``ratios``      every op at the large bench size (4096x1000, float32): reference and TF
+                (eager) called in turn in one process, ``RATIO_REPEATS`` times each, so that
+                both see the same load; the median ratio per op, their geometric mean and
+                the ops above 1.0, against the goals (each <= 1.0, geometric mean <= 0.35).
 ``bench``       from the latest pytest-benchmark run: the reference/TF ratio per size.
 """
 from __future__ import annotations
@@ -38,7 +42,7 @@ from harness import atomicio
 from harness.runner import median_time
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("machine", "bench", "large", "overhead", "modes", "suite", "scaling")
+SECTIONS = ("machine", "bench", "ratios", "large", "overhead", "modes", "suite", "scaling")
 
 LARGE = [
     # (op, batch, classes): the headline case, then its neighbours at the same size.
@@ -48,6 +52,8 @@ LARGE = [
     ("tf.nn.sparse_softmax_cross_entropy_with_logits", 4096, 1000),
 ]
 LARGE_REPEATS = 5
+RATIO_REPEATS = 9
+RATIO_GOALS = {"max_ratio": 1.0, "geomean": 0.35}
 
 SIMPLE_CASES = """\
 cases:
@@ -397,6 +403,48 @@ def large() -> list[dict]:
     return out
 
 
+def _interleaved(calls: dict, repeats: int) -> dict:
+    """Median time of each call, the calls taken in turn ``repeats`` times."""
+    times: dict = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            t0 = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def ratios(size: str = "large", repeats: int = RATIO_REPEATS) -> dict:
+    """Reference / TF median time for every op with inputs at ``size``, both sides in turn."""
+    import math
+
+    from bench.inputs import build, side_call
+    from harness import tfbridge
+    from harness.registry import registry
+
+    tfbridge.tf()
+    rows, skipped = [], []
+    for op in registry():
+        try:
+            built = build(op, size)
+            calls = {side: side_call(op, built, side) for side in ("reference", "tf")}
+            for call in calls.values():
+                call()  # warm-up: TF's first eager call builds its kernels
+        except Exception as exc:  # no inputs, or a side raises: reported, not timed
+            skipped.append({"op": op.name, "reason": f"{type(exc).__name__}: {str(exc)[:200]}"})
+            continue
+        med = _interleaved(calls, repeats)
+        rows.append({"op": op.name, "shape": built.shape_text, "reference_median_s": med["reference"],
+                     "tf_median_s": med["tf"], "ratio": round(med["reference"] / med["tf"], 3)})
+    rows.sort(key=lambda r: r["ratio"])
+    geomean = math.exp(statistics.fmean(math.log(r["ratio"]) for r in rows)) if rows else None
+    over = [r["op"] for r in rows if r["ratio"] > RATIO_GOALS["max_ratio"]]
+    return {"size": size, "repeats": repeats, "ops": len(rows), "geomean_ratio": round(geomean, 3) if geomean else None,
+            "max_ratio": rows[-1]["ratio"] if rows else None, "over_max": over, "goals": RATIO_GOALS,
+            "met": bool(rows) and not over and geomean <= RATIO_GOALS["geomean"],
+            "per_op": rows, "skipped": skipped}
+
+
 # --- the pytest-benchmark run ---------------------------------------------------------------
 
 def bench_summary(run: Path | None) -> dict:
@@ -490,6 +538,11 @@ def describe(fig: dict) -> str:
                      f"TF {_t(row['tf_median_s'])}, ratio {row['ratio_reference_over_tf']}; peak memory reference "
                      f"{_mib(row['reference_peak_bytes'])}, TF {_mib(row['tf_peak_rss_growth_bytes'])} "
                      f"(inputs {_mib(row['input_bytes'])})")
+    r = fig.get("ratios")
+    if r and r.get("per_op"):
+        lines.append(f"ratios at {r['size']} ({r['ops']} ops, reference and TF in turn, median of {r['repeats']}): "
+                     f"geometric mean {r['geomean_ratio']} (goal <= {r['goals']['geomean']}), largest {r['max_ratio']}, "
+                     f"{len(r['over_max'])} above {r['goals']['max_ratio']}: " + (", ".join(r["over_max"]) or "none"))
     sc = fig.get("scaling")
     if sc:
         lines.append(f"scaling ({sc['cases']}): -n 1 {sc['n1'].get('wall_s')} s, -n 2 {sc['n2'].get('wall_s')} s wall "
@@ -521,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     wanted = ns.only or SECTIONS
     fig: dict = {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    steps = {"machine": machine, "bench": lambda: bench_summary(ns.bench_run), "large": large,
+    steps = {"machine": machine, "bench": lambda: bench_summary(ns.bench_run), "ratios": ratios, "large": large,
              "overhead": overhead, "modes": modes, "suite": lambda: suite(ns.cases),
              "scaling": lambda: scaling(ns.cases, None if ns.scaling_shard == "all" else ns.scaling_shard)}
     for name in SECTIONS:

@@ -234,3 +234,17 @@ def _generic(op: OpSpec, rng: np.random.Generator, b: int, c: int) -> dict:
         elif arg.required or (arg.default is None and arg.meaning not in LEFT_OUT):
             args[arg.name] = KIND_BUILDERS[arg.meaning](rng, b, c)
     return args
+
+
+def side_call(op: OpSpec, built: BenchInput, side: str) -> Callable[[], object]:
+    """One call of ``side`` ("reference" or "tf", eager) on ``built``; TF gets its tensors
+    here, before any clock starts."""
+    if side == "reference":
+        return lambda: op.run_reference(built.init, built.args)
+    from harness import tfbridge, tfexec
+
+    tensors = {k: tfbridge.to_tf(v) for k, v in built.args.items() if tfexec._is_tensor(v)}
+    values = {k: v for k, v in built.args.items() if not tfexec._is_tensor(v)}
+    fn = tfexec.runner(op, built.init, values, "eager")
+    return lambda: fn(tensors, None)
+

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.inputs import CannotBuild, build
-from harness import tfbridge, tfexec
+from bench.inputs import CannotBuild, build, side_call
 from harness.registry import get_op
 
 _last: dict = {}
@@ -27,22 +26,13 @@ def _inputs(op, size):
     return _last[key]
 
 
-def _callable(op, built, side):
-    if side == "reference":
-        return lambda: op.run_reference(built.init, built.args)
-    tensors = {k: tfbridge.to_tf(v) for k, v in built.args.items() if tfexec._is_tensor(v)}
-    values = {k: v for k, v in built.args.items() if not tfexec._is_tensor(v)}
-    fn = tfexec.runner(op, built.init, values, "eager")
-    return lambda: fn(tensors, None)
-
-
 def test_op(benchmark, bench_case):
     name, size, side = bench_case
     op = get_op(name)
     built = _inputs(op, size)
     if isinstance(built, CannotBuild):
         pytest.skip(f"no inputs: {built}")
-    call = _callable(op, built, side)
+    call = side_call(op, built, side)
     try:
         call()
     except Exception as exc:  # the op does not run on these inputs: say so, do not time it

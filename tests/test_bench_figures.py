@@ -28,3 +28,19 @@ def test_steady_state_leaves_out_checks_that_traced_and_splits_the_time():
 def test_two_processes_add_their_rates():
     one = {"items": [[0.002, False, 1e-3, "tf.nn.softmax"]] * 10}
     assert _steady([one, one], None)["steady_checks_per_s"] == 1000.0
+
+
+def test_ratios_time_both_sides_of_every_op_with_inputs(monkeypatch):
+    """The ratio section times the real reference and real TF of the ops it is given."""
+    from bench import figures
+    from harness import registry as reg
+
+    ops = [reg.get_op("tf.nn.softmax"), reg.get_op("tf.nn.l2_loss")]
+    monkeypatch.setattr(reg, "registry", lambda: ops)
+    out = figures.ratios("small", repeats=3)
+    assert [r["op"] for r in sorted(out["per_op"], key=lambda r: r["op"])] == ["tf.nn.l2_loss", "tf.nn.softmax"]
+    for row in out["per_op"]:
+        assert row["reference_median_s"] > 0 and row["tf_median_s"] > 0
+        assert row["ratio"] == round(row["reference_median_s"] / row["tf_median_s"], 3)
+    assert out["over_max"] == [r["op"] for r in out["per_op"] if r["ratio"] > 1.0]
+    assert "ratios at small" in figures.describe({"ratios": out})
