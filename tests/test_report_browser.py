@@ -133,12 +133,29 @@ def test_status_filter_hides_passed_rows_and_search_narrows(browser):
 
 def test_row_link_opens_a_collapsed_case(browser):
     _click(browser, browser.find_element(By.ID, "show-all"))
-    block = browser.find_element(By.CSS_SELECTOR, "#details details.case.st-passed")
+    block = browser.find_element(By.CSS_SELECTOR, "#details details.case.st-xfailed")
     assert block.get_attribute("open") is None
     row_link = browser.find_element(By.CSS_SELECTOR, f"#cases-table a[href='#{block.get_attribute('id')}']")
     _click(browser, row_link)
     assert block.get_attribute("open") is not None
     assert block.find_element(By.CSS_SELECTOR, "figure.tf pre").is_displayed()
+
+
+def test_row_link_builds_a_passed_case_from_the_embedded_data(browser):
+    _click(browser, browser.find_element(By.ID, "show-all"))
+    assert not browser.find_elements(By.CSS_SELECTOR, "details.case.st-passed")  # not in the markup
+    row = _visible_rows(browser, "passed")[0]
+    link = row.find_element(By.CSS_SELECTOR, "td.id a")
+    case_id = link.text
+    _click(browser, link)
+    block = WebDriverWait(browser, 5).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, f"#details {link.get_attribute('hash')}"))
+    assert block.get_attribute("open") is not None and block.is_displayed()
+    assert block.find_element(By.CSS_SELECTOR, "summary code.cid").text == case_id
+    assert "reference vs tf" in block.find_element(By.CSS_SELECTOR, "table.checks").text
+    assert block.find_element(By.CSS_SELECTOR, ".repro code").text.startswith("python -m harness verify")
+    back = block.find_element(By.CSS_SELECTOR, "p.back a")
+    assert back.get_attribute("hash") == f"#{row.get_attribute('id')}"
 
 
 def test_sorting_and_status_pills(browser):

@@ -23,6 +23,7 @@ import contextlib
 import functools
 import gc
 import hashlib
+import json
 import math
 import os
 import shlex
@@ -196,12 +197,12 @@ def _case_view(n: int, case: Mapping[str, Any]) -> dict:
         "repro": case.get("repro") or "",
         "warnings": [str(w) for w in case.get("warnings") or []],
         "checks": _checks(case),
-        "outputs": _outputs(case, max_chars),
-        "grads": _grads(case, max_chars),
+        "outputs": [] if status in ON_DEMAND_STATUSES else _outputs(case, max_chars),
+        "grads": None if status in ON_DEMAND_STATUSES else _grads(case, max_chars),
         "arbitration": _arbitration(case),
         "shape": index_text(shape) if isinstance(shape, list) else "",
         "truncated": bool(case.get("truncated")),
-        "inputs": _inputs(case),
+        "inputs": [] if status in ON_DEMAND_STATUSES else _inputs(case),
         "grid": None, "headline": None, "hist": Markup(""), "hist_note": "",
     }
     if status != "passed":
@@ -433,6 +434,50 @@ def _add_histograms(failures: list[dict], raw_cases: list[Mapping[str, Any]]) ->
         drawn += 1 if view["hist"] else 0
 
 
+ON_DEMAND_STATUSES = frozenset({"passed"})
+"""Statuses whose detail block is not in the page's markup: it is built in the browser, when
+its row is opened, from compact data embedded in the page (:func:`details_data`)."""
+
+DETAIL_FIELDS = ("id", "status", "baseline", "op", "dtype", "mode", "loc", "description", "source", "params",
+                 "message", "xfail_reason", "tolerance", "tolerance_reason", "abs", "rel", "ulp", "t_ref", "t_tf",
+                 "traces", "repro", "warnings", "checks", "shape")
+"""The fields of one on-demand case record, in order (the page's script reads them by position)."""
+CHECK_FIELDS = ("name", "ok", "abs", "rel", "ulp", "worst", "message")
+
+
+def details_data(views: Iterable[dict]) -> Markup:
+    """The on-demand cases as compact JSON for a ``<script type="application/json">`` block:
+    ``{"fields": [...], "strings": [...], "cases": [[n, record], ...]}``, every text of a
+    record an index into ``strings`` (ids, ops, descriptions, numbers repeat across cases),
+    a list of texts a list of indices, ``ok`` of a check 1, 0 or null. ``</`` is escaped so
+    the block cannot end early."""
+    strings: dict[str, int] = {}
+
+    def text(value: Any) -> int:
+        return strings.setdefault("" if value is None else str(value), len(strings))
+
+    def check(k: Mapping[str, Any]) -> list:
+        ok = None if k.get("ok") is None else int(bool(k.get("ok")))
+        return [ok if f == "ok" else text(k.get(f)) for f in CHECK_FIELDS]
+
+    cases = []
+    for view in views:
+        record = []
+        for field in DETAIL_FIELDS:
+            value = view.get(field)
+            if field == "params":
+                record.append([text(x) for pair in value for x in pair])
+            elif field == "warnings":
+                record.append([text(w) for w in value])
+            elif field == "checks":
+                record.append([check(k) for k in value])
+            else:
+                record.append(text(value))
+        cases.append([view["n"], record])
+    data = {"fields": DETAIL_FIELDS, "check_fields": CHECK_FIELDS, "strings": list(strings), "cases": cases}
+    return Markup(json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/"))
+
+
 def _choices(values: Iterable[str], order: tuple[str, ...] = ()) -> list[str]:
     present = {v for v in values if v}
     return [v for v in order if v in present] + sorted(present - set(order))
@@ -464,7 +509,9 @@ def build_view(results: Mapping[str, Any]) -> dict:
         "run_warnings": [str(w) for w in results.get("warnings") or []],
         "failures": failures,
         "table": table,
-        "others": [c for c in table if not c["expanded"]],
+        "others": [c for c in table if not c["expanded"] and c["status"] not in ON_DEMAND_STATUSES],
+        "on_demand": details_data(c for c in table if c["status"] in ON_DEMAND_STATUSES),
+        "on_demand_count": sum(1 for c in table if c["status"] in ON_DEMAND_STATUSES),
         "filters": {"op": _choices(c["op"] for c in cases),
                     "dtype": _choices((c["dtype"] for c in cases), matrix.DTYPE_ORDER),
                     "mode": _choices((c["mode"] for c in cases), matrix.MODE_ORDER),
