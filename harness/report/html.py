@@ -434,9 +434,12 @@ def _add_histograms(failures: list[dict], raw_cases: list[Mapping[str, Any]]) ->
         drawn += 1 if view["hist"] else 0
 
 
+TABLE_PAGE = 100
+"""Rows of the case table on one page (the first page is also in the markup, for readers without JavaScript)."""
+
 ON_DEMAND_STATUSES = frozenset({"passed"})
 """Statuses whose detail block is not in the page's markup: it is built in the browser, when
-its row is opened, from compact data embedded in the page (:func:`details_data`)."""
+its row is opened, from compact data embedded in the page (:func:`page_data`)."""
 
 DETAIL_FIELDS = ("id", "status", "baseline", "op", "dtype", "mode", "loc", "description", "source", "params",
                  "message", "xfail_reason", "tolerance", "tolerance_reason", "abs", "rel", "ulp", "t_ref", "t_tf",
@@ -445,12 +448,19 @@ DETAIL_FIELDS = ("id", "status", "baseline", "op", "dtype", "mode", "loc", "desc
 CHECK_FIELDS = ("name", "ok", "abs", "rel", "ulp", "worst", "message")
 
 
-def details_data(views: Iterable[dict]) -> Markup:
-    """The on-demand cases as compact JSON for a ``<script type="application/json">`` block:
-    ``{"fields": [...], "strings": [...], "cases": [[n, record], ...]}``, every text of a
-    record an index into ``strings`` (ids, ops, descriptions, numbers repeat across cases),
-    a list of texts a list of indices, ``ok`` of a check 1, 0 or null. ``</`` is escaped so
-    the block cannot end early."""
+ROW_FIELDS = ("n", "status", "baseline", "id", "op", "dtype", "mode", "abs", "abs_v", "rel", "rel_v", "ulp", "ulp_v",
+              "tolerance", "tolerance_reason", "t_ref", "t_ref_v", "t_tf", "t_tf_v", "loc")
+"""The fields of one case-table row, in order (the page's script reads them by position)."""
+
+
+def page_data(table: Iterable[dict], on_demand: Iterable[dict]) -> Markup:
+    """The case table and the on-demand cases as compact JSON for a ``<script
+    type="application/json">`` block: ``{"strings": [...], "row_fields": [...], "rows": [...],
+    "fields": [...], "check_fields": [...], "cases": [[n, record], ...]}``. Every text is an
+    index into ``strings`` (ids, ops, file names, numbers repeat across cases), a list of
+    texts a list of indices, ``ok`` of a check 1, 0 or null, ``n`` a number. The table's
+    rows are in their default order (most alarming status first). ``</`` is escaped so the
+    block cannot end early."""
     strings: dict[str, int] = {}
 
     def text(value: Any) -> int:
@@ -460,8 +470,9 @@ def details_data(views: Iterable[dict]) -> Markup:
         ok = None if k.get("ok") is None else int(bool(k.get("ok")))
         return [ok if f == "ok" else text(k.get(f)) for f in CHECK_FIELDS]
 
+    rows = [[view["n"], *(text(view.get(f)) for f in ROW_FIELDS[1:])] for view in table]
     cases = []
-    for view in views:
+    for view in on_demand:
         record = []
         for field in DETAIL_FIELDS:
             value = view.get(field)
@@ -474,7 +485,8 @@ def details_data(views: Iterable[dict]) -> Markup:
             else:
                 record.append(text(value))
         cases.append([view["n"], record])
-    data = {"fields": DETAIL_FIELDS, "check_fields": CHECK_FIELDS, "strings": list(strings), "cases": cases}
+    data = {"strings": list(strings), "row_fields": ROW_FIELDS, "rows": rows,
+            "fields": DETAIL_FIELDS, "check_fields": CHECK_FIELDS, "cases": cases}
     return Markup(json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/"))
 
 
@@ -509,8 +521,9 @@ def build_view(results: Mapping[str, Any]) -> dict:
         "run_warnings": [str(w) for w in results.get("warnings") or []],
         "failures": failures,
         "table": table,
+        "table_page": TABLE_PAGE,
         "others": [c for c in table if not c["expanded"] and c["status"] not in ON_DEMAND_STATUSES],
-        "on_demand": details_data(c for c in table if c["status"] in ON_DEMAND_STATUSES),
+        "page_data": page_data(table, (c for c in table if c["status"] in ON_DEMAND_STATUSES)),
         "on_demand_count": sum(1 for c in table if c["status"] in ON_DEMAND_STATUSES),
         "filters": {"op": _choices(c["op"] for c in cases),
                     "dtype": _choices((c["dtype"] for c in cases), matrix.DTYPE_ORDER),
