@@ -360,7 +360,7 @@ def _ledger(raw_cases: list[Mapping[str, Any]], views: list[dict]) -> dict:
             room = entry["headroom"]
             unit = entry["unit"]
             rows.append({
-                "id": view["id"], "anchor": view["anchor"], "op": view["op"], "dtype": view["dtype"],
+                "n": view["n"], "id": view["id"], "anchor": view["anchor"], "op": view["op"], "dtype": view["dtype"],
                 "mode": view["mode"], "status": view["status"], "what": entry["label"], "kind": entry["kind"],
                 "tolerance": entry["tolerance"], "reason": entry["reason"], "flags": entry["flags"],
                 "observed": fmt_num(entry["observed"]) + (" ULP" if unit == "ULP" and entry["observed"] is not None else ""),
@@ -453,10 +453,16 @@ ROW_FIELDS = ("n", "status", "baseline", "id", "op", "dtype", "mode", "abs", "ab
 """The fields of one case-table row, in order (the page's script reads them by position)."""
 
 
-def page_data(table: Iterable[dict], on_demand: Iterable[dict]) -> Markup:
-    """The case table and the on-demand cases as compact JSON for a ``<script
+LEDGER_FIELDS = ("n", "id", "dtype", "mode", "what", "tolerance", "override", "reason", "observed", "observed_v",
+                 "allowed", "headroom", "headroom_v", "flags")
+"""The fields of one tolerance-ledger row, in order."""
+
+
+def page_data(table: Iterable[dict], on_demand: Iterable[dict], ledger: Mapping[str, Any]) -> Markup:
+    """The case table, the on-demand cases and the tolerance ledger's rows as compact JSON for a ``<script
     type="application/json">`` block: ``{"strings": [...], "row_fields": [...], "rows": [...],
-    "fields": [...], "check_fields": [...], "cases": [[n, record], ...]}``. Every text is an
+    "fields": [...], "check_fields": [...], "cases": [[n, record], ...], "ledger_fields": [...],
+    "ledger": [...], "ledger_factor": ...}``. Every text is an
     index into ``strings`` (ids, ops, file names, numbers repeat across cases), a list of
     texts a list of indices, ``ok`` of a check 1, 0 or null, ``n`` a number. The table's
     rows are in their default order (most alarming status first). ``</`` is escaped so the
@@ -485,8 +491,11 @@ def page_data(table: Iterable[dict], on_demand: Iterable[dict]) -> Markup:
             else:
                 record.append(text(value))
         cases.append([view["n"], record])
+    ledger_rows = [[r["n"] if f == "n" else r["override"] if f == "override" else [text(x) for x in r["flags"]]
+                    if f == "flags" else text(r.get(f)) for f in LEDGER_FIELDS] for r in ledger["rows"]]
     data = {"strings": list(strings), "row_fields": ROW_FIELDS, "rows": rows,
-            "fields": DETAIL_FIELDS, "check_fields": CHECK_FIELDS, "cases": cases}
+            "fields": DETAIL_FIELDS, "check_fields": CHECK_FIELDS, "cases": cases,
+            "ledger_fields": LEDGER_FIELDS, "ledger": ledger_rows, "ledger_factor": ledger["factor"]}
     return Markup(json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/"))
 
 
@@ -508,6 +517,7 @@ def build_view(results: Mapping[str, Any]) -> dict:
     timing = timing_rows(raw_cases)
     coverage = _coverage(results.get("coverage"))
     baseline = _baseline(results, cases)
+    ledger_view = _ledger(raw_cases, cases)
     return {
         "schema_version": results.get("schema_version"),
         "verdict": _verdict(counts),
@@ -523,7 +533,7 @@ def build_view(results: Mapping[str, Any]) -> dict:
         "table": table,
         "table_page": TABLE_PAGE,
         "others": [c for c in table if not c["expanded"] and c["status"] not in ON_DEMAND_STATUSES],
-        "page_data": page_data(table, (c for c in table if c["status"] in ON_DEMAND_STATUSES)),
+        "page_data": page_data(table, (c for c in table if c["status"] in ON_DEMAND_STATUSES), ledger_view),
         "on_demand_count": sum(1 for c in table if c["status"] in ON_DEMAND_STATUSES),
         "filters": {"op": _choices(c["op"] for c in cases),
                     "dtype": _choices((c["dtype"] for c in cases), matrix.DTYPE_ORDER),
@@ -531,7 +541,7 @@ def build_view(results: Mapping[str, Any]) -> dict:
                     "baseline": baseline["labels"] if baseline else []},
         "matrix": _matrix(raw_cases, results.get("coverage")),
         "suite_hist": _suite_histogram(raw_cases),
-        "ledger": _ledger(raw_cases, cases),
+        "ledger": ledger_view,
         "timing": timing,
         "timing_svg": svg.timing_chart(timing),
         "coverage": coverage,
