@@ -424,3 +424,21 @@ def test_page_reads_without_javascript(report, tmp_path):
         _save_screenshot(driver, tmp_path, "report-nojs.png")
     finally:
         driver.quit()
+
+
+def test_hundred_thousand_cases(tmp_path):
+    """100,000 cases: built, opened from disk, timed. Goal: ready in under 2 s on this machine;
+    the bounds here are loose for a shared 2-core machine (the README gives the figures)."""
+    from bench import report_scale
+
+    results = report_scale.big_results(100_000)
+    path = tmp_path / "index.html"
+    write_html(results, path)
+    fig = report_scale.browser_figures(path)
+    n_passed = sum(1 for c in results["cases"] if c["status"] == "passed")
+    assert fig["page_bytes"] / n_passed < 1_000
+    assert fig["severe_console_messages"] == []
+    assert fig["shown"].endswith(" of 100000 shown")
+    assert fig["ready_ms"] < 6_000, fig
+    latencies = {k: v for k, v in fig.items() if k.endswith("_ms") and k not in ("ready_ms", "dom_interactive_ms", "load_ms")}
+    assert max(v for k, v in latencies.items() if k != "first_change_with_data_parse_ms") < 1_000, fig
