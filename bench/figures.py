@@ -23,6 +23,10 @@ Sections:
                 (eager) called in turn in one process, ``RATIO_REPEATS`` times each, so that
                 both see the same load; the median ratio per op, their geometric mean and
                 the ops above 1.0, against the goals (each <= 1.0, geometric mean <= 0.35).
+``report``      the HTML report: bytes per passing case of the default suite's page (built
+                from ``reports/results.json`` when a run left one), and a 100,000-case page
+                (``bench.report_scale``) built and opened in headless Chromium: when it is
+                ready, and the latency of filters, sort, page turns and the ledger toggle.
 ``bench``       from the latest pytest-benchmark run: the reference/TF ratio per size.
 """
 from __future__ import annotations
@@ -42,7 +46,7 @@ from harness import atomicio
 from harness.runner import median_time
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("machine", "bench", "ratios", "large", "overhead", "modes", "suite", "scaling")
+SECTIONS = ("machine", "bench", "ratios", "report", "large", "overhead", "modes", "suite", "scaling")
 
 LARGE = [
     # (op, batch, classes): the headline case, then its neighbours at the same size.
@@ -435,14 +439,38 @@ def ratios(size: str = "large", repeats: int = RATIO_REPEATS) -> dict:
             continue
         med = _interleaved(calls, repeats)
         rows.append({"op": op.name, "shape": built.shape_text, "reference_median_s": med["reference"],
-                     "tf_median_s": med["tf"], "ratio": round(med["reference"] / med["tf"], 3)})
+                     "tf_median_s": med["tf"], "ratio": float(f"{med['reference'] / med['tf']:.3g}")})
     rows.sort(key=lambda r: r["ratio"])
-    geomean = math.exp(statistics.fmean(math.log(r["ratio"]) for r in rows)) if rows else None
+    geomean = (math.exp(statistics.fmean(math.log(r["reference_median_s"] / r["tf_median_s"]) for r in rows))
+               if rows else None)
     over = [r["op"] for r in rows if r["ratio"] > RATIO_GOALS["max_ratio"]]
     return {"size": size, "repeats": repeats, "ops": len(rows), "geomean_ratio": round(geomean, 3) if geomean else None,
             "max_ratio": rows[-1]["ratio"] if rows else None, "over_max": over, "goals": RATIO_GOALS,
             "met": bool(rows) and not over and geomean <= RATIO_GOALS["geomean"],
             "per_op": rows, "skipped": skipped}
+
+
+def report_figures(suite_results: Path = ROOT / "reports" / "results.json", n: int = 100_000) -> dict:
+    """Bytes per passing case of the suite's page, and the ``n``-case page in Chromium."""
+    from bench import report_scale
+    from harness.report.html import render_html, write_html
+
+    out: dict = {}
+    if suite_results.exists():
+        results = json.loads(suite_results.read_text(encoding="utf-8"))
+        cases = results.get("cases") or []
+        passed = sum(1 for c in cases if c.get("status") == "passed")
+        page = render_html(results).encode("utf-8")
+        out["suite"] = {"results": str(suite_results), "cases": len(cases), "passed": passed,
+                        "page_bytes": len(page), "page_bytes_per_passed_case": round(len(page) / max(passed, 1)),
+                        "results_bytes": suite_results.stat().st_size}
+    with tempfile.TemporaryDirectory(prefix="report-figures-") as tmp:
+        path = Path(tmp) / "index.html"
+        t0 = time.perf_counter()
+        write_html(report_scale.big_results(n), path)
+        out["big"] = {"cases": n, "build_s": round(time.perf_counter() - t0, 1),
+                      **report_scale.browser_figures(path)}
+    return out
 
 
 # --- the pytest-benchmark run ---------------------------------------------------------------
@@ -538,6 +566,17 @@ def describe(fig: dict) -> str:
                      f"TF {_t(row['tf_median_s'])}, ratio {row['ratio_reference_over_tf']}; peak memory reference "
                      f"{_mib(row['reference_peak_bytes'])}, TF {_mib(row['tf_peak_rss_growth_bytes'])} "
                      f"(inputs {_mib(row['input_bytes'])})")
+    rep = fig.get("report") or {}
+    if rep.get("suite"):
+        su = rep["suite"]
+        lines.append(f"report: suite page {su['page_bytes']:,} bytes for {su['cases']} cases = "
+                     f"{su['page_bytes_per_passed_case']} bytes per passed case")
+    if rep.get("big"):
+        bg = rep["big"]
+        lines.append(f"report: {bg['cases']:,} cases built in {bg['build_s']} s, {bg['page_bytes']:,} bytes; ready in "
+                     f"{bg['ready_ms']} ms; first change (parses the data) {bg['first_change_with_data_parse_ms']} ms; "
+                     f"status filter {bg['status_filter_ms']} ms, op filter {bg['op_filter_ms']} ms, search "
+                     f"{bg['search_ms']} ms, sort {bg['sort_ms']} ms, next page {bg['next_page_ms']} ms")
     r = fig.get("ratios")
     if r and r.get("per_op"):
         lines.append(f"ratios at {r['size']} ({r['ops']} ops, reference and TF in turn, median of {r['repeats']}): "
@@ -574,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     wanted = ns.only or SECTIONS
     fig: dict = {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    steps = {"machine": machine, "bench": lambda: bench_summary(ns.bench_run), "ratios": ratios, "large": large,
+    steps = {"machine": machine, "bench": lambda: bench_summary(ns.bench_run), "ratios": ratios, "report": report_figures, "large": large,
              "overhead": overhead, "modes": modes, "suite": lambda: suite(ns.cases),
              "scaling": lambda: scaling(ns.cases, None if ns.scaling_shard == "all" else ns.scaling_shard)}
     for name in SECTIONS:

@@ -47,7 +47,8 @@ def big_results(n: int = 100_000) -> dict:
     return sample
 
 
-def driver(profile: Path, size: str = "1400,1800"):
+def driver(profile: Path, javascript: bool = True, size: str = "1400,1800"):
+    """Headless Chromium under Selenium, with its own profile and the browser log kept."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -58,6 +59,8 @@ def driver(profile: Path, size: str = "1400,1800"):
     options.add_argument(f"--window-size={size}")
     options.add_argument(f"--user-data-dir={profile}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    if not javascript:
+        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
     return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
 
 

@@ -19,14 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench import report_scale
 from harness.report.html import fmt_num, write_html
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = Path(__file__).parent / "data" / "sample_results.json"
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run")
+CHROMIUM, CHROMEDRIVER = report_scale.CHROMIUM, report_scale.CHROMEDRIVER
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed: run `make browser`")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -38,16 +36,7 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
 
 
 def _driver(profile: Path, javascript: bool = True, size: str = "1400,1800"):
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--window-size={size}")
-    options.add_argument(f"--user-data-dir={profile}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    if not javascript:
-        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
-    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    return report_scale.driver(profile, javascript=javascript, size=size)
 
 
 def _save_screenshot(driver, tmp_path: Path, name: str, full: bool = True) -> Path:
@@ -429,8 +418,6 @@ def test_page_reads_without_javascript(report, tmp_path):
 def test_hundred_thousand_cases(tmp_path):
     """100,000 cases: built, opened from disk, timed. Goal: ready in under 2 s on this machine;
     the bounds here are loose for a shared 2-core machine (the README gives the figures)."""
-    from bench import report_scale
-
     results = report_scale.big_results(100_000)
     path = tmp_path / "index.html"
     write_html(results, path)
