@@ -38,7 +38,7 @@ browser:
 # Performance: pytest-benchmark over every op (reference vs TF eager, three sizes), saved as
 # numbered runs under $(BENCH_DIR); then $(REPORTS)/timing.html and $(BENCH_DIR)/figures.json.
 # `make bench BASELINE=0003` (a saved run number or a JSON path) fails on a median regression
-# beyond BENCH_FAIL; FIGURES=0 skips the figures (suite throughput, overhead, modes, memory).
+# beyond BENCH_FAIL; FIGURES=0 skips the figures (reference/TF ratios, the report at 100,000 cases, suite throughput, overhead, modes, memory).
 BENCH_DIR ?= $(REPORTS)/bench
 BASELINE ?=
 BENCH_FAIL ?= median:25%
