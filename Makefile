@@ -8,7 +8,7 @@ REPORTS ?= reports
 JOBS ?= auto
 ARGS ?=
 
-.PHONY: setup verify test bench browser clean
+.PHONY: setup verify test bench browser clean goldens drift check-goldens
 
 setup: $(STAMP)
 
@@ -53,6 +53,33 @@ bench: setup
 	$(PY) -m harness.report.timing $(BENCH_DIR) -o $(REPORTS)/timing.html || status=1; \
 	if [ "$(FIGURES)" = 1 ]; then $(PY) -m bench.figures --bench-run $(BENCH_DIR) --out $(BENCH_DIR)/figures.json || status=1; fi; \
 	exit $$status
+
+# Goldens (README "Goldens"): TF's results recorded once, verified without TF.
+# `make goldens` re-records goldens/ with the pinned TF; `make goldens TF=2.15.1` records
+# goldens/tf-2.15.1/ with that release in its own virtual environment .venv-tf-2.15.1 (a
+# TF 2.15 needs numpy<2, which pip picks); `make drift` compares each goldens/tf-*/ with goldens/.
+PINNED_TF := $(shell sed -n 's/^tensorflow_cpu==//p' requirements.lock)
+TF ?= $(PINNED_TF)
+GOLDENS ?= goldens
+TF_VENV := .venv-tf-$(TF)
+
+goldens: $(if $(filter $(TF),$(PINNED_TF)),setup)
+ifeq ($(TF),$(PINNED_TF))
+	$(PY) -m harness record cases/ --goldens $(GOLDENS) -q
+else
+	test -x $(TF_VENV)/bin/python || $(PYTHON) -m venv $(TF_VENV)
+	$(TF_VENV)/bin/python -m pip install --quiet "tensorflow-cpu==$(TF)" -e .
+	$(TF_VENV)/bin/python -m harness record cases/ --goldens $(GOLDENS)/tf-$(TF) -q
+endif
+
+drift: setup
+	@status=0; for d in $(GOLDENS)/tf-*/; do v=$$(basename $$d); v=$${v#tf-}; \
+	  $(PY) -m harness drift $$d $(GOLDENS) --report-dir $(GOLDENS)/drift/$$v-$(PINNED_TF) > /dev/null; \
+	  test $$? -le 1 || status=1; echo "drift: $(GOLDENS)/drift/$$v-$(PINNED_TF)/drift.html"; done; exit $$status
+
+# Fails, listing the stale cases, when goldens/ no longer matches what the pinned TF returns for cases/.
+check-goldens: setup
+	$(PY) -m harness.goldens.check cases/ --goldens $(GOLDENS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(REPORTS)/*.json $(REPORTS)/*.html $(REPORTS)/*.xml

@@ -10,6 +10,10 @@ Sections:
                 TF import and collection), end to end, and in the steady state: the checks
                 that paid for no tf.function trace or XLA compile, with their time split into
                 TF, reference, runner and pytest.
+``goldens``     ``python -m harness verify cases/ --goldens goldens/ --timing-repeats 0`` at
+                ``-n 0``: the same suite judged against the recorded TF results, without
+                importing TensorFlow: start-up (process start to the end of collection),
+                checks per second after start-up, and end to end.
 ``scaling``     ``-n 1`` against ``-n 2`` (xdist workers): wall time and steady-state rate, on a
                 stable third of the cases (``--shard 1/3``; ``--scaling-shard all`` for all).
 ``overhead``    per check, ``harness.runner.run_expanded`` on small cases against the bare
@@ -46,7 +50,7 @@ from harness import atomicio
 from harness.runner import median_time
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("machine", "bench", "ratios", "report", "large", "overhead", "modes", "suite", "scaling")
+SECTIONS = ("machine", "bench", "ratios", "report", "large", "overhead", "modes", "suite", "goldens", "scaling")
 
 LARGE = [
     # (op, batch, classes): the headline case, then its neighbours at the same size.
@@ -161,7 +165,7 @@ def _where_time_goes(junit: Path, top: int = 8) -> dict:
             "slowest_cases": [{"case": n, "seconds": round(t, 3)} for t, n in sorted(slowest, reverse=True)[:5]]}
 
 
-def verify_run(jobs: str, cases: str = "cases/", shard: str | None = None) -> dict:
+def verify_run(jobs: str, cases: str = "cases/", shard: str | None = None, goldens: str | None = None) -> dict:
     """One ``python -m harness verify`` run, timed by the ``bench.timeline`` plugin."""
     with tempfile.TemporaryDirectory(prefix="tf-parity-bench-") as tmp:
         prefix = str(Path(tmp) / "timeline")
@@ -169,7 +173,8 @@ def verify_run(jobs: str, cases: str = "cases/", shard: str | None = None) -> di
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                "TF_CPP_MIN_LOG_LEVEL": "3"}
         cmd = [sys.executable, "-m", "harness", "verify", cases, "--timing-repeats", "0", "-n", jobs,
-               *(["--shard", shard] if shard else []), "--report-dir", str(Path(tmp) / "report")]
+               *(["--shard", shard] if shard else []), *(["--goldens", goldens] if goldens else []),
+               "--report-dir", str(Path(tmp) / "report")]
         t0 = time.time()
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         wall = time.time() - t0
@@ -201,6 +206,8 @@ def verify_run(jobs: str, cases: str = "cases/", shard: str | None = None) -> di
         run_checks_per_s=round(cases_run / steady, 1) if steady > 0 else None,
         end_to_end_checks_per_s=round(cases_run / wall, 1),
         after_last_case_s=round(t0 + wall - max(p["last_finish"] for p in started), 3),
+        tf_imported=any(p.get("tf_imported") for p in parts),
+        run_cpu_s=round(sum(p.get("run_cpu_s") or 0 for p in started), 3),
     )
     out.update(_steady(started, results))
     if writer and writer.get("finish_end"):
@@ -265,6 +272,10 @@ def _steady(processes: list[dict], results: dict | None) -> dict:
 
 def suite(cases: str) -> dict:
     return verify_run("0", cases)
+
+
+def goldens(cases: str, directory: str = "goldens") -> dict:
+    return verify_run("0", cases, goldens=directory)
 
 
 def scaling(cases: str, shard: str | None) -> dict:
@@ -519,6 +530,14 @@ def _mib(n) -> str:
     return f"{n / 2**20:,.0f} MiB" if isinstance(n, (int, float)) else "?"
 
 
+def _describe_goldens(g: dict) -> str:
+    per_cpu = round(g["cases"] / g["run_cpu_s"]) if g.get("run_cpu_s") and g.get("cases") else None
+    return (f"goldens ({g.get('jobs')}, {'TF WAS IMPORTED' if g.get('tf_imported') else 'no TF import'}): start-up and "
+            f"collection {g.get('startup_and_collection_s')} s, then {g.get('cases')} checks in {g.get('run_s')} s = "
+            f"{g.get('run_checks_per_s')} checks/s ({per_cpu} checks per CPU second); end to end {g.get('wall_s')} s "
+            f"= {g.get('end_to_end_checks_per_s')} checks/s (statuses {g.get('statuses')})")
+
+
 def describe(fig: dict) -> str:
     lines = ["", "=== performance figures ==="]
     m = fig.get("machine")
@@ -548,6 +567,8 @@ def describe(fig: dict) -> str:
             if top:
                 lines.append(f"  case time {kind.replace('_', ' ')}: " + ", ".join(
                     f"{t['name']} {t['share']:.0%} ({t['cases']} cases, {t['checks_per_s']}/s)" for t in top))
+    if fig.get("goldens"):
+        lines.append(_describe_goldens(fig["goldens"]))
     o = fig.get("overhead")
     if o:
         lines.append(f"per check: {_t(o['median_check_s'])} in run_expanded vs {_t(o['median_tf_call_s'])} bare TF "
@@ -604,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default="cases/", help="case files or directory for the suite and scaling runs")
     parser.add_argument("--scaling-shard", default="1/3",
                         help="run the -n 1 / -n 2 comparison on this stable share of the cases (I/N; 'all': every case)")
+    parser.add_argument("--goldens", default="goldens", help="goldens directory for the goldens section")
     parser.add_argument("--large-one", nargs=3, metavar=("OP", "BATCH", "CLASSES"), help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -615,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
     fig: dict = {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     steps = {"machine": machine, "bench": lambda: bench_summary(ns.bench_run), "ratios": ratios, "report": report_figures, "large": large,
              "overhead": overhead, "modes": modes, "suite": lambda: suite(ns.cases),
+             "goldens": lambda: goldens(ns.cases, ns.goldens),
              "scaling": lambda: scaling(ns.cases, None if ns.scaling_shard == "all" else ns.scaling_shard)}
     for name in SECTIONS:
         if name in wanted:

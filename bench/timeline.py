@@ -7,9 +7,12 @@ process that runs cases (the only one with ``-n 0``, each xdist worker otherwise
 ``session_start``  pytest_sessionstart (``time.time()``, comparable across processes)
 ``collected``      end of collection
 ``tf_import_s``    importing TensorFlow, done here once before the first case so that the
-                   case loop that follows is the steady state
+                   case loop that follows is the steady state (not with ``--goldens``: that
+                   run must not import it, and ``tf_imported`` says whether anything did)
 ``first_start``    first case started (after the import)
 ``last_finish``    last case finished
+``run_cpu_s``      CPU time (user + system) of this process from the first case's start to
+                   the last case's finish: a rate that other load on the machine changes less
 ``cases``          cases run by this process
 ``items``          per case run here: ``[seconds from logstart to logfinish, traced, tf_s, op]``
                    from the case's ``cost`` (``traced``: it paid for a tf.function trace or an
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
 import pytest
@@ -43,7 +47,7 @@ def pytest_sessionstart(session) -> None:
 
 def pytest_collection_finish(session) -> None:
     _state["collected"] = time.time()
-    if _runs_cases(session.config):
+    if _runs_cases(session.config) and not session.config.getoption("harness_goldens", None):
         from harness import tfbridge
 
         t0 = time.perf_counter()
@@ -55,6 +59,7 @@ def pytest_runtest_logstart(nodeid, location) -> None:
     now = time.time()
     if _state["first_start"] is None:
         _state["first_start"] = now
+        _state["first_start_cpu"] = time.process_time()
     _item.update(start=now, traced=False, tf_s=None, op=None)
 
 
@@ -69,6 +74,7 @@ def pytest_runtest_logfinish(nodeid, location) -> None:
     now = time.time()
     _state["cases"] += 1
     _state["last_finish"] = now
+    _state["run_cpu_s"] = time.process_time() - _state["first_start_cpu"]
     if "start" in _item:
         _state["items"].append([round(now - _item["start"], 6), _item["traced"], _item["tf_s"], _item["op"]])
 
@@ -78,6 +84,7 @@ def pytest_sessionfinish(session):
     _state["finish_start"] = time.time()
     yield
     _state["finish_end"] = time.time()
+    _state["tf_imported"] = "tensorflow" in sys.modules
     prefix = os.environ.get("BENCH_TIMELINE")
     config = session.config
     if not prefix:

@@ -1,4 +1,4 @@
-"""``python -m harness``: verify, list-ops, new, coverage, schema."""
+"""``python -m harness``: verify, record, drift, merge, list-ops, new, coverage, schema, fuzz."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from harness.goldens import cli as goldens_cli
 from harness.inputs import MAX_ELEMENTS, MAX_ELEMENTS_ENV
 from harness.loader import discover
 from harness.registry import KINDS, REQUIRED, UnknownOpError, get_op, registry
@@ -61,6 +62,12 @@ def _verify(ns: argparse.Namespace, extra: list[str], command: str) -> int:
         args.append("--harness-all-ops")
     if ns.strict:
         args.append("--harness-strict")
+    if ns.goldens:
+        problem = goldens_cli.unusable(ns.goldens)
+        if problem:
+            print(f"harness: {problem}", file=sys.stderr)
+            return 2
+        args.append(f"--harness-goldens={ns.goldens}")
     empty = False
     for p in ns.paths or ["cases/"]:
         path = Path(p.split("::")[0])
@@ -242,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="the report's coverage lists every registered op, not only those the cases use")
     v.add_argument("--strict", action="store_true",
                    help="a check that could compare no value (every output NaN/inf on both sides) fails")
+    v.add_argument("--goldens", default=None, metavar="DIR",
+                   help="judge against TF results recorded in DIR (python -m harness record) instead of running TF; "
+                   "TensorFlow is not imported")
     mg = sub.add_parser("merge", help="merge shard report directories into one results.json and index.html")
     mg.add_argument("dirs", nargs="+", help="report directories holding results.json")
     mg.add_argument("--report-dir", default="reports")
@@ -256,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     cv.add_argument("paths", nargs="*", help="case files or directories (default: cases/)")
     cv.add_argument("--all-ops", action="store_true",
                     help="every registered op, not only those the cases use (exit 1 if some op has no case)")
+    goldens_cli.add_parsers(sub)
     sub.add_parser("fuzz", help="hypothesis fuzzing of reference vs TF (python -m harness fuzz --help)", add_help=False)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["fuzz"]:
@@ -271,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         return _list_ops(ns)
     if ns.command == "new":
         return _new(ns)
+    if ns.command in ("record", "drift"):
+        return goldens_cli.main(ns)
     if ns.command == "merge":
         from harness.report.merge import merge_dirs
 

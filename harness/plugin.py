@@ -53,6 +53,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-strict", action="store_true",
                     help="a check whose outputs are NaN/inf on both sides everywhere (positions only) fails")
     group.addoption("--harness-command", default=None, help=argparse.SUPPRESS)
+    group.addoption("--harness-goldens", default=None,
+                    help="judge against TF results recorded in this goldens directory instead of running TF")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -166,10 +168,16 @@ class CaseItem(_HarnessItem):
                             f"also at {self.duplicate_of}", exp.case.id)
             self.result = invalid_record(err)
             raise CaseFailed(str(err))
+        goldens = self.config.getoption("harness_goldens")
         try:
-            with _watchdog(self):
+            with _watchdog(self, live_tf=not goldens):
+                tf_side = None
+                if goldens:
+                    from harness.goldens.side import golden_side
+
+                    tf_side = golden_side(goldens)
                 self.result = run_expanded(exp, timing_repeats=self.config.getoption("harness_timing_repeats"),
-                                           strict=self.config.getoption("harness_strict"))
+                                           strict=self.config.getoption("harness_strict"), tf_side=tf_side)
         except Exception as exc:
             detail = traceback.format_exc() if self.config.getoption("harness_debug") else f"{type(exc).__name__}: {exc}"
             self.result = {**invalid_record(CaseError(exp.case.display_path, exp.case.line, "(harness)",
@@ -233,12 +241,13 @@ class _Watchdog:
 _WATCHDOG: _Watchdog | None = None
 
 
-def _watchdog(item: pytest.Item):
+def _watchdog(item: pytest.Item, live_tf: bool = True):
     global _WATCHDOG
     if _WATCHDOG is None:
-        from harness import tfbridge
+        if live_tf:
+            from harness import tfbridge
 
-        tfbridge.tf()  # importing TF takes seconds: not part of any case's time
+            tfbridge.tf()  # importing TF takes seconds: not part of any case's time
         _WATCHDOG = _Watchdog()
     return _WATCHDOG.guard(item)
 
@@ -420,6 +429,11 @@ class _Session:
             "paths": [str(a) for a in self.config.args],
             "interrupted": interrupted,
         }
+        goldens = self.config.getoption("harness_goldens")
+        if goldens:
+            from harness.goldens.side import describe_goldens
+
+            run["goldens"] = describe_goldens(goldens)
         data = results_mod.build(self.results, run=run, env=results_mod.environment(Path.cwd()), warnings=warnings)
         data["coverage"] = self._coverage()
         if self.baseline_counts is not None:

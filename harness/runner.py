@@ -22,6 +22,7 @@ from harness.arbitrate import arbitrate
 from harness.outputs import leaves, precision_of
 from harness.compare import Comparison, compare
 from harness.expand import Expanded
+from harness.goldens.store import GoldenError
 from harness.registry import OpSpec, get_op
 from harness.tolerances import DEFAULTS, Tolerance, default_tolerance, grad_tolerance, resolve_tolerance
 
@@ -216,11 +217,28 @@ def repro_command(path: str, case_id: str | None = None) -> str:
     return f"python -m harness verify {shlex.quote(target)} --report-dir {REPRO_REPORT_DIR} -n 0"
 
 
+def cotangents(exp: Expanded, out: Any) -> list[np.ndarray]:
+    """The weights of each output leaf in the differentiated ``sum(output * cotangent)``:
+    ones, or ``cotangent: {random: ...}`` drawn per leaf with a seed from the case id."""
+    spec = exp.case.data.get("cotangent", "ones")
+    cot = []
+    for i, (_, leaf) in enumerate(leaves(out)):
+        if spec == "ones":
+            cot.append(np.ones(leaf.shape))
+        else:
+            cot.append(inputs.raw_array("cotangent", {**spec, "shape": list(leaf.shape)},
+                                        seed=inputs.derive_seed(exp.case.id, f"cotangent{i}"),
+                                        base_dir=exp.case.path.parent)[0].astype(np.float64))
+    return cot
+
+
 class CaseRun:
     """Everything computed for one expanded case; :meth:`result` is its report entry."""
 
-    def __init__(self, exp: Expanded, *, timing_repeats: int = TIMING_REPEATS, strict: bool = False) -> None:
+    def __init__(self, exp: Expanded, *, timing_repeats: int = TIMING_REPEATS, strict: bool = False,
+                 tf_side: Any = None) -> None:
         self.exp = exp
+        self.tf_side = tf_side  # None: live TF; a GoldenTF: TF's recorded results (verify --goldens)
         self.timing_repeats = timing_repeats
         self.strict = strict
         self.checks: list[dict] = []
@@ -268,14 +286,19 @@ class CaseRun:
         out.update(self._materialize(other, own, {}, where)[0])
         return out
 
-    def _sides(self, op: OpSpec, init: dict, args: dict):
-        """Both sides' results, and callables that time them (inputs converted to tensors once)."""
+    def _sides(self, op: OpSpec, init: dict, args: dict, name: str = "tf"):
+        """Both sides' results, and callables that time them (inputs converted to tensors once).
+        ``name`` names the TF call in goldens: ``tf``, ``same_as[0]``, ``differs_from[1]``."""
         t0 = time.perf_counter()
         if self.exp.case.data.get("reference", True) is False:
             ref = _NO_REFERENCE
         else:
             ref = _call(lambda: op.run_reference(init, args))
         t1 = time.perf_counter()
+        if self.tf_side is not None:
+            out = self.tf_side.call(self.exp, name, op, init, args)
+            self.cost["reference_s"] += t1 - t0
+            return ref, out, (lambda: op.run_reference(init, args), None)
         tensors = {k: tfbridge.to_tf(v) for k, v in args.items() if tfexec._is_tensor(v)}
         values = {k: v for k, v in args.items() if not tfexec._is_tensor(v)}
         fn = tfexec.runner(op, init, values, self.exp.mode)
@@ -288,6 +311,12 @@ class CaseRun:
 
     # -- judging ------------------------------------------------------------------------
     def run(self) -> dict:
+        try:
+            return self._run()
+        except GoldenError as exc:  # verify --goldens: no recorded TF result for this case as written
+            return self._finish("error", str(exc))
+
+    def _run(self) -> dict:
         exp, rec = self.exp, self.record
         if exp.dtype not in exp.op.dtypes:
             return self._finish("skipped", f"{exp.op.name} is not run in {exp.dtype}: TF has no {exp.dtype} kernel for it on CPU")
@@ -317,7 +346,7 @@ class CaseRun:
             t0 = time.perf_counter()
             if not isinstance(ref, _Raised) and not isinstance(out, _Raised):
                 rec["time_reference_s"] = median_time(time_ref, self.timing_repeats, TIMING_BUDGET_S)
-            if not isinstance(out, _Raised):
+            if not isinstance(out, _Raised) and time_tf is not None:
                 rec["time_tf_s"] = median_time(time_tf, self.timing_repeats, TIMING_BUDGET_S)
             self.cost["timing_s"] = time.perf_counter() - t0
         if exp.mode != "eager":
@@ -457,17 +486,12 @@ class CaseRun:
         """TF's GradientTape gradient of sum(output * cotangent) against the reference's."""
         exp = self.exp
         wrt = tuple(exp.case.data["grad"])
-        cot_spec = exp.case.data.get("cotangent", "ones")
-        cot = []
-        for i, (_, leaf) in enumerate(leaves(out)):
-            if cot_spec == "ones":
-                cot.append(np.ones(leaf.shape))
-            else:
-                spec = {**cot_spec, "shape": list(leaf.shape)}
-                cot.append(inputs.raw_array("cotangent", spec, seed=inputs.derive_seed(exp.case.id, f"cotangent{i}"),
-                                            base_dir=exp.case.path.parent)[0].astype(np.float64))
+        cot = cotangents(exp, out)
         t0 = time.perf_counter()
-        tf_grads = _call(lambda: tfexec.run(exp.op, init, args, exp.mode, wrt, cot)[1])
+        if self.tf_side is not None:
+            tf_grads = self.tf_side.call(exp, "grad", exp.op, init, args, wrt, cot)
+        else:
+            tf_grads = _call(lambda: tfexec.run(exp.op, init, args, exp.mode, wrt, cot)[1])
         t1 = time.perf_counter()
         ref_grads = _call(lambda: finite_differences.reference_gradient(exp.op, init, args, wrt, cot))
         self.cost["tf_s"] += t1 - t0
@@ -508,7 +532,7 @@ class CaseRun:
         except (ValueError, inputs.InputError) as exc:
             self.checks.append({"name": label, "ok": False, "message": f"{label}: {exc}"})
             return
-        o_ref, o_out, _ = self._sides(other, o_init, o_args)
+        o_ref, o_out, _ = self._sides(other, o_init, o_args, f"{key}[{j}]")
         reduce = {"mean": np.mean, "sum": np.sum, None: None}[then]
         for side, mine, theirs in (("tf", out, o_out), ("reference", ref, o_ref)):
             if mine is _NO_REFERENCE:
@@ -546,7 +570,6 @@ class CaseRun:
                 c["worst_index"] = list(c["worst_index"])
         return rec
 
-
     def _decisive_check(self) -> dict | None:
         """The check whose errors the case reports: ``reference vs tf`` unless it passed and
         another check with element errors failed (a wrong ``expect``: its error, not 0)."""
@@ -557,8 +580,9 @@ class CaseRun:
         return next(failed, main)
 
 
-def run_expanded(exp: Expanded, *, timing_repeats: int = TIMING_REPEATS, strict: bool = False) -> dict:
-    return CaseRun(exp, timing_repeats=timing_repeats, strict=strict).run()
+def run_expanded(exp: Expanded, *, timing_repeats: int = TIMING_REPEATS, strict: bool = False,
+                 tf_side: Any = None) -> dict:
+    return CaseRun(exp, timing_repeats=timing_repeats, strict=strict, tf_side=tf_side).run()
 
 
 def case_inputs(exp: Expanded) -> tuple[dict, dict]:

@@ -416,6 +416,8 @@ def _run(run: Any) -> dict:
         "duration": fmt_time(run.get("duration_s")),
         "command": str(run.get("command") or "") or (shlex.join(map(str, argv)) if isinstance(argv, list) else str(argv or "")),
         "paths": ", ".join(map(str, paths)) if isinstance(paths, list) else str(paths or ""),
+        "goldens": (f"goldens in {run['goldens'].get('dir')}: {run['goldens'].get('text')}"
+                    if isinstance(run.get("goldens"), Mapping) else ""),
     }
 
 
