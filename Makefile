@@ -58,7 +58,7 @@ bench: setup
 # `make goldens` re-records goldens/ with the pinned TF; `make goldens TF=2.15.1` records
 # goldens/tf-2.15.1/ with that release in its own virtual environment .venv-tf-2.15.1 (a
 # TF 2.15 needs numpy<2, which pip picks); `make drift` compares each goldens/tf-*/ with goldens/.
-PINNED_TF := $(shell sed -n 's/^tensorflow_cpu==//p' requirements.lock)
+PINNED_TF := $(shell sed -n 's/^tensorflow_cpu==\([^ ;]*\).*/\1/p' requirements.lock)
 TF ?= $(PINNED_TF)
 GOLDENS ?= goldens
 TF_VENV := .venv-tf-$(TF)
