@@ -20,7 +20,7 @@ import numpy as np
 from harness import finite_differences, inputs, tfbridge, tfexec
 from harness.arbitrate import arbitrate
 from harness.outputs import leaves, precision_of
-from harness.compare import Comparison, compare
+from harness.compare import _FLOAT_DTYPES, Comparison, compare, ulp_distance
 from harness.expand import Expanded
 from harness.goldens.store import GoldenError
 from harness.registry import OpSpec, get_op
@@ -150,8 +150,14 @@ def _diff(record: dict, tol: Tolerance) -> dict | None:
     wa, wd = a.astype(np.float64), d.astype(np.float64)
     with np.errstate(invalid="ignore"):
         err = np.abs(wa - wd)
-        allowed = tol.atol + tol.rtol * np.abs(wd)
-        bad = ~((err <= allowed) | (np.isnan(wa) & np.isnan(wd)) | (wa == wd))
+        if tol.ulp is not None and d.dtype.name in _FLOAT_DTYPES:
+            # a {ulp: N} tolerance: allowed is N spacings of the desired value, judged in ULPs
+            allowed = tol.ulp * np.abs(np.spacing(np.abs(d))).astype(np.float64)
+            within = ulp_distance(a, d, d.dtype) <= tol.ulp
+        else:
+            allowed = tol.atol + tol.rtol * np.abs(wd)
+            within = err <= allowed
+        bad = ~(within | (np.isnan(wa) & np.isnan(wd)) | (wa == wd))
     return {"abs_err": jsonable(err), "allowed": jsonable(allowed), "mismatch": bad.tolist(),
             "worst_index": record.get("worst_index"), "leaf": record.get("leaf", "")}
 
