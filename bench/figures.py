@@ -48,6 +48,7 @@ from pathlib import Path
 
 from harness import atomicio
 from harness.runner import median_time
+from harness.vocab import MODES
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("machine", "bench", "ratios", "report", "large", "overhead", "modes", "suite", "goldens", "scaling")
@@ -148,7 +149,7 @@ def _where_time_goes(junit: Path, top: int = 8) -> dict:
         params = (tc.get("name") or "").rpartition("[")[2].rstrip("]").split("-")
         keys = {"op": props.get("op") or "?",
                 "file": (props.get("location") or tc.get("classname") or "?").split(":")[0],
-                "mode": params[-1] if params[-1] in ("eager", "function", "xla") else "eager"}
+                "mode": params[-1] if params[-1] in MODES else "eager"}
         for kind, key in keys.items():
             seconds[kind][key] += t
             counts[kind][key] += 1

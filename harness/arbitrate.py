@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.compare import ulp_distance
 from harness.outputs import leaf_arrays
 from harness.registry import OpSpec
+from harness.tolerances import ulp_distance
 
 
 def _widen(value: Any, wide: type) -> Any:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-BAD = frozenset({"failed", "error", "crashed", "timeout"})
+from harness.vocab import BAD_STATUSES
+
+BAD = BAD_STATUSES
 LABELS = ("new-failure", "fixed", "still-failing", "new-case", "unchanged")
 
 

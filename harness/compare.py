@@ -7,8 +7,8 @@ Checks, in order (the first failing one decides ``Comparison.kind``):
 2. ``dtype``: dtype names (``float32`` vs ``float64``), when ``check_dtype``;
 3. ``nan``: NaN positions must match;
 4. ``inf``: ``+inf`` and ``-inf`` positions (and signs) must match;
-5. ``tolerance``: on the finite rest, ``|a - b| <= atol + rtol * |b|`` (``b`` = desired = TF),
-   or for a ULP tolerance, ``ulp_distance(a, b) <= ulp``.
+5. ``tolerance``: on the finite rest, :meth:`Tolerance.within <harness.tolerances.Tolerance.within>`
+   (``b`` = desired = TF).
 
 Errors are computed in float64. ``rel_err = |a - b| / |b|``; where ``b == 0`` it is ``0`` if
 ``a == b`` and ``inf`` otherwise. The ``max_*`` statistics cover every element finite on both sides
@@ -30,15 +30,10 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-from harness.tolerances import Tolerance
+from harness.tolerances import Tolerance, ulp_distance
+from harness.vocab import FLOAT_DTYPES
 
 MAX_MISMATCHES = 20
-_FLOAT_DTYPES = {
-    "float16": (np.float16, np.uint16),
-    "bfloat16": (ml_dtypes.bfloat16, np.uint16),
-    "float32": (np.float32, np.uint32),
-    "float64": (np.float64, np.uint64),
-}
 
 
 @dataclass
@@ -65,36 +60,6 @@ class Comparison:
     mismatches: list[Mismatch] = field(default_factory=list)
 
 
-def ulp_distance(a: Any, b: Any, dtype: Any) -> np.ndarray:
-    """Elementwise number of representable ``dtype`` values between ``a`` and ``b`` (as float64).
-
-    Both are cast to ``dtype``; each bit pattern becomes a signed magnitude on one ordered integer
-    line, so ``+0``/``-0`` are 0 ULP apart and adjacent floats 1 ULP, across the sign too. NaN vs
-    NaN and equal infinities are 0; NaN vs anything else and inf vs anything else are ``inf``.
-    """
-    name = np.dtype(dtype).name
-    if name not in _FLOAT_DTYPES:
-        raise TypeError(f"ulp_distance: {name} is not a float dtype ({', '.join(_FLOAT_DTYPES)})")
-    float_type, uint_type = _FLOAT_DTYPES[name]
-    a, b = np.broadcast_arrays(np.asarray(a).astype(float_type), np.asarray(b).astype(float_type))
-    bits = 8 * np.dtype(uint_type).itemsize
-    sign_bit = np.uint64(1) << np.uint64(bits - 1)
-
-    def sign_magnitude(x):
-        u = x.view(uint_type).astype(np.uint64)
-        return (u & sign_bit) != 0, u & ~sign_bit
-
-    sign_a, mag_a = sign_magnitude(a)
-    sign_b, mag_b = sign_magnitude(b)
-    distance = np.where(sign_a == sign_b, np.maximum(mag_a, mag_b) - np.minimum(mag_a, mag_b), mag_a + mag_b)
-    distance = distance.astype(np.float64)
-    wide_a, wide_b = a.astype(np.float64), b.astype(np.float64)
-    nan_a, nan_b = np.isnan(wide_a), np.isnan(wide_b)
-    nonfinite = ~np.isfinite(wide_a) | ~np.isfinite(wide_b)
-    distance = np.where(nonfinite, np.where((nan_a & nan_b) | (wide_a == wide_b), 0.0, np.inf), distance)
-    return distance
-
-
 def compare(actual: Any, desired: Any, tol: Tolerance, *, check_dtype: bool = True,
             names: tuple[str, str] = ("reference", "tf"), header: str = "", fast: bool = True) -> Comparison:
     """Compare ``actual`` (reference) with ``desired`` (TF); see the module docstring.
@@ -112,14 +77,14 @@ def compare(actual: Any, desired: Any, tol: Tolerance, *, check_dtype: bool = Tr
         passed = _finite_pass(a, b, tol)
         if passed is not None:
             return passed
-    dtype = _common_dtype(a.dtype, b.dtype)
+    dtype = common_dtype(a.dtype, b.dtype)
     wa, wb = a.astype(np.float64), b.astype(np.float64)
     finite = np.isfinite(wa) & np.isfinite(wb)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         same_nonfinite = (np.isnan(wa) & np.isnan(wb)) | (~finite & (wa == wb))
         abs_err = np.where(finite, np.abs(wa - wb), np.where(same_nonfinite, 0.0, np.inf))
         rel_err = np.where(abs_err == 0, 0.0, np.where(finite & (wb != 0), abs_err / np.abs(wb), np.inf))
-    ulp = ulp_distance(a, b, dtype) if dtype.name in _FLOAT_DTYPES else None
+    ulp = ulp_distance(a, b, dtype) if dtype.name in FLOAT_DTYPES else None
     stats = _stats(finite, abs_err, rel_err, ulp)
 
     for kind, label, differs in (
@@ -138,10 +103,10 @@ def compare(actual: Any, desired: Any, tol: Tolerance, *, check_dtype: bool = Tr
         if ulp is None:
             raise TypeError(f"a ULP tolerance needs a float dtype, got {dtype.name}")
         score = np.where(finite, ulp, 0.0)
-        bad = score > tol.ulp
+        bad = ~tol.within(abs_err, wb, score)
     else:
         score = abs_err
-        bad = finite & (abs_err > tol.atol + tol.rtol * np.abs(wb))
+        bad = finite & ~tol.within(abs_err, wb)
     n_bad = int(bad.sum())
     if n_bad == 0:
         return Comparison(True, "ok", "", 0, a.size, **stats)
@@ -179,7 +144,7 @@ def _finite_pass(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison | N
         return None
     abs_err = np.abs(diff)
     magnitude = np.abs(wb)
-    if tol.ulp is None and (abs_err > tol.atol + tol.rtol * magnitude).any():
+    if tol.ulp is None and not tol.within(abs_err, wb).all():
         return None
     int_type, mask = _ORDERED_INTS[a.dtype]
     ia, ib = a.view(int_type).astype(np.int64), b.view(int_type).astype(np.int64)
@@ -188,7 +153,7 @@ def _finite_pass(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison | N
     else:
         ulp = np.abs(np.where(ia < 0, -(ia & mask), ia) - np.where(ib < 0, -(ib & mask), ib))
     max_ulp = float(ulp.max())
-    if tol.ulp is not None and max_ulp > tol.ulp:
+    if tol.ulp is not None and not tol.within(None, None, max_ulp):
         return None
     with np.errstate(divide="ignore"):
         rel_err = np.divide(abs_err, magnitude, out=np.zeros_like(abs_err), where=abs_err != 0)
@@ -209,9 +174,9 @@ class _Report:
         return Comparison(False, kind, "\n".join(lines), **fields)
 
 
-def _common_dtype(x: np.dtype, y: np.dtype) -> np.dtype:
+def common_dtype(x: np.dtype, y: np.dtype) -> np.dtype:
     """The coarser float dtype of the two (ULP distances and the message use it); float64 if neither is a float."""
-    floats = [d for d in (x, y) if d.name in _FLOAT_DTYPES]
+    floats = [d for d in (x, y) if d.name in FLOAT_DTYPES]
     if not floats:
         return np.dtype(np.float64) if x.kind == "f" or y.kind == "f" else x
     return max(floats, key=lambda d: float(ml_dtypes.finfo(d).eps))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from harness.inputs import _plain
 from harness.loader import Case
 from harness.tolerances import Tolerance, resolve_tolerance
+from harness.vocab import DEFAULT_MODE
 
 
 @dataclass
@@ -24,7 +25,7 @@ class Expanded:
     init: dict
     args: dict
     tolerance: Tolerance
-    mode: str = "eager"
+    mode: str = DEFAULT_MODE
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -41,7 +42,7 @@ def expand(case: Case) -> list[Expanded]:
     data = case.data
     matrix = dict(data.get("matrix") or {})
     combos = [dict(zip(matrix, map(_plain, vals))) for vals in itertools.product(*matrix.values())] or [{}]
-    modes = list(data.get("modes") or ["eager"])
+    modes = list(data.get("modes") or [DEFAULT_MODE])
     out = []
     for combo, dtype, mode in itertools.product(combos, case.dtypes, modes):
         init = dict(data.get("init") or {})

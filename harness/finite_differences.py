@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.outputs import leaf_arrays, precision_of
+from harness.outputs import leaf_arrays
+from harness.precision import precision_of
 from harness.registry import OpSpec
 
 MAX_FD_ELEMENTS = 4096

@@ -22,7 +22,8 @@ import jsonschema
 
 from harness import inputs
 from harness.registry import OpSpec, UnknownOpError, registry
-from harness.schema import CASE_KEYS, CASE_SCHEMA, DEFAULTS_SCHEMA, MODES, RESERVED_KEYS
+from harness.schema import CASE_KEYS, CASE_SCHEMA, DEFAULTS_SCHEMA
+from harness.vocab import MODES
 from harness.tolerances import ToleranceError, resolve_tolerance
 from harness.runner_refs import REUSE as _REUSE
 from harness.yamlio import LineDict, YamlError, load_yaml
@@ -191,7 +192,7 @@ def _schema_error(e: jsonschema.ValidationError, prefix: str) -> list[Problem]:
     if e.validator == "additionalProperties":
         allowed = list(e.schema.get("properties", {}))
         out = []
-        for name in sorted((set(e.instance) - set(allowed)) - set(RESERVED_KEYS), key=str):
+        for name in sorted(set(e.instance) - set(allowed), key=str):
             hint = _closest(name, allowed) or f"allowed keys: {', '.join(allowed)}"
             out.append((path + [name], _field(prefix, path + [name]), "unknown key", hint))
         return out
@@ -352,7 +353,7 @@ def _load(result: LoadedFile) -> None:
         return fail(doc.line_of("defaults"), "defaults", f"must be a mapping, got {_kind(defaults)}",
                     "e.g. defaults: {dtypes: [float32, float64]}")
     default_errors = [(_line_at(doc, ["defaults"] + list(p)), f, pr, h) for p, f, pr, h in
-                      _semantic_reserved(defaults, "defaults") + _schema_errors(defaults, DEFAULTS_SCHEMA, "defaults")]
+                      _schema_errors(defaults, DEFAULTS_SCHEMA, "defaults")]
     default_errors += _duplicate_problems(defaults, "defaults", [])
     for line, fld, problem, hint in sorted(default_errors):
         fail(line, fld, problem, hint)
@@ -382,7 +383,7 @@ def _load_case(raw: Any, i: int, line: int, prefix: str, case_id: str | None, de
         for again, fld, problem, hint in dupes:
             fail(again, fld, problem, hint, case_id)
         return
-    errors = _semantic_reserved(raw, prefix) + _schema_errors(raw, CASE_SCHEMA, prefix)
+    errors = _schema_errors(raw, CASE_SCHEMA, prefix)
     if errors:
         for p, fld, problem, hint in errors:
             fail(_line_at(raw, p), fld, problem, hint, case_id)
@@ -404,14 +405,6 @@ def _load_case(raw: Any, i: int, line: int, prefix: str, case_id: str | None, de
         fail(_line_at(merged, p), fld, problem, hint, case_id)
     if case is not None and not errs:
         result.cases.append(case)
-
-
-def _semantic_reserved(raw: dict, prefix: str) -> list[Problem]:
-    return [
-        ([key], f"{prefix}.{key}", f"`{key}:` is reserved for {what}, which is not supported yet",
-         "remove it: nothing would check it")
-        for key, what in RESERVED_KEYS.items() if key in raw
-    ]
 
 
 def _unknown_op(name: str) -> tuple[str, str]:

@@ -25,17 +25,3 @@ def leaves(tree: Any, path: str = "") -> list[tuple[str, np.ndarray]]:
         return [pair for i, v in enumerate(tree) for pair in leaves(v, f"{path}[{i}]")]
     return [(path, np.asarray(tree))]
 
-
-def precision_of(arr: np.ndarray) -> str:
-    """A float array's dtype name, or ``float32`` for a float64 array whose every finite
-    value is a float32 number but not all float16 numbers (so 0.5 or 1.0 alone do not count)."""
-    name = arr.dtype.name
-    if name != "float64" or arr.size == 0:
-        return name
-    finite = arr[np.isfinite(arr)]
-    with np.errstate(over="ignore"):
-        as32 = finite.astype(np.float32).astype(np.float64)
-        as16 = finite.astype(np.float16).astype(np.float64)
-    if finite.size and np.array_equal(as32, finite) and not np.array_equal(as16, finite):
-        return "float32"
-    return name

@@ -19,12 +19,14 @@ import numpy as np
 
 from harness import finite_differences, inputs, tfbridge, tfexec
 from harness.arbitrate import arbitrate
-from harness.outputs import leaves, precision_of
-from harness.compare import _FLOAT_DTYPES, Comparison, compare, ulp_distance
+from harness.outputs import leaves
+from harness.precision import gradient_precision, result_precision
+from harness.compare import Comparison, common_dtype, compare
 from harness.expand import Expanded
 from harness.goldens.store import GoldenError
 from harness.registry import OpSpec, get_op
 from harness.tolerances import DEFAULTS, Tolerance, default_tolerance, grad_tolerance, resolve_tolerance
+from harness.vocab import LOW_PRECISION, MODES
 
 TIMING_REPEATS = 5
 TIMING_BUDGET_S = 0.01  # per side and check: slow calls are timed fewer times
@@ -147,17 +149,11 @@ def _diff(record: dict, tol: Tolerance) -> dict | None:
     a, d = record["_arrays"]
     if a.shape != d.shape or a.ndim not in (1, 2) or a.size > MAX_DIFF_ELEMENTS:
         return None
-    wa, wd = a.astype(np.float64), d.astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        err = np.abs(wa - wd)
-        if tol.ulp is not None and d.dtype.name in _FLOAT_DTYPES:
-            # a {ulp: N} tolerance: allowed is N spacings of the desired value, judged in ULPs
-            allowed = tol.ulp * np.abs(np.spacing(np.abs(d))).astype(np.float64)
-            within = ulp_distance(a, d, d.dtype) <= tol.ulp
-        else:
-            allowed = tol.atol + tol.rtol * np.abs(wd)
-            within = err <= allowed
-        bad = ~(within | (np.isnan(wa) & np.isnan(wd)) | (wa == wd))
+    wd = d.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(a.astype(np.float64) - wd)
+        allowed = tol.allowed(wd, d.dtype)
+    bad = ~tol.passes(a, d, common_dtype(a.dtype, d.dtype))
     return {"abs_err": jsonable(err), "allowed": jsonable(allowed), "mismatch": bad.tolist(),
             "worst_index": record.get("worst_index"), "leaf": record.get("leaf", "")}
 
@@ -182,12 +178,9 @@ def _reuse(field: str, text: str, given: dict) -> Any:
     return {"+": arr + c, "-": arr - c, "*": arr * c, "/": arr / c}[op]
 
 
-MODE_KEYS = ("eager", "function", "xla")
-
-
 def _mode_keyed(spec: Any) -> dict | None:
     """``{eager: ..., xla: ...}`` (keys all execution modes) or None."""
-    if isinstance(spec, dict) and spec and set(spec) <= set(MODE_KEYS):
+    if isinstance(spec, dict) and spec and set(spec) <= set(MODES):
         return spec
     return None
 
@@ -207,7 +200,7 @@ _UNSUPPORTED = re.compile(r"(No registered|Could not find device for node|no ker
 
 def _unsupported_dtype(out: Any, dtype: str) -> str | None:
     """TF's own reason when it has no kernel for a low-precision dtype (reported as skipped)."""
-    if isinstance(out, _Raised) and dtype in ("float16", "bfloat16") and _UNSUPPORTED.search(f"{out.names} {out.exc}"):
+    if isinstance(out, _Raised) and dtype in LOW_PRECISION and _UNSUPPORTED.search(f"{out.names} {out.exc}"):
         return str(out).splitlines()[0][:300]
     return None
 
@@ -445,13 +438,8 @@ class CaseRun:
                 self._judge_related(key, j, spec, ref, out, args)
 
     def _precision(self, out: Any) -> str:
-        """The precision TF's result actually carries: its coarsest float output dtype, and
-        float32 for float64 outputs that are all float32 numbers (tf.compat.v1.losses
-        compute in float32 and cast back); the case dtype when no output is a float.
-        It may be finer than the inputs: Keras 3 loss classes return float32 for float16
-        and bfloat16 inputs (they cast to float32 and compute there)."""
-        names = {precision_of(leaf) for _, leaf in leaves(out)} & DEFAULTS.keys() or {self.exp.dtype}
-        return max(names, key=lambda d: DEFAULTS[d][0])
+        """The precision TF's result actually carries (:func:`harness.precision.result_precision`)."""
+        return result_precision(self.exp.dtype, out)
 
     def _value_tolerance(self, out: Any) -> Tolerance:
         """The case's tolerance; a default one follows the precision TF's result carries
@@ -510,7 +498,7 @@ class CaseRun:
         ref_grads, method = ref_grads
         self.record["grad_method"] = method
         # A gradient is returned in the input dtype: no finer than it, nor than the computation.
-        precision = max({self._precision(out), exp.dtype}, key=lambda d: DEFAULTS[d][0])
+        precision = gradient_precision(exp.dtype, out)
         tol = grad_tolerance(precision, method)
         if precision != exp.dtype:
             self.record["warnings"].append(f"TF computes this op in {precision} for {exp.dtype} inputs: "

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import json
 
-DTYPES = ["float16", "bfloat16", "float32", "float64"]
+from harness.vocab import FLOAT_DTYPES, MODES as VOCAB_MODES
+
+DTYPES = list(FLOAT_DTYPES)
 INT_DTYPES = ["int8", "int16", "int32", "int64", "uint8"]
 ID_PATTERN = r"^[A-Za-z0-9._-]+$"
 CASE_KEYS = [
     "id", "op", "source", "description", "args", "init", "dtypes", "tolerance", "expect",
     "expect_error", "same_as", "differs_from", "matrix", "xfail", "grad", "cotangent", "modes", "reference",
 ]
-RESERVED_KEYS: dict[str, str] = {}
-"""Keys kept for features not built yet: rejected with a clear message, never ignored."""
-MODES = ["eager", "function", "xla"]
+MODES = list(VOCAB_MODES)
 
 _tol_one = {
     "type": "object",

@@ -25,7 +25,6 @@ from harness import tfbridge
 from harness.outputs import flatten
 from harness.registry import OpSpec
 
-MODES = ("eager", "function", "xla")
 TRACES: Counter = Counter()
 _FUNCTIONS: dict = {}
 

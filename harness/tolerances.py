@@ -1,7 +1,9 @@
 """Per-dtype comparison tolerances and the parsing of a case's ``tolerance:`` override.
 
 An elementwise check passes when ``|actual - desired| <= atol + rtol * |desired|`` (desired =
-TensorFlow's value), or, for a ULP tolerance, when the ULP distance is ``<= ulp``.
+TensorFlow's value), or, for a ULP tolerance, when the ULP distance is ``<= ulp``: that rule
+is :meth:`Tolerance.within` and nowhere else (the comparison engine, the diff grid, the
+ledger and the fuzzer all ask it).
 
 Accepted override specs::
 
@@ -18,7 +20,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import ml_dtypes
 import numpy as np
+
+from harness.vocab import FLOAT_DTYPES
 
 DEFAULTS: dict[str, tuple[float, float]] = {
     "float16": (1e-3, 1e-5),
@@ -52,6 +57,37 @@ class Tolerance:
         if self.ulp is not None:
             return f"ulp={self.ulp}"
         return f"rtol={self.rtol:g}, atol={self.atol:g}"
+
+    def allowed(self, desired: Any, dtype: Any = None) -> Any:
+        """The largest absolute error allowed at each element: ``atol + rtol * |desired|`` (a
+        float for a float, an array for an array); for a ``{ulp: N}`` tolerance and a float
+        ``dtype``, N spacings of ``desired`` in that dtype."""
+        if self.ulp is not None and dtype is not None and np.dtype(dtype).name in FLOAT_DTYPES:
+            return self.ulp * np.abs(np.spacing(np.abs(np.asarray(desired).astype(dtype)))).astype(np.float64)
+        return self.atol + self.rtol * abs(desired)
+
+    def within(self, abs_err: Any, desired: Any, ulp: Any = None) -> np.ndarray:
+        """The pass rule, element by element: ``ulp <= N`` for a ``{ulp: N}`` tolerance (``ulp``
+        are the elements' ULP distances), else ``abs_err <= atol + rtol * |desired|``. A NaN
+        error is never within."""
+        if self.ulp is not None:
+            if ulp is None:
+                raise TypeError("a ULP tolerance needs the elements' ULP distances (a float dtype)")
+            return np.asarray(ulp) <= self.ulp
+        with np.errstate(invalid="ignore"):
+            return np.asarray(abs_err) <= self.allowed(np.asarray(desired))
+
+    def passes(self, actual: Any, desired: Any, dtype: Any = None) -> np.ndarray:
+        """Which elements of ``actual`` pass against ``desired`` (TF): equal values (NaN and
+        NaN, equal infinities) always, the others by :meth:`within`. ULP distances are
+        counted in ``dtype`` (default: ``desired``'s dtype)."""
+        a, d = np.asarray(actual), np.asarray(desired)
+        wa, wd = a.astype(np.float64), d.astype(np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            err = np.abs(wa - wd)
+        same = (wa == wd) | (np.isnan(wa) & np.isnan(wd))
+        ulp = ulp_distance(a, d, dtype if dtype is not None else d.dtype) if self.ulp is not None else None
+        return same | self.within(err, wd, ulp)
 
 
 def default_tolerance(dtype: str) -> Tolerance:
@@ -153,3 +189,38 @@ def grad_tolerance(dtype: str, method: str = "analytic") -> Tolerance:
         fd_rtol, fd_atol = FD_TOLERANCE[method.split("/", 1)[1]]
         rtol, atol = max(rtol, fd_rtol), max(atol, fd_atol)
     return Tolerance(rtol, atol, source="grad-default")
+
+
+_UINTS = {"float16": (np.float16, np.uint16), "bfloat16": (ml_dtypes.bfloat16, np.uint16),
+          "float32": (np.float32, np.uint32), "float64": (np.float64, np.uint64)}
+"""Each float dtype of :data:`harness.vocab.FLOAT_DTYPES` and the unsigned integer of its width."""
+
+
+def ulp_distance(a: Any, b: Any, dtype: Any) -> np.ndarray:
+    """Elementwise number of representable ``dtype`` values between ``a`` and ``b`` (as float64).
+
+    Both are cast to ``dtype``; each bit pattern becomes a signed magnitude on one ordered integer
+    line, so ``+0``/``-0`` are 0 ULP apart and adjacent floats 1 ULP, across the sign too. NaN vs
+    NaN and equal infinities are 0; NaN vs anything else and inf vs anything else are ``inf``.
+    """
+    name = np.dtype(dtype).name
+    if name not in _UINTS:
+        raise TypeError(f"ulp_distance: {name} is not a float dtype ({', '.join(FLOAT_DTYPES)})")
+    float_type, uint_type = _UINTS[name]
+    a, b = np.broadcast_arrays(np.asarray(a).astype(float_type), np.asarray(b).astype(float_type))
+    bits = 8 * np.dtype(uint_type).itemsize
+    sign_bit = np.uint64(1) << np.uint64(bits - 1)
+
+    def sign_magnitude(x):
+        u = x.view(uint_type).astype(np.uint64)
+        return (u & sign_bit) != 0, u & ~sign_bit
+
+    sign_a, mag_a = sign_magnitude(a)
+    sign_b, mag_b = sign_magnitude(b)
+    distance = np.where(sign_a == sign_b, np.maximum(mag_a, mag_b) - np.minimum(mag_a, mag_b), mag_a + mag_b)
+    distance = distance.astype(np.float64)
+    wide_a, wide_b = a.astype(np.float64), b.astype(np.float64)
+    nan_a, nan_b = np.isnan(wide_a), np.isnan(wide_b)
+    nonfinite = ~np.isfinite(wide_a) | ~np.isfinite(wide_b)
+    distance = np.where(nonfinite, np.where((nan_a & nan_b) | (wide_a == wide_b), 0.0, np.inf), distance)
+    return distance

@@ -3,7 +3,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from harness.compare import compare, ulp_distance
+from harness.compare import compare
+from harness.tolerances import ulp_distance
 from harness.tolerances import Tolerance, default_tolerance
 
 F32 = default_tolerance("float32")

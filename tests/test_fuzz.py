@@ -15,7 +15,7 @@ from harness import inputs
 from harness.expand import expand
 from harness.fuzz import main as fuzz_main, recipes
 from harness.fuzz.engine import fuzz_op, search
-from harness.fuzz.judge import Verdict, float32_precision
+from harness.fuzz.judge import Verdict
 from harness.fuzz.properties import all_properties, check_property
 from harness.fuzz.strategies import dtypes_for
 from harness.fuzz.writeback import case_id, write_case, yaml_scalar
@@ -156,18 +156,12 @@ def test_a_relation_is_written_as_a_case_with_same_as(tmp_path):
 
     logits = [[0.5, -1.0]]
     rel = Relation("shift", "float64", Call("tf.nn.softmax", {"logits": [[100.5, 99.0]]}),
-                   Call("tf.nn.softmax", {"logits": logits}), float32_inside=True)
-    loaded = load_file(write_case(rel.case_data(), "shift\nNot equal", seed=1, out_dir=tmp_path, command="c"))
+                   Call("tf.nn.softmax", {"logits": logits}))
+    loaded = load_file(write_case(rel.case_data("float32"), "shift\nNot equal", seed=1, out_dir=tmp_path, command="c"))
     assert not loaded.errors, [str(e) for e in loaded.errors]
     [case] = loaded.cases
     assert case.data["same_as"][0]["args"]["logits"] == logits and case.data["tolerance"]["reason"]
     assert Relation("n", "float32", rel.lhs, rel.rhs, times=2.0).case_data() is None
-
-
-def test_float32_precision_is_detected():
-    assert float32_precision({"outputs": {"tf": [0.5, [2.6843719482421875, "nan"]]}})
-    assert not float32_precision({"outputs": {"tf": [0.1]}})
-    assert not float32_precision({"outputs": {"tf": "InvalidArgumentError: no"}})
 
 
 # --- with TensorFlow -------------------------------------------------------------------

@@ -22,6 +22,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from harness.vocab import FLOAT_DTYPES
+
 DEFAULT_OUT = Path("cases/regressions")
 
 
@@ -35,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--nan", action="store_true", help="also draw NaN and infinities")
     p.add_argument("--subnormal", action="store_true",
                    help="also draw subnormal numbers (TF's CPU kernels flush them to zero)")
-    p.add_argument("--dtype", action="append", default=[], choices=("float16", "bfloat16", "float32", "float64"),
+    p.add_argument("--dtype", action="append", default=[], choices=FLOAT_DTYPES,
                    help="dtypes to draw (repeatable; default float32 and float64, those the op supports)")
     p.add_argument("--properties", action="store_true", help="check the identity properties instead")
     p.add_argument("--no-write", action="store_true", help="report failures without writing case files")

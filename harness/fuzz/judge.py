@@ -7,31 +7,22 @@ the input and so does the reference); or a failure, carried with the case that r
 it. Whenever TF raises, the case is rerun with ``expect_error: <TF's class>``: it passes
 when the reference raises the same class, and otherwise it is the regression case.
 
-One tolerance adjustment, stated in the case it applies to: when a float64 example fails
-on tolerance and every value TF returned is a float32 number, the op computes in float32
-inside (Keras loss classes, the v1 losses' reduction), so the float32 default tolerance
-is used, with that reason.
+The tolerance is the runner's: a default one follows the precision TF's result carries
+(:mod:`harness.precision`: an op that computes in float32 inside, as Keras loss classes and
+the v1 losses' reduction do, is judged at float32's tolerance in a float64 example).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from harness.expand import expand
 from harness.loader import Case
 from harness.registry import get_op
 from harness.runner import run_expanded
-from harness.tolerances import DEFAULTS
 
 PROBE_ID = "fuzz-probe"
 PROBE_PATH = Path("cases/regressions/fuzz-probe.yaml")
-FLOAT32_INSIDE = {
-    "rtol": DEFAULTS["float32"][0], "atol": DEFAULTS["float32"][1],
-    "reason": "TF's float64 result has float32 precision: the op computes in float32 inside",
-}
 
 
 @dataclass
@@ -69,21 +60,6 @@ def _tf_error_class(record: dict) -> str:
     return str(record["outputs"]["tf"]).split(":", 1)[0].strip()
 
 
-def _numbers(tree: Any):
-    if isinstance(tree, list):
-        for item in tree:
-            yield from _numbers(item)
-    elif isinstance(tree, (int, float)) and not isinstance(tree, bool):
-        yield float(tree)
-
-
-def float32_precision(record: dict) -> bool:
-    """Every finite value TF returned is exactly a float32 number."""
-    values = np.array(list(_numbers(record["outputs"].get("tf"))), dtype=np.float64)
-    values = values[np.isfinite(values)]
-    return values.size > 0 and bool(np.all(values.astype(np.float32).astype(np.float64) == values))
-
-
 def judge(data: dict) -> Verdict:
     """Run the case mapping ``data`` (``op``, ``dtypes``, ``args``, ``init``) and judge it."""
     record = run_case(data)
@@ -97,10 +73,4 @@ def judge(data: dict) -> Verdict:
         if rerun["status"] == "passed":
             return Verdict("agreed-error", "", with_error)
         return Verdict("failed", rerun["message"], with_error)
-    main = _failed(record, "reference vs tf")
-    if (main and main.get("kind") == "tolerance" and data["dtypes"] == ["float64"] and "tolerance" not in data
-            and float32_precision(record)):
-        relaxed = {**data, "tolerance": FLOAT32_INSIDE}
-        rerun = run_case(relaxed)
-        return Verdict("passed", "", relaxed) if rerun["status"] == "passed" else Verdict("failed", rerun["message"], relaxed)
     return Verdict("failed", record["message"], data)

@@ -21,8 +21,9 @@ written back.
   (``from_logits=True``) on the same inputs, for the softmax, sparse and sigmoid
   cross-entropies.
 
-Comparisons use the default tolerance of the dtype; relations involving an op that
-computes in float32 inside (v1 losses, Keras classes) use the float32 one, with that reason.
+Comparisons use the default tolerance of the precision TF's results carry
+(:mod:`harness.precision`): float32's for a float64 relation involving an op that computes
+in float32 inside (v1 losses, Keras classes), and a failure written as a case says so.
 """
 from __future__ import annotations
 
@@ -37,10 +38,11 @@ from harness import inputs, tfbridge
 from harness.compare import compare
 from harness.fuzz import recipes
 from harness.fuzz.engine import search
-from harness.fuzz.judge import FLOAT32_INSIDE, Verdict
+from harness.fuzz.judge import Verdict
 from harness.fuzz.strategies import REAL, UNIT, Gen, array_spec
 from harness.registry import registry
-from harness.tolerances import Tolerance, default_tolerance
+from harness.precision import result_precision
+from harness.tolerances import DEFAULTS, default_tolerance
 
 NN, V1, KERAS = "tf.nn.", "tf.compat.v1.losses.", "tf.keras.losses."
 PROPERTY_DTYPES = ("float32", "float64")
@@ -79,23 +81,21 @@ class Relation:
     rhs: Call
     then: str | None = None
     times: float | None = None
-    float32_inside: bool = False
 
-    def tolerance(self) -> Tolerance:
-        if self.float32_inside and self.dtype == "float64":
-            return default_tolerance("float32")
-        return default_tolerance(self.dtype)
-
-    def case_data(self) -> dict | None:
-        """The relation as a case mapping with ``same_as`` (None when it needs ``times``)."""
+    def case_data(self, precision: str | None = None) -> dict | None:
+        """The relation as a case mapping with ``same_as`` (None when it needs ``times``);
+        ``precision``: the precision TF's results carried, when coarser than ``dtype``
+        (the case then states that precision's tolerance, with the reason)."""
         if self.times is not None:
             return None
         related = self.rhs.as_related()
         if self.then:
             related["then"] = self.then
         data: dict = {"op": self.lhs.op, "dtypes": [self.dtype]}
-        if self.float32_inside and self.dtype == "float64":
-            data["tolerance"] = FLOAT32_INSIDE
+        if precision is not None and precision != self.dtype:
+            rtol, atol = DEFAULTS[precision]
+            data["tolerance"] = {"rtol": rtol, "atol": atol,
+                                 "reason": f"TF's {self.dtype} result has {precision} precision: the op computes in {precision} inside"}
         data["same_as"] = [related]
         if self.lhs.init:
             data["init"] = dict(self.lhs.init)
@@ -123,30 +123,38 @@ def evaluate(call: Call, dtype: str, side: str) -> Any:
     return tfbridge.to_numpy(op.run_tf(tfbridge.tf(), call.init, tf_args))
 
 
-def check_relation(rel: Relation) -> tuple[str, str]:
-    """``(status, message)``: ``passed``; ``invalid`` when TF rejects the inputs (whether
-    the reference rejects them too is for parity fuzzing to judge); or ``failed`` when the
-    relation breaks on either side or the reference raises on inputs TF takes."""
-    problems = []
-    for side in ("tf", "reference"):
-        try:
-            lhs = np.asarray(evaluate(rel.lhs, rel.dtype, side))
-            rhs = np.asarray(evaluate(rel.rhs, rel.dtype, side))
-        except Exception as exc:
-            if side == "tf":
-                return "invalid", f"{rel.label}: TF raised {type(exc).__name__}"
-            problems.append(f"{rel.label} ({side}): raised {type(exc).__name__}: {str(exc).strip()[:300]}")
-            continue
-        wide = rhs.astype(np.float64)
-        if rel.then:
-            wide = np.asarray(getattr(np, rel.then)(wide))
-        if rel.times is not None:
-            wide = wide * rel.times
-        c = compare(lhs.astype(np.float64), wide, rel.tolerance(), check_dtype=False,
-                    names=(rel.lhs.op.rsplit(".", 1)[1], rel.rhs.op.rsplit(".", 1)[1]), header=f"{rel.label} ({side})")
-        if not c.ok:
-            problems.append(c.message)
-    return ("failed", "\n\n".join(problems)) if problems else ("passed", "")
+def check_relation(rel: Relation) -> tuple[str, str, str]:
+    """``(status, message, precision)``: ``passed``; ``invalid`` when TF rejects the inputs
+    (whether the reference rejects them too is for parity fuzzing to judge); or ``failed``
+    when the relation breaks on either side or the reference raises on inputs TF takes.
+    Both sides are compared at the default tolerance of the precision TF's results carry
+    (:func:`harness.precision.result_precision`), returned as ``precision``."""
+    try:
+        tf_pair = [np.asarray(evaluate(call, rel.dtype, "tf")) for call in (rel.lhs, rel.rhs)]
+    except Exception as exc:
+        return "invalid", f"{rel.label}: TF raised {type(exc).__name__}", rel.dtype
+    precision = result_precision(rel.dtype, tf_pair)
+    problems = [_relation_problem(rel, "tf", *tf_pair, precision)]
+    try:
+        ref_pair = [np.asarray(evaluate(call, rel.dtype, "reference")) for call in (rel.lhs, rel.rhs)]
+    except Exception as exc:
+        problems.append(f"{rel.label} (reference): raised {type(exc).__name__}: {str(exc).strip()[:300]}")
+    else:
+        problems.append(_relation_problem(rel, "reference", *ref_pair, precision))
+    problems = [p for p in problems if p]
+    return ("failed" if problems else "passed"), "\n\n".join(problems), precision
+
+
+def _relation_problem(rel: Relation, side: str, lhs: np.ndarray, rhs: np.ndarray, precision: str) -> str:
+    """The comparison's message when ``lhs != then(rhs) * times`` on one side, else ``""``."""
+    wide = rhs.astype(np.float64)
+    if rel.then:
+        wide = np.asarray(getattr(np, rel.then)(wide))
+    if rel.times is not None:
+        wide = wide * rel.times
+    c = compare(lhs.astype(np.float64), wide, default_tolerance(precision), check_dtype=False,
+                names=(rel.lhs.op.rsplit(".", 1)[1], rel.rhs.op.rsplit(".", 1)[1]), header=f"{rel.label} ({side})")
+    return "" if c.ok else c.message
 
 
 # --- drawing inputs --------------------------------------------------------------------
@@ -193,15 +201,13 @@ def sparse_dense(g: Gen) -> list[Relation]:
                  Call(NN + "softmax_cross_entropy_with_logits", {"labels": dense, "logits": x})),
         Relation(f"v1 sparse == dense ({reduction})", g.dtype,
                  Call(V1 + "sparse_softmax_cross_entropy", {"labels": y, "logits": x, "reduction": reduction}),
-                 Call(V1 + "softmax_cross_entropy", {"onehot_labels": dense, "logits": x, "reduction": reduction}),
-                 float32_inside=True),
+                 Call(V1 + "softmax_cross_entropy", {"onehot_labels": dense, "logits": x, "reduction": reduction})),
         Relation("keras sparse == dense (from_logits)", g.dtype,
                  Call(KERAS + "sparse_categorical_crossentropy", {"y_true": y, "y_pred": x, "from_logits": True}),
                  Call(KERAS + "categorical_crossentropy", {"y_true": dense, "y_pred": x, "from_logits": True})),
         Relation("keras classes sparse == dense", g.dtype,
                  Call(KERAS + "SparseCategoricalCrossentropy", {"y_true": y, "y_pred": x}, {"from_logits": True}),
-                 Call(KERAS + "CategoricalCrossentropy", {"y_true": dense, "y_pred": x}, {"from_logits": True}),
-                 float32_inside=True),
+                 Call(KERAS + "CategoricalCrossentropy", {"y_true": dense, "y_pred": x}, {"from_logits": True})),
     ]
 
 
@@ -220,12 +226,11 @@ def nn_v1_keras(g: Gen) -> list[Relation]:
     out = []
     for nn_call, v1_call, keras_call in rels:
         name = nn_call.op.rsplit(".", 1)[1]
-        out.append(Relation(f"{name}: nn == v1", g.dtype, nn_call, v1_call, float32_inside=True))
+        out.append(Relation(f"{name}: nn == v1", g.dtype, nn_call, v1_call))
         out.append(Relation(f"{name}: nn == keras", g.dtype, nn_call, keras_call))
     sigmoid = Call(NN + "sigmoid_cross_entropy_with_logits", {"labels": binary, "logits": x})
     out.append(Relation("sigmoid: nn == v1", g.dtype, sigmoid,
-                        Call(V1 + "sigmoid_cross_entropy", {"multi_class_labels": binary, "logits": x, "reduction": "none"}),
-                        float32_inside=True))
+                        Call(V1 + "sigmoid_cross_entropy", {"multi_class_labels": binary, "logits": x, "reduction": "none"})))
     row = {"labels": binary[0], "logits": x[0]}
     out.append(Relation("sigmoid: keras == mean of nn (one row)", g.dtype,
                         Call(KERAS + "binary_crossentropy", {"y_true": row["labels"], "y_pred": row["logits"], "from_logits": True}),
@@ -249,8 +254,7 @@ def v1_unit_weights(op_name: str) -> Callable[[Gen], list[Relation] | None]:
             shape = shape[:1] + (1,) * (len(shape) - 1)
         ones = array_spec(np.ones(shape))
         return [Relation(f"{op_name.rsplit('.', 1)[1]}: weights=ones{list(shape)} == unweighted", g.dtype,
-                         Call(op_name, {**args, "weights": ones}), Call(op_name, {**args, "weights": 1.0}),
-                         float32_inside=True)]
+                         Call(op_name, {**args, "weights": ones}), Call(op_name, {**args, "weights": 1.0}))]
 
     return draw
 
@@ -284,7 +288,7 @@ def keras_sum_mean(op_name: str) -> Callable[[Gen], list[Relation] | None]:
         return [Relation(f"{op.name.rsplit('.', 1)[1]}: sum == sum_over_batch_size x {count}", g.dtype,
                          Call(op_name, example.args, {**init, "reduction": "sum"}),
                          Call(op_name, example.args, {**init, "reduction": "sum_over_batch_size"}),
-                         times=float(count), float32_inside=True)]
+                         times=float(count))]
 
     return draw
 
@@ -335,9 +339,9 @@ def _check_all(relations: list[Relation] | None) -> Verdict:
     if relations is None:
         return Verdict("invalid", "", {})
     for rel in relations:
-        status, message = check_relation(rel)
+        status, message, precision = check_relation(rel)
         if status != "passed":
-            return Verdict(status, message, rel.case_data() or {"relation": rel.label})
+            return Verdict(status, message, rel.case_data(precision) or {"relation": rel.label})
     return Verdict("passed", "", {})
 
 

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from harness.report import svg
 from harness.report.fmt import depth, fmt_num, fmt_value, index_text
 from harness.report.ledger import Errors, as_float, element_errors, leaves
+from harness.tolerances import Tolerance
 
 GRID_MAX_ROWS = 64
 GRID_MAX_COLS = 32
@@ -202,7 +203,7 @@ def build_grid(case: Mapping[str, Any], source: DiffSource | None = None) -> dic
             tol = as_float(_at(allowed, index)) if allowed is not None else None
             if tol is None and (atol is not None or rtol is not None):
                 f = as_float(tf_value)
-                tol = (atol or 0.0) + (rtol or 0.0) * (abs(f) if f is not None and math.isfinite(f) else 0.0)
+                tol = Tolerance(rtol or 0.0, atol or 0.0).allowed(f if f is not None and math.isfinite(f) else 0.0)
             if tol and err is not None:
                 share = err / tol
                 title.append(f"tolerance {fmt_num(tol)} ({fmt_num(share, 2)}× tol)")

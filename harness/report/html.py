@@ -42,15 +42,14 @@ from harness.report.diffview import GRID_1D_WIDTH, GRID_MAX_COLS, GRID_MAX_ROWS,
 from harness.report.fmt import (OUTPUT_MAX_CHARS, fmt_num, fmt_ratio, fmt_time, fmt_value,  # noqa: F401
                                 format_array, index_text, shorten, sort_key)
 from harness.report.ledger import as_float as _as_float
+from harness.vocab import BROKEN_STATUSES, STATUSES_BY_SEVERITY
 
-STATUSES = ("failed", "crashed", "timeout", "error", "xpassed", "xfailed", "skipped", "passed")
+STATUSES = STATUSES_BY_SEVERITY
 """Every case status, most alarming first (the table's default order)."""
 
-EXPANDED_STATUSES = frozenset({"failed", "crashed", "timeout", "error", "xpassed"})
+EXPANDED_STATUSES = frozenset({*BROKEN_STATUSES, "error", "xpassed"})
 """Statuses whose detail block is shown open at the top of the page."""
 
-BROKEN_STATUSES = ("failed", "crashed", "timeout")
-"""Statuses that fail the run (``error`` is invalid input, reported on its own)."""
 
 INPUT_MAX_CHARS = 240
 """Inputs longer than this (written out arrays) are shortened in the case detail."""
@@ -62,7 +61,7 @@ BASELINE_LABELS = ("new-failure", "fixed", "still-failing", "new-case", "unchang
 BASELINE_WORDS = {"new-failure": ("new failure", "new failures"), "fixed": ("fixed", "fixed"),
                   "still-failing": ("still failing", "still failing"), "new-case": ("new case", "new cases"),
                   "unchanged": ("unchanged", "unchanged")}
-FAILING_STATUSES = frozenset({"failed", "crashed", "timeout"})
+FAILING_STATUSES = frozenset(BROKEN_STATUSES)
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "index.html.j2"

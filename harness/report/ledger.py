@@ -30,8 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from harness.precision import possible_precisions
+from harness.tolerances import DEFAULTS, Tolerance, ulp_distance
+from harness.vocab import FLOAT_DTYPES
+
 LOOSE_FACTOR = 100.0
-FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
 def as_float(x: Any) -> float | None:
@@ -86,21 +89,19 @@ class Errors:
     def ulp(self) -> np.ndarray | None:
         if self.dtype not in FLOAT_DTYPES:
             return None
-        from harness.compare import ulp_distance
-
         return ulp_distance(self.actual, self.desired, self.dtype)
 
     def allowed(self, rtol: float, atol: float) -> np.ndarray:
         with np.errstate(invalid="ignore"):
-            return atol + rtol * np.abs(self.desired)
+            return Tolerance(rtol, atol).allowed(self.desired)
 
     def mismatch(self, rtol: float | None, atol: float | None, ulp: int | None) -> np.ndarray:
         """Elements that fail: a NaN/inf at another position, or beyond the tolerance."""
         positional = ~self.finite & (self.abs != 0)
-        if ulp is not None and self.ulp is not None:
-            beyond = self.ulp > ulp
-        else:
-            beyond = self.abs > self.allowed(rtol or 0.0, atol or 0.0)
+        distances = self.ulp if ulp is not None else None
+        tol = Tolerance(rtol or 0.0, atol or 0.0, ulp=ulp if distances is not None else None)
+        with np.errstate(invalid="ignore"):
+            beyond = ~tol.within(self.abs, self.desired, distances)
         return positional | (self.finite & beyond)
 
 
@@ -182,11 +183,12 @@ def _closest_to_failing(actual: list[float], desired: list[float], rtol: float, 
     ``None`` (use the NumPy version) when no element is finite on both sides or a share is NaN.
     """
     isfinite = math.isfinite
+    allowed_at = Tolerance(rtol, atol).allowed
     rows = []  # (share of the allowed error, error, allowed error) of each finite element
     for x, y in zip(actual, desired):
         if isfinite(x) and isfinite(y):
             err = 0.0 if x == y else abs(x - y)
-            allowed = atol + rtol * abs(y)
+            allowed = allowed_at(y)
             share = 0.0 if err == 0 else err / allowed if allowed else math.inf
             if share != share:
                 return None
@@ -226,17 +228,11 @@ def _ratio(allowed: float, observed: float | None) -> float | None:
     return allowed / observed
 
 
-COARSER = {"float64": ("float64", "float32", "float16", "bfloat16"), "float32": ("float32", "float16", "bfloat16"),
-           "float16": ("float16", "bfloat16"), "bfloat16": ("bfloat16",)}
-"""A dtype and the dtypes coarser than it: when TF returns a coarser dtype than the case's, the
-runner compares at that dtype's default (with a warning, without a reason)."""
-
-
 def default_tolerances(dtype: str | None) -> list[tuple[float, float]]:
-    """``(rtol, atol)`` defaults that may apply to a case of ``dtype``."""
-    from harness.tolerances import DEFAULTS
-
-    return [DEFAULTS[d] for d in COARSER.get(str(dtype), ()) if d in DEFAULTS]
+    """``(rtol, atol)`` defaults that may apply to a case of ``dtype``: its own and those of
+    each precision TF's result may carry (:func:`harness.precision.possible_precisions`; the
+    runner compares at that precision's default, with a warning, without a reason)."""
+    return [DEFAULTS[d] for d in possible_precisions(dtype)]
 
 
 def override(case: Mapping[str, Any]) -> tuple[bool, str]:

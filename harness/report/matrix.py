@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-DTYPE_ORDER = ("float16", "bfloat16", "float32", "float64")
-MODE_ORDER = ("eager", "function", "xla")
+from harness.vocab import FLOAT_DTYPES, MODES
+
+DTYPE_ORDER = FLOAT_DTYPES
+MODE_ORDER = MODES
 
 
 def case_mode(case: Mapping[str, Any]) -> str:

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from harness import atomicio
+from harness.vocab import STATUSES
 
 SCHEMA_VERSION = 1
-STATUSES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "crashed", "timeout")
 
 
 def _cpu() -> tuple[str, list[str]]:
