@@ -4,16 +4,30 @@
 
 Compares the case ids, each case's keys and values, the summary, warnings and coverage;
 ignores what depends on the machine or on how cases were spread over workers: ``run``,
-``environment``, timings (``time_reference_s``, ``time_tf_s``, ``cost``) and ``tf_traces``.
+``environment``, timings (``time_reference_s``, ``time_tf_s``, ``cost``), ``tf_traces`` and
+the number in TF's traced-function names (``[Op:__inference_call_15915]``), which counts the
+functions the worker process traced before.
 Exit status 0 when they match, 1 with the first differences listed otherwise.
 """
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 IGNORED_TOP = {"run", "environment"}
 IGNORED_CASE = {"time_reference_s", "time_tf_s", "cost", "tf_traces"}
+_TRACED = re.compile(r"(__inference_\w+?_)\d+")
+
+
+def _normal(value):
+    if isinstance(value, str):
+        return _TRACED.sub(r"\1N", value)
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items()}
+    return value
 
 
 def differences(before: dict, after: dict, limit: int = 20) -> list[str]:
@@ -30,7 +44,7 @@ def differences(before: dict, after: dict, limit: int = 20) -> list[str]:
         if [k for k in a if k not in IGNORED_CASE] != [k for k in b if k not in IGNORED_CASE]:
             out.append(f"{case_id}: keys differ: {sorted(set(a) ^ set(b))} (or their order)")
         for key in sorted((set(a) | set(b)) - IGNORED_CASE):
-            if a.get(key) != b.get(key):
+            if _normal(a.get(key)) != _normal(b.get(key)):
                 out.append(f"{case_id}: {key}: {str(a.get(key))[:200]} != {str(b.get(key))[:200]}")
     return out[:limit] + ([f"... {len(out) - limit} more"] if len(out) > limit else [])
 
