@@ -323,7 +323,7 @@ def overhead() -> dict:
     tfbridge.tf()
     rows = []
     for exp in (e for e in _simple_expanded() if e.mode == "eager"):
-        status = run_expanded(exp, timing_repeats=0)["status"]
+        status = run_expanded(exp, timing_repeats=0).status
         check = median_time(lambda: run_expanded(exp, timing_repeats=0), OVERHEAD_REPEATS)
         ref_call, tf_call = _bare_calls(exp)
         ref_call(), tf_call()
@@ -352,7 +352,7 @@ def modes() -> dict:
     per_case: dict[str, dict] = {}
     for exp in _simple_expanded():
         t0 = time.perf_counter()
-        status = run_expanded(exp, timing_repeats=0)["status"]
+        status = run_expanded(exp, timing_repeats=0).status
         first = time.perf_counter() - t0
         warm = median_time(lambda: run_expanded(exp, timing_repeats=0), MODE_REPEATS)
         per_case.setdefault(exp.case.id, {})[exp.mode] = {"first_check_s": first, "later_check_s": warm,

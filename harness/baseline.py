@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.result import CaseResult
 from harness.vocab import BAD_STATUSES
 
 BAD = BAD_STATUSES
@@ -37,21 +38,22 @@ def label(status: str, before: str | None) -> str:
     return "fixed" if before in BAD else "unchanged"
 
 
-def classify(cases: list[dict], before: dict[str, str]) -> dict[str, int]:
+def classify(cases: list[CaseResult], before: dict[str, str]) -> dict[str, int]:
+    """Set each case's ``baseline`` label; the count of each label."""
     counts = dict.fromkeys(LABELS, 0)
     for case in cases:
-        case["baseline"] = label(case["status"], before.get(case["id"]))
-        counts[case["baseline"]] += 1
+        case.baseline = label(case.status, before.get(case.id))
+        counts[case.baseline] += 1
     return counts
 
 
-def exit_code(cases: list[dict], fail_on: str = "any") -> int:
+def exit_code(cases: list[CaseResult], fail_on: str = "any") -> int:
     """2 when input was invalid (always: a baseline does not make bad input acceptable),
     1 when a case failed, else 0; with ``fail_on="new"`` only cases that are bad and new
     (``new-failure``, or a ``new-case`` that fails) count as failed."""
-    if any(c["status"] == "error" for c in cases):
+    if any(c.status == "error" for c in cases):
         return 2
-    counted = [c for c in cases if c["status"] in BAD]
+    counted = [c for c in cases if c.status in BAD]
     if fail_on == "new":
-        counted = [c for c in counted if c.get("baseline") in ("new-failure", "new-case")]
+        counted = [c for c in counted if c.baseline in ("new-failure", "new-case")]
     return 1 if counted else 0

@@ -28,6 +28,7 @@ import pytest
 from harness import atomicio
 from harness.loader import CASE_SUFFIXES, CaseError, load_file
 from harness.report import results as results_mod
+from harness.result import CaseResult
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -117,7 +118,7 @@ class CaseFile(pytest.File):
 
 
 class _HarnessItem(pytest.Item):
-    result: dict | None = None
+    result: CaseResult | None = None
 
     def repr_failure(self, excinfo, style=None):
         if excinfo.errisinstance(CaseFailed):
@@ -138,16 +139,13 @@ class InvalidItem(_HarnessItem):
         raise CaseFailed(str(self.error))
 
 
-def invalid_record(err: CaseError) -> dict:
+def invalid_record(err: CaseError, **fields) -> CaseResult:
+    """The result of a case that could not run: ``invalid_input`` unless the harness failed."""
     from harness.runner import repro_command
 
-    return {
-        "id": err.case_id or f"{err.path}:{err.line}", "base_id": err.case_id, "params": {}, "file": err.path,
-        "line": err.line, "op": None, "dtype": None, "status": "error", "message": str(err),
-        "max_abs_err": None, "max_rel_err": None, "max_ulp": None, "rtol": None, "atol": None,
-        "time_reference_s": None, "time_tf_s": None,
-        "repro": repro_command(err.path), "invalid_input": True,
-    }
+    fields = {"case_id": err.case_id or f"{err.path}:{err.line}", "invalid_input": True, **fields}
+    return CaseResult.not_run(status="error", message=str(err), base_id=err.case_id, file=err.path, line=err.line,
+                              repro=repro_command(err.path), **fields)
 
 
 class CaseItem(_HarnessItem):
@@ -180,17 +178,17 @@ class CaseItem(_HarnessItem):
                                            strict=self.config.getoption("harness_strict"), tf_side=tf_side)
         except Exception as exc:
             detail = traceback.format_exc() if self.config.getoption("harness_debug") else f"{type(exc).__name__}: {exc}"
-            self.result = {**invalid_record(CaseError(exp.case.display_path, exp.case.line, "(harness)",
-                                                       f"internal error while running {exp.id}: {detail}",
-                                                       "rerun with --debug for the traceback", exp.case.id)),
-                           "id": exp.id, "op": exp.op.name, "dtype": exp.dtype, "invalid_input": False}
-            raise CaseFailed(self.result["message"]) from None
-        status, message = self.result["status"], self.result["message"]
+            self.result = invalid_record(CaseError(exp.case.display_path, exp.case.line, "(harness)",
+                                                   f"internal error while running {exp.id}: {detail}",
+                                                   "rerun with --debug for the traceback", exp.case.id),
+                                         case_id=exp.id, op=exp.op.name, dtype=exp.dtype, invalid_input=False)
+            raise CaseFailed(self.result.message) from None
+        status, message = self.result.status, self.result.message
         if status == "skipped":
             pytest.skip(message)
         if status in ("failed", "error"):
             where = f"{exp.case.display_path}:{exp.case.line}: {exp.id} ({exp.op.name}, {exp.dtype})"
-            raise CaseFailed(f"{where}\n{message}\nrepro: {self.result['repro']}")
+            raise CaseFailed(f"{where}\n{message}\nrepro: {self.result.repro}")
 
 
 def _marker_path(markers: str, nodeid: str) -> Path:
@@ -258,16 +256,16 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     rep = outcome.get_result()
     if call.when != "call" or not isinstance(item, _HarnessItem) or item.result is None:
         return
-    rep.harness = item.result
-    status = item.result["status"]
-    if status == "xfailed":
-        rep.outcome, rep.wasxfail, rep.longrepr = "skipped", item.result.get("xfail_reason") or "", None
-    elif status == "xpassed":
-        rep.outcome, rep.wasxfail = "passed", item.result.get("xfail_reason") or ""
+    result = item.result
+    rep.harness = result.to_record()  # travels from an xdist worker to the controller
+    if result.status == "xfailed":
+        rep.outcome, rep.wasxfail, rep.longrepr = "skipped", result.xfail_reason or "", None
+    elif result.status == "xpassed":
+        rep.outcome, rep.wasxfail = "passed", result.xfail_reason or ""
     if isinstance(item, CaseItem):
         for key in ("op", "dtype", "status", "max_abs_err", "max_ulp"):
-            item.user_properties.append((key, str(item.result.get(key))))
-        item.user_properties.append(("location", f"{item.result['file']}:{item.result['line']}"))
+            item.user_properties.append((key, str(getattr(result, key))))
+        item.user_properties.append(("location", f"{result.file}:{result.line}"))
         rep.user_properties = list(item.user_properties)
 
 
@@ -316,7 +314,7 @@ class _Session:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.results: list[dict] = []
+        self.results: list[CaseResult] = []
         self.started = dt.datetime.now(dt.timezone.utc)
         self.t0 = time.perf_counter()
         self.written: list[Path] = []
@@ -368,11 +366,11 @@ class _Session:
     def pytest_runtest_logreport(self, report) -> None:
         record = getattr(report, "harness", None)
         if record is not None and report.when == "call":
-            self.results.append(record)
+            self.results.append(CaseResult.from_record(record))
         elif report.when == "???" and report.failed:  # an xdist worker died while running this item
             self.results.append(self._crash_record(report.nodeid))
 
-    def _crash_record(self, nodeid: str) -> dict:
+    def _crash_record(self, nodeid: str) -> CaseResult:
         from harness.runner import repro_command
 
         rel, _, case_id = nodeid.partition("::")
@@ -385,12 +383,8 @@ class _Session:
         message = (f"{path}:{line}: {case_id} ran past the {timeout:g} s timeout; its worker was stopped and the run went on"
                    if timed_out else
                    f"{path}:{line}: {case_id} crashed its worker process (a TF abort or segfault?); the run went on")
-        return {
-            "id": case_id, "base_id": base, "params": {}, "file": path, "line": line, "op": None, "dtype": None,
-            "status": "timeout" if timed_out else "crashed", "message": message,
-            "max_abs_err": None, "max_rel_err": None, "max_ulp": None, "rtol": None, "atol": None,
-            "time_reference_s": None, "time_tf_s": None, "repro": repro_command(path, case_id),
-        }
+        return CaseResult.not_run(case_id, "timeout" if timed_out else "crashed", message, base_id=base, file=path,
+                                  line=line, repro=repro_command(path, case_id))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session, exitstatus) -> None:
@@ -416,7 +410,7 @@ class _Session:
             self._write(Path(report_dir), interrupted)
 
     def _write(self, report_dir: Path, interrupted: bool) -> None:
-        warnings = [w for r in self.results for w in r.get("warnings", [])] + self.run_warnings
+        warnings = [w for r in self.results for w in r.warnings] + self.run_warnings
         if not self.results:
             warnings.append("no cases were collected: check the paths and the -k expression")
         run = {
@@ -456,11 +450,11 @@ class _Session:
         if self.is_worker or not self.results:
             return
         tr = terminalreporter
-        lost = [r for r in self.results if r["status"] in ("crashed", "timeout")]
+        lost = [r for r in self.results if r.status in ("crashed", "timeout")]
         if lost:
             tr.section("crashes and timeouts", sep="-", red=True)
-            for r in sorted(lost, key=lambda r: (r["file"], r["line"])):
-                tr.write_line(r["message"].splitlines()[0])
+            for r in sorted(lost, key=lambda r: (r.file, r.line)):
+                tr.write_line(r.message.splitlines()[0])
         if self.baseline_counts is not None:
             counts = ", ".join(f"{n} {label}" for label, n in self.baseline_counts.items())
             fail_on = self.config.getoption("harness_fail_on")

@@ -25,6 +25,7 @@ from harness.compare import Comparison, common_dtype, compare
 from harness.expand import Expanded
 from harness.goldens.store import GoldenError
 from harness.registry import OpSpec, get_op
+from harness.result import CaseResult
 from harness.tolerances import DEFAULTS, Tolerance, default_tolerance, grad_tolerance, resolve_tolerance
 from harness.vocab import LOW_PRECISION, MODES
 
@@ -547,7 +548,7 @@ class CaseRun:
                        "max_abs_err": rec["max_abs_err"]}
             self.checks.append(rec)
 
-    def _finish(self, status: str, message: str) -> dict:
+    def _finish(self, status: str, message: str) -> CaseResult:
         rec = self.record
         self.cost.update(check_s=time.perf_counter() - self._started - self.cost["timing_s"],
                          traced=tfexec.TRACES.total() > self._traces_before)
@@ -562,7 +563,7 @@ class CaseRun:
         for c in rec["checks"]:
             if isinstance(c.get("worst_index"), tuple):
                 c["worst_index"] = list(c["worst_index"])
-        return rec
+        return CaseResult(**rec)
 
     def _decisive_check(self) -> dict | None:
         """The check whose errors the case reports: ``reference vs tf`` unless it passed and
@@ -575,7 +576,7 @@ class CaseRun:
 
 
 def run_expanded(exp: Expanded, *, timing_repeats: int = TIMING_REPEATS, strict: bool = False,
-                 tf_side: Any = None) -> dict:
+                 tf_side: Any = None) -> CaseResult:
     return CaseRun(exp, timing_repeats=timing_repeats, strict=strict, tf_side=tf_side).run()
 
 

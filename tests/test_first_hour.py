@@ -57,7 +57,7 @@ def _run_cases(tmp_path: Path, name: str, text: str, **kw) -> list[dict]:
     path.write_text(text)
     loaded = load_file(path)
     assert loaded.errors == [], [str(e) for e in loaded.errors]
-    return [run_expanded(e, timing_repeats=0, **kw) for c in loaded.cases for e in expand(c)]
+    return [run_expanded(e, timing_repeats=0, **kw).to_record() for c in loaded.cases for e in expand(c)]
 
 
 @pytest.fixture(scope="module")

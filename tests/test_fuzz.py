@@ -191,12 +191,12 @@ def test_planted_bug_is_found_shrunk_written_and_reproduced(tmp_path, monkeypatc
     loaded = load_file(path)
     assert not loaded.errors, [str(e) for e in loaded.errors]
     [expanded] = expand(loaded.cases[0])
-    assert run_expanded(expanded, timing_repeats=0)["status"] == "failed"
+    assert run_expanded(expanded, timing_repeats=0).status == "failed"
 
     monkeypatch.undo()
     assert get_op(SPARSE).reference is op.reference
     [expanded] = expand(load_file(path).cases[0])
-    assert run_expanded(expanded, timing_repeats=0)["status"] == "passed"
+    assert run_expanded(expanded, timing_repeats=0).status == "passed"
     proc = cli("verify", str(path), "-n", "0", "--report-dir", str(tmp_path / "reports"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

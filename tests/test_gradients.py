@@ -33,8 +33,8 @@ def run_case(write_case, text):
 def test_sparse_xent_gradient_matches_tf_in_every_mode(write_case):
     results = run_case(write_case, CASE.format(op="tf.nn.sparse_softmax_cross_entropy_with_logits",
                                                labels="{random: integers, low: 0, high: 4, shape: [6]}"))
-    assert [r["status"] for r in results] == ["passed"] * 4, [r["message"] for r in results]
-    assert all(any(c["name"].startswith("grad logits") for c in r["checks"]) for r in results)
+    assert [r.status for r in results] == ["passed"] * 4, [r.message for r in results]
+    assert all(any(c["name"].startswith("grad logits") for c in r.checks) for r in results)
 
 
 def test_a_wrong_analytic_gradient_is_caught_with_its_worst_index(write_case, monkeypatch):
@@ -50,12 +50,12 @@ def test_a_wrong_analytic_gradient_is_caught_with_its_worst_index(write_case, mo
 
     monkeypatch.setitem(registry()._ops, op.name, dataclasses.replace(op, grad=wrong))
     results = run_case(write_case, CASE.format(op=op.name, labels="{one_hot: [0, 1, 2, 3, 0, 1], depth: 4}"))
-    assert {r["status"] for r in results} == {"failed"}
+    assert {r.status for r in results} == {"failed"}
     for r in results:
-        check = next(c for c in r["checks"] if c["name"].startswith("grad logits"))
+        check = next(c for c in r.checks if c["name"].startswith("grad logits"))
         assert not check["ok"] and check["worst_index"] == [2, 1]
-        assert "Worst index: (2, 1)" in r["message"]
-        assert r["grad_method"] == "analytic"
+        assert "Worst index: (2, 1)" in r.message
+        assert r.grad_method == "analytic"
 
 
 def test_finite_differences_are_accurate_for_a_smooth_op():
@@ -76,7 +76,7 @@ def test_function_mode_reuses_one_trace_across_cases_of_one_signature(write_case
         f"    args: {{logits: {{random: normal, shape: [5, 7], seed: {i}}}}}\n" for i in range(4))
     before = sum(n for k, n in tfexec.TRACES.items() if k[0] == "tf.nn.log_softmax" and k[3] == "function")
     results = run_case(write_case, text)
-    assert [r["status"] for r in results] == ["passed"] * 4
+    assert [r.status for r in results] == ["passed"] * 4
     after = sum(n for k, n in tfexec.TRACES.items() if k[0] == "tf.nn.log_softmax" and k[3] == "function")
     assert after - before <= 1
 
@@ -92,14 +92,14 @@ cases:
     expect: {xla: [.nan, 0.4643688]}
 """
     results = run_case(write_case, text)
-    assert [r["status"] for r in results] == ["passed", "passed"], [r["message"] for r in results]
+    assert [r.status for r in results] == ["passed", "passed"], [r.message for r in results]
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_low_precision_dtypes_run(write_case, dtype):
     text = f"cases:\n  - id: lp\n    op: tf.nn.softmax\n    dtypes: [{dtype}]\n    args: {{logits: [[1.0, 2.0, 3.0]]}}\n"
     (result,) = run_case(write_case, text)
-    assert result["status"] in ("passed", "skipped"), result["message"]
+    assert result.status in ("passed", "skipped"), result.message
 
 
 def test_arbitration_names_the_side_further_from_the_exact_value(write_case, monkeypatch):
@@ -114,7 +114,7 @@ def test_arbitration_names_the_side_further_from_the_exact_value(write_case, mon
     monkeypatch.setitem(registry()._ops, op.name, dataclasses.replace(op, reference=sloppy))
     text = "cases:\n  - id: a\n    op: tf.nn.log_softmax\n    args: {logits: {random: normal, shape: [4, 6], scale: 3.0}}\n"
     (result,) = run_case(write_case, text)
-    assert result["status"] == "failed"
-    verdict = result["arbitration"]
+    assert result.status == "failed"
+    verdict = result.arbitration
     assert verdict["closer"] == "tf" and verdict["reference_ulp"] > verdict["tf_ulp"]
     assert verdict["verdict"].startswith("the reference is off by")

@@ -4,6 +4,7 @@ import time
 
 from harness.baseline import classify, exit_code, label
 from harness.report.merge import merge
+from harness.result import CaseResult
 
 CASES = """\
 defaults:
@@ -79,11 +80,11 @@ def test_baseline_labels_and_fail_on_new(cli, write_case, tmp_path):
 
 
 def test_fail_on_new_ignores_known_failures():
-    cases = [{"id": "a", "status": "failed"}, {"id": "b", "status": "passed"}]
+    cases = [CaseResult("a", "failed"), CaseResult("b", "passed")]
     classify(cases, {"a": "failed", "b": "passed"})
     assert exit_code(cases, "new") == 0 and exit_code(cases, "any") == 1
     assert label("error", None) == "new-case"
-    cases = [{"id": "c", "status": "error"}]
+    cases = [CaseResult("c", "error")]
     classify(cases, {})
     assert exit_code(cases, "new") == 2
 

@@ -32,10 +32,10 @@ def test_ulp_diff_grid_marks_exactly_the_elements_beyond_the_allowed_ulps():
     path = Path("cases/ulp-grid.yaml")
     [exp] = expand(Case(id="ulp-grid", op=OP, data=data, path=path, display_path=str(path), line=1))
     record = run_expanded(exp, timing_repeats=0)
-    assert record["status"] == "failed" and "Mismatched elements: 3 / 6" in record["message"]
+    assert record.status == "failed" and "Mismatched elements: 3 / 6" in record.message
     beyond = (STEPS > 2).tolist()
-    assert record["diff"]["mismatch"] == beyond
-    assert all(err > 0 for err in record["diff"]["abs_err"][1:])  # within the ULPs, yet not equal
+    assert record.diff["mismatch"] == beyond
+    assert all(err > 0 for err in record.diff["abs_err"][1:])  # within the ULPs, yet not equal
     grid = build_grid(record)
     marked = ["mm" in cell["cls"].split() for row in grid["rows"] for cell in row["cells"] if cell]
     assert marked == beyond and grid["mismatches"] == 3

@@ -19,6 +19,7 @@ from pathlib import Path
 from harness.expand import expand
 from harness.loader import Case
 from harness.registry import get_op
+from harness.result import CaseResult
 from harness.runner import run_expanded
 
 PROBE_ID = "fuzz-probe"
@@ -45,32 +46,32 @@ def probe_case(data: dict) -> Case:
     return Case(id=PROBE_ID, op=get_op(data["op"]), data=data, path=PROBE_PATH, display_path=str(PROBE_PATH), line=1)
 
 
-def run_case(data: dict) -> dict:
+def run_case(data: dict) -> CaseResult:
     """The runner's record for one in-memory case mapping (one dtype)."""
     [expanded] = expand(probe_case(data))
     return run_expanded(expanded, timing_repeats=0)
 
 
-def _failed(record: dict, name: str) -> dict | None:
-    return next((c for c in record["checks"] if c["name"] == name and not c["ok"]), None)
+def _failed(record: CaseResult, name: str) -> dict | None:
+    return next((c for c in record.checks if c["name"] == name and not c["ok"]), None)
 
 
-def _tf_error_class(record: dict) -> str:
+def _tf_error_class(record: CaseResult) -> str:
     """The class name of TF's exception, from the runner's ``Class: message`` output."""
-    return str(record["outputs"]["tf"]).split(":", 1)[0].strip()
+    return str(record.outputs["tf"]).split(":", 1)[0].strip()
 
 
 def judge(data: dict) -> Verdict:
     """Run the case mapping ``data`` (``op``, ``dtypes``, ``args``, ``init``) and judge it."""
     record = run_case(data)
-    if record["status"] == "error":
-        return Verdict("invalid", record["message"], data)
-    if record["status"] == "passed":
+    if record.status == "error":
+        return Verdict("invalid", record.message, data)
+    if record.status == "passed":
         return Verdict("passed", "", data)
     if _failed(record, "tf runs"):
         with_error = {**data, "expect_error": _tf_error_class(record)}
         rerun = run_case(with_error)
-        if rerun["status"] == "passed":
+        if rerun.status == "passed":
             return Verdict("agreed-error", "", with_error)
-        return Verdict("failed", rerun["message"], with_error)
-    return Verdict("failed", record["message"], data)
+        return Verdict("failed", rerun.message, with_error)
+    return Verdict("failed", record.message, data)

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from harness.report import svg
 from harness.report.fmt import depth, fmt_num, fmt_value, index_text
 from harness.report.ledger import Errors, as_float, element_errors, leaves
+from harness.result import CaseResult, as_result
 from harness.tolerances import Tolerance
 
 GRID_MAX_ROWS = 64
@@ -46,19 +47,20 @@ class DiffSource:
     histogram: bool = True  # False when the tolerance that judged the pair is not in the results
 
 
-def _ulp(case: Mapping[str, Any]) -> int | None:
-    ulp = case.get("ulp")
+def _ulp(ulp: Any) -> int | None:
+    """A ULP tolerance as written in the results (None when there is none)."""
     return int(ulp) if isinstance(ulp, (int, float)) and not isinstance(ulp, bool) else None
 
 
-def diff_source(case: Mapping[str, Any]) -> DiffSource:
-    outputs = case.get("outputs") if isinstance(case.get("outputs"), Mapping) else {}
-    checks = [c for c in case.get("checks") or [] if isinstance(c, Mapping)]
+def diff_source(case: CaseResult | Mapping[str, Any]) -> DiffSource:
+    case = as_result(case)
+    outputs = case.outputs if isinstance(case.outputs, Mapping) else {}
+    checks = [c for c in case.checks or [] if isinstance(c, Mapping)]
     failing = [c for c in checks if c.get("ok") is False]
-    value = DiffSource("output", outputs.get("reference"), outputs.get("tf"), None, as_float(case.get("rtol")),
-                       as_float(case.get("atol")), _ulp(case))
+    value = DiffSource("output", outputs.get("reference"), outputs.get("tf"), None, as_float(case.rtol),
+                       as_float(case.atol), _ulp(case.ulp))
     grads = outputs.get("grads") if isinstance(outputs.get("grads"), Mapping) else {}
-    grad_tol = case.get("grad_tolerance") if isinstance(case.get("grad_tolerance"), Mapping) else {}
+    grad_tol = case.grad_tolerance if isinstance(case.grad_tolerance, Mapping) else {}
     for check in failing:
         name = str(check.get("name", ""))
         if name.startswith("reference vs tf"):
@@ -71,8 +73,8 @@ def diff_source(case: Mapping[str, Any]) -> DiffSource:
                               as_float(grad_tol.get("rtol")), as_float(grad_tol.get("atol")), None)
         if name in ("expect vs tf", "expect vs reference") and "expect" in outputs:
             side = name.split()[-1]
-            tol = case.get("expect_tolerance")  # the tolerance that judged it (older results lack it)
-            rtol, atol, ulp = ((as_float(tol.get("rtol")), as_float(tol.get("atol")), _ulp(tol))
+            tol = case.expect_tolerance  # the tolerance that judged it (older results lack it)
+            rtol, atol, ulp = ((as_float(tol.get("rtol")), as_float(tol.get("atol")), _ulp(tol.get("ulp")))
                                if isinstance(tol, Mapping) else (value.rtol, value.atol, value.ulp))
             return DiffSource("output against the published value", outputs.get(side), outputs.get("expect"), check,
                               rtol, atol, ulp, names=("TF" if side == "tf" else side, "expected"),
@@ -162,13 +164,14 @@ def _window(size: int, limit: int, focus: int | None) -> tuple[int, int]:
     return start, start + limit
 
 
-def build_grid(case: Mapping[str, Any], source: DiffSource | None = None) -> dict | None:
+def build_grid(case: CaseResult | Mapping[str, Any], source: DiffSource | None = None) -> dict | None:
     """The element diff as rows of cells, or ``None`` when there is no 1-D/2-D diff.
 
     Each cell's tolerance is that element's allowed error (``diff.allowed`` when the runner
     wrote it, else ``atol + rtol * |tf|``), so the colour tells how close it came to failing.
     """
-    diff = case.get("diff")
+    case = as_result(case)
+    diff = case.diff
     if not isinstance(diff, Mapping):
         return None
     abs_err = diff.get("abs_err")
@@ -181,7 +184,7 @@ def build_grid(case: Mapping[str, Any], source: DiffSource | None = None) -> dic
     worst = tuple(worst) if isinstance(worst, list) and len(worst) == ndim else None
     prefix, shape = _leaf_prefix(diff.get("leaf")), _shape(abs_err)
     rtol, atol = source.rtol, source.atol
-    dtype = case.get("dtype")
+    dtype = case.dtype
     reference_at = _indexer(source.reference, prefix, ndim, shape)
     tf_at = _indexer(source.tf, prefix, ndim, shape)
 
@@ -256,21 +259,22 @@ def build_grid(case: Mapping[str, Any], source: DiffSource | None = None) -> dic
 _MISMATCHED = re.compile(r"Mismatched elements: ([^\n]+)")
 
 
-def headline(case: Mapping[str, Any], source: DiffSource) -> dict:
+def headline(case: CaseResult | Mapping[str, Any], source: DiffSource) -> dict:
     """The failure in one line: the worst element, both values and by how much.
 
     ``element`` is ``None`` when the failure is not about an element (TF raised, shapes
     differ, an identity check failed); ``summary`` then carries the first line of the message.
     """
-    dtype = case.get("dtype")
+    case = as_result(case)
+    dtype = case.dtype
     check = source.check or {}
-    diff = case.get("diff") if isinstance(case.get("diff"), Mapping) else {}
+    diff = case.diff if isinstance(case.diff, Mapping) else {}
     worst = diff.get("worst_index") if diff else None
     if not isinstance(worst, list):
         worst = check.get("worst_index")
     leaf = diff.get("leaf") or check.get("leaf") or ""
     prefix = _leaf_prefix(leaf)
-    message = str(check.get("message") or case.get("message") or "")
+    message = str(check.get("message") or case.message or "")
     count = _MISMATCHED.search(message)
     out = {"what": source.what + (f" {leaf}" if prefix else ""), "check": str(check.get("name") or ""),
            "names": source.names,
@@ -312,11 +316,12 @@ def _first_line(message: str) -> str:
     return ""
 
 
-def histogram(case: Mapping[str, Any], source: DiffSource, salt: str) -> Markup:
+def histogram(case: CaseResult | Mapping[str, Any], source: DiffSource, salt: str) -> Markup:
     """Abs, rel and ULP histograms of the source's elements (empty when they do not pair)."""
+    case = as_result(case)
     if not source.histogram:
         return Markup("")
-    errors: Errors | None = element_errors(source.reference, source.tf, case.get("dtype"))
+    errors: Errors | None = element_errors(source.reference, source.tf, case.dtype)
     if errors is None or errors.abs.size == 0:
         return Markup("")
     bad = errors.mismatch(source.rtol, source.atol, source.ulp)

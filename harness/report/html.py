@@ -12,9 +12,10 @@ a Content Security Policy that only admits the page's own script (by hash), so i
 markup cannot run. Plots are inline SVG drawn by matplotlib (``svg.py``), readable without
 JavaScript.
 
-The input is read defensively (``.get`` everywhere): error entries for invalid files may
-lack ``op``, outputs, timings and checks, and older results lack modes, baselines,
-arbitration and gradients.
+Cases are read as :class:`harness.result.CaseResult` (fields default when a results file
+lacks them: error entries for invalid files have no ``op``, outputs, timings or checks, and
+older results lack modes, baselines, arbitration and gradients); values inside outputs and
+checks are still checked for their type.
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ from harness.report.diffview import GRID_1D_WIDTH, GRID_MAX_COLS, GRID_MAX_ROWS,
 from harness.report.fmt import (OUTPUT_MAX_CHARS, fmt_num, fmt_ratio, fmt_time, fmt_value,  # noqa: F401
                                 format_array, index_text, shorten, sort_key)
 from harness.report.ledger import as_float as _as_float
+from harness.result import CaseResult, as_result
 from harness.vocab import BROKEN_STATUSES, STATUSES_BY_SEVERITY
 
 STATUSES = STATUSES_BY_SEVERITY
@@ -70,25 +72,25 @@ TEMPLATE_NAME = "index.html.j2"
 # ---------------------------------------------------------------- view model
 
 
-def _loc(case: Mapping[str, Any]) -> str:
-    file, line = case.get("file"), case.get("line")
+def _loc(case: CaseResult) -> str:
+    file, line = case.file, case.line
     if not file:
         return ""
     return f"{file}:{line}" if line is not None else str(file)
 
 
-def _tolerance_text(case: Mapping[str, Any]) -> str:
-    if case.get("ulp") is not None:
-        return f"≤ {case['ulp']} ULP"
-    rtol, atol = case.get("rtol"), case.get("atol")
+def _tolerance_text(case: CaseResult) -> str:
+    if case.ulp is not None:
+        return f"≤ {case.ulp} ULP"
+    rtol, atol = case.rtol, case.atol
     if rtol is None and atol is None:
         return "—"
     return f"{fmt_num(rtol)} / {fmt_num(atol)}"
 
 
-def _checks(case: Mapping[str, Any]) -> list[dict]:
+def _checks(case: CaseResult) -> list[dict]:
     rows = []
-    for check in case.get("checks") or []:
+    for check in case.checks or []:
         if not isinstance(check, Mapping):
             continue
         worst = check.get("worst_index")
@@ -104,26 +106,26 @@ def _checks(case: Mapping[str, Any]) -> list[dict]:
     return rows
 
 
-def _outputs(case: Mapping[str, Any], max_chars: int) -> list[dict]:
-    outputs = case.get("outputs")
+def _outputs(case: CaseResult, max_chars: int) -> list[dict]:
+    outputs = case.outputs
     if not isinstance(outputs, Mapping):
         return []
     labels = {"reference": "NumPy reference", "tf": "TensorFlow", "expect": "expected (published)"}
     order = ["reference", "tf", "expect"] + sorted(k for k in outputs if k not in labels and k != "grads")
     return [{"key": key, "label": labels.get(key, key),
-             "text": format_array(outputs[key], case.get("dtype"), max_chars=max_chars)}
+             "text": format_array(outputs[key], case.dtype, max_chars=max_chars)}
             for key in order if key in outputs]
 
 
-def _grads(case: Mapping[str, Any], max_chars: int) -> dict | None:
+def _grads(case: CaseResult, max_chars: int) -> dict | None:
     """Both sides' gradient per differentiated argument, with the method and tolerance."""
-    outputs = case.get("outputs")
+    outputs = case.outputs
     grads = outputs.get("grads") if isinstance(outputs, Mapping) else None
     if not isinstance(grads, Mapping) or not grads:
         return None
-    dtype = case.get("dtype")
-    tol = case.get("grad_tolerance") if isinstance(case.get("grad_tolerance"), Mapping) else {}
-    checks = {str(c.get("name", "")).split(":")[0][5:]: c for c in case.get("checks") or []
+    dtype = case.dtype
+    tol = case.grad_tolerance if isinstance(case.grad_tolerance, Mapping) else {}
+    checks = {str(c.get("name", "")).split(":")[0][5:]: c for c in case.checks or []
               if isinstance(c, Mapping) and str(c.get("name", "")).startswith("grad ")}
     args = []
     for name, pair in grads.items():
@@ -132,12 +134,12 @@ def _grads(case: Mapping[str, Any], max_chars: int) -> dict | None:
         args.append({"name": str(name), "reference": format_array(pair.get("reference"), dtype, max_chars=max_chars),
                      "tf": format_array(pair.get("tf"), dtype, max_chars=max_chars), "ok": check.get("ok"),
                      "abs": fmt_num(check.get("max_abs_err")), "ulp": fmt_num(check.get("max_ulp"))})
-    return {"method": str(case.get("grad_method") or ""), "args": args,
+    return {"method": str(case.grad_method or ""), "args": args,
             "tolerance": f"{fmt_num(tol.get('rtol'))} / {fmt_num(tol.get('atol'))}" if tol else "—"}
 
 
-def _arbitration(case: Mapping[str, Any]) -> dict | None:
-    arb = case.get("arbitration")
+def _arbitration(case: CaseResult) -> dict | None:
+    arb = case.arbitration
     if not isinstance(arb, Mapping) or not arb.get("verdict"):
         return None
     closer = str(arb.get("closer") or "")
@@ -148,59 +150,59 @@ def _arbitration(case: Mapping[str, Any]) -> dict | None:
             "precision": str(arb.get("exact_precision") or "")}
 
 
-def _inputs(case: Mapping[str, Any]) -> list[tuple[str, str]]:
-    inputs = case.get("inputs")
+def _inputs(case: CaseResult) -> list[tuple[str, str]]:
+    inputs = case.inputs
     if not isinstance(inputs, Mapping):
         return []
     out = []
     for key, value in inputs.items():
-        text = format_array(value, case.get("dtype")) if isinstance(value, list) else str(value)
+        text = format_array(value, case.dtype) if isinstance(value, list) else str(value)
         out.append((str(key), shorten(text, INPUT_MAX_CHARS)))
     return out
 
 
-def _case_view(n: int, case: Mapping[str, Any]) -> dict:
-    status = str(case.get("status") or "error")
+def _case_view(n: int, case: CaseResult) -> dict:
+    status = str(case.status or "error")
     if status not in STATUSES:
         status = "error"
-    params = case.get("params")
-    shape = case.get("output_shape")
+    params = case.params
+    shape = case.output_shape
     expanded = status in EXPANDED_STATUSES
     max_chars = OUTPUT_MAX_CHARS if expanded else COLLAPSED_OUTPUT_MAX_CHARS
-    label = case.get("baseline")
+    label = case.baseline
     view = {
         "n": n,
         "anchor": f"case-{n}",
         "row": f"r{n}",
         "status": status,
         "expanded": expanded,
-        "id": str(case.get("id") or case.get("base_id") or "(no id)"),
-        "op": case.get("op") or "",
-        "dtype": case.get("dtype") or "",
-        "mode": matrix.case_mode(case) if case.get("op") else "",
+        "id": str(case.id or case.base_id or "(no id)"),
+        "op": case.op or "",
+        "dtype": case.dtype or "",
+        "mode": matrix.case_mode(case) if case.op else "",
         "baseline": str(label) if label else "",
         "loc": _loc(case),
-        "description": case.get("description") or "",
-        "source": case.get("source") or "",
+        "description": case.description or "",
+        "source": case.source or "",
         "params": [(str(k), str(v)) for k, v in params.items()] if isinstance(params, Mapping) else [],
-        "message": case.get("message") or "",
-        "xfail_reason": case.get("xfail_reason") or "",
+        "message": case.message or "",
+        "xfail_reason": case.xfail_reason or "",
         "tolerance": _tolerance_text(case),
-        "tolerance_reason": case.get("tolerance_reason") or "",
-        "abs": fmt_num(case.get("max_abs_err")), "abs_v": sort_key(case.get("max_abs_err")),
-        "rel": fmt_num(case.get("max_rel_err")), "rel_v": sort_key(case.get("max_rel_err")),
-        "ulp": fmt_num(case.get("max_ulp")), "ulp_v": sort_key(case.get("max_ulp")),
-        "t_ref": fmt_time(case.get("time_reference_s")), "t_ref_v": sort_key(case.get("time_reference_s")),
-        "t_tf": fmt_time(case.get("time_tf_s")), "t_tf_v": sort_key(case.get("time_tf_s")),
-        "traces": case.get("tf_traces"),
-        "repro": case.get("repro") or "",
-        "warnings": [str(w) for w in case.get("warnings") or []],
+        "tolerance_reason": case.tolerance_reason or "",
+        "abs": fmt_num(case.max_abs_err), "abs_v": sort_key(case.max_abs_err),
+        "rel": fmt_num(case.max_rel_err), "rel_v": sort_key(case.max_rel_err),
+        "ulp": fmt_num(case.max_ulp), "ulp_v": sort_key(case.max_ulp),
+        "t_ref": fmt_time(case.time_reference_s), "t_ref_v": sort_key(case.time_reference_s),
+        "t_tf": fmt_time(case.time_tf_s), "t_tf_v": sort_key(case.time_tf_s),
+        "traces": case.tf_traces,
+        "repro": case.repro or "",
+        "warnings": [str(w) for w in case.warnings or []],
         "checks": _checks(case),
         "outputs": [] if status in ON_DEMAND_STATUSES else _outputs(case, max_chars),
         "grads": None if status in ON_DEMAND_STATUSES else _grads(case, max_chars),
         "arbitration": _arbitration(case),
         "shape": index_text(shape) if isinstance(shape, list) else "",
-        "truncated": bool(case.get("truncated")),
+        "truncated": bool(case.truncated),
         "inputs": [] if status in ON_DEMAND_STATUSES else _inputs(case),
         "grid": None, "headline": None, "hist": Markup(""), "hist_note": "",
     }
@@ -276,18 +278,17 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def timing_rows(cases: Iterable[Mapping[str, Any]]) -> list[dict]:
+def timing_rows(cases: Iterable[CaseResult | Mapping[str, Any]]) -> list[dict]:
     """Per op: number of cases, median reference and TF time, and TF/reference ratio."""
     counts: dict[str, int] = {}
     times: dict[tuple[str, str], list[float]] = {}
-    for case in cases:
-        op = case.get("op")
-        if not op:
+    for case in map(as_result, cases):
+        if not case.op:
             continue
-        op = str(op)
+        op = str(case.op)
         counts[op] = counts.get(op, 0) + 1
-        for side, key in (("ref", "time_reference_s"), ("tf", "time_tf_s")):
-            t = _as_float(case.get(key))
+        for side, t in (("ref", case.time_reference_s), ("tf", case.time_tf_s)):
+            t = _as_float(t)
             if t is not None and math.isfinite(t):
                 times.setdefault((op, side), []).append(t)
     rows = []
@@ -333,7 +334,7 @@ def _coverage(rows: Any) -> list[dict]:
     return sorted(view, key=lambda r: r["op"])
 
 
-def _matrix(raw_cases: list[Mapping[str, Any]], coverage: Any) -> dict:
+def _matrix(raw_cases: list[CaseResult], coverage: Any) -> dict:
     """The coverage matrix with each cell's tooltip and filter keys."""
     grid = matrix.build(raw_cases, coverage, STATUSES)
     for row in grid["rows"]:
@@ -351,7 +352,7 @@ def _matrix(raw_cases: list[Mapping[str, Any]], coverage: Any) -> dict:
     return grid
 
 
-def _ledger(raw_cases: list[Mapping[str, Any]], views: list[dict]) -> dict:
+def _ledger(raw_cases: list[CaseResult], views: list[dict]) -> dict:
     """Observed max error against allowed tolerance, per case (and per gradient), flagged."""
     rows = []
     for case, view in zip(raw_cases, views):
@@ -388,13 +389,13 @@ def _ledger(raw_cases: list[Mapping[str, Any]], views: list[dict]) -> dict:
     }
 
 
-def _suite_histogram(raw_cases: list[Mapping[str, Any]]) -> Markup:
+def _suite_histogram(raw_cases: list[CaseResult]) -> Markup:
     groups = {"passed": ([], []), "other": ([], []), "failing": ([], [])}
     for case in raw_cases:
-        status = str(case.get("status") or "")
+        status = str(case.status or "")
         group = "failing" if status in FAILING_STATUSES else "passed" if status == "passed" else "other"
-        for values, key in zip(groups[group], ("max_abs_err", "max_ulp")):
-            v = _as_float(case.get(key))
+        for values, number in zip(groups[group], (case.max_abs_err, case.max_ulp)):
+            v = _as_float(number)
             if v is not None:
                 values.append(math.inf if math.isnan(v) else v)
     colors = {"passed": svg.OK_COLOR, "failing": svg.BAD_COLOR, "other": svg.OTHER_COLOR}
@@ -420,7 +421,7 @@ def _run(run: Any) -> dict:
     }
 
 
-def _add_histograms(failures: list[dict], raw_cases: list[Mapping[str, Any]]) -> None:
+def _add_histograms(failures: list[dict], raw_cases: list[CaseResult]) -> None:
     """Error histograms for the first :data:`HISTOGRAM_MAX_CASES` failed cases."""
     drawn = 0
     for view in failures:
@@ -507,7 +508,7 @@ def _choices(values: Iterable[str], order: tuple[str, ...] = ()) -> list[str]:
 
 def build_view(results: Mapping[str, Any]) -> dict:
     """Everything the template shows, already formatted (the template only lays it out)."""
-    raw_cases = [c for c in results.get("cases") or [] if isinstance(c, Mapping)]
+    raw_cases = [as_result(c) for c in results.get("cases") or [] if isinstance(c, (Mapping, CaseResult))]
     cases = [_case_view(n, c) for n, c in enumerate(raw_cases)]
     rank = {s: i for i, s in enumerate(STATUSES)}
     table = sorted(cases, key=lambda c: rank[c["status"]])

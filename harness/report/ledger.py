@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.result import CaseResult, as_result
+
 from harness.precision import possible_precisions
 from harness.tolerances import DEFAULTS, Tolerance, ulp_distance
 from harness.vocab import FLOAT_DTYPES
@@ -235,17 +237,18 @@ def default_tolerances(dtype: str | None) -> list[tuple[float, float]]:
     return [DEFAULTS[d] for d in possible_precisions(dtype)]
 
 
-def override(case: Mapping[str, Any]) -> tuple[bool, str]:
+def override(case: CaseResult | Mapping[str, Any]) -> tuple[bool, str]:
     """``(is an override, its reason)``: a reason, a ULP tolerance, or rtol/atol that are no
     default of the case dtype (or of a coarser dtype TF returned)."""
-    reason = case.get("tolerance_reason")
+    case = as_result(case)
+    reason = case.tolerance_reason
     reason = reason.strip() if isinstance(reason, str) else ""
     if reason:
         return True, reason
-    if case.get("ulp") is not None:
+    if case.ulp is not None:
         return True, ""
-    defaults = default_tolerances(case.get("dtype"))
-    rtol, atol = as_float(case.get("rtol")), as_float(case.get("atol"))
+    defaults = default_tolerances(case.dtype)
+    rtol, atol = as_float(case.rtol), as_float(case.atol)
     if not defaults or rtol is None or atol is None:
         return False, ""
     same = any(math.isclose(rtol, r, rel_tol=1e-9) and math.isclose(atol, a, rel_tol=1e-9) for r, a in defaults)
@@ -266,31 +269,32 @@ def _entry(label: str, kind: str, room: Headroom, tolerance: str, *, is_override
             "reason": reason, "flags": flags}
 
 
-def _positions_only(case: Mapping[str, Any], name: str) -> bool:
+def _positions_only(case: CaseResult, name: str) -> bool:
     return any(isinstance(c, Mapping) and c.get("name") == name and c.get("positions_only")
-               for c in case.get("checks") or [])
+               for c in case.checks or [])
 
 
-def case_entries(case: Mapping[str, Any]) -> list[dict]:
+def case_entries(case: CaseResult | Mapping[str, Any]) -> list[dict]:
     """The ledger entries of one case: its value tolerance, its ``expect`` and, for grad
     cases, each gradient's."""
+    case = as_result(case)
     positions_only = _positions_only(case, "reference vs tf")
-    outputs = case.get("outputs") if isinstance(case.get("outputs"), Mapping) else {}
-    if case.get("max_abs_err") is None and case.get("max_ulp") is None and not positions_only:
+    outputs = case.outputs if isinstance(case.outputs, Mapping) else {}
+    if case.max_abs_err is None and case.max_ulp is None and not positions_only:
         return _expect_entries(case, outputs)
-    dtype = case.get("dtype")
-    rtol, atol, ulp = as_float(case.get("rtol")), as_float(case.get("atol")), case.get("ulp")
+    dtype = case.dtype
+    rtol, atol, ulp = as_float(case.rtol), as_float(case.atol), case.ulp
     ulp = int(ulp) if isinstance(ulp, (int, float)) and not isinstance(ulp, bool) else None
     values = _pair(outputs.get("reference"), outputs.get("tf")) if "reference" in outputs else None
-    room = _pair_headroom(values, dtype, rtol=rtol, atol=atol, ulp=ulp, max_abs=as_float(case.get("max_abs_err")),
-                          max_rel=as_float(case.get("max_rel_err")), max_ulp=as_float(case.get("max_ulp")))
+    room = _pair_headroom(values, dtype, rtol=rtol, atol=atol, ulp=ulp, max_abs=as_float(case.max_abs_err),
+                          max_rel=as_float(case.max_rel_err), max_ulp=as_float(case.max_ulp))
     is_override, reason = override(case)
     tolerance = f"ulp ≤ {ulp}" if ulp is not None else f"rtol {_g(rtol)} / atol {_g(atol)}"
     entries = [_entry("value", "override" if is_override else "default", room, tolerance,
                       is_override=is_override, reason=reason, positions_only=positions_only)]
     entries += _expect_entries(case, outputs)
     grads = outputs.get("grads")
-    grad_tol = case.get("grad_tolerance") if isinstance(case.get("grad_tolerance"), Mapping) else {}
+    grad_tol = case.grad_tolerance if isinstance(case.grad_tolerance, Mapping) else {}
     if isinstance(grads, Mapping):
         g_rtol, g_atol = as_float(grad_tol.get("rtol")), as_float(grad_tol.get("atol"))
         for name, pair in grads.items():
@@ -300,20 +304,20 @@ def case_entries(case: Mapping[str, Any]) -> list[dict]:
             if g_pair is None:
                 continue
             g_room = _pair_headroom(g_pair, dtype, rtol=g_rtol, atol=g_atol, ulp=None)
-            method = case.get("grad_method") or "grad"
+            method = case.grad_method or "grad"
             entries.append(_entry(f"grad {name}", f"grad ({method})", g_room,
                                   f"rtol {_g(g_rtol)} / atol {_g(g_atol)}", is_override=False, reason=""))
     return entries
 
 
-def _expect_entries(case: Mapping[str, Any], outputs: Mapping[str, Any]) -> list[dict]:
+def _expect_entries(case: CaseResult, outputs: Mapping[str, Any]) -> list[dict]:
     """The ``expect`` entry: the published value against each side, the worse headroom."""
-    tol = case.get("expect_tolerance")
+    tol = case.expect_tolerance
     if "expect" not in outputs or not isinstance(tol, Mapping):
         return []
     rtol, atol = as_float(tol.get("rtol")), as_float(tol.get("atol"))
     ulp = tol.get("ulp") if isinstance(tol.get("ulp"), int) and not isinstance(tol.get("ulp"), bool) else None
-    rooms = [_pair_headroom(pair, case.get("dtype"), rtol=rtol, atol=atol, ulp=ulp)
+    rooms = [_pair_headroom(pair, case.dtype, rtol=rtol, atol=atol, ulp=ulp)
              for pair in (_pair(outputs.get(side), outputs["expect"]) for side in ("tf", "reference")) if pair is not None]
     rooms = [r for r in rooms if r.headroom is not None] or rooms
     if not rooms:

@@ -12,23 +12,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from harness.vocab import FLOAT_DTYPES, MODES
+from harness.result import CaseResult, as_result
+from harness.vocab import DEFAULT_MODE, FLOAT_DTYPES, MODES
 
 DTYPE_ORDER = FLOAT_DTYPES
 MODE_ORDER = MODES
 
 
-def case_mode(case: Mapping[str, Any]) -> str:
-    params = case.get("params")
-    mode = params.get("mode") if isinstance(params, Mapping) else None
-    return str(mode or "eager")
+def case_mode(case: CaseResult) -> str:
+    return str(case.mode or DEFAULT_MODE)
 
 
-def has_grad(case: Mapping[str, Any]) -> bool:
-    outputs = case.get("outputs")
-    if case.get("grad_method") or (isinstance(outputs, Mapping) and outputs.get("grads")):
+def has_grad(case: CaseResult) -> bool:
+    outputs = case.outputs
+    if case.grad_method or (isinstance(outputs, Mapping) and outputs.get("grads")):
         return True
-    return any(isinstance(c, Mapping) and str(c.get("name", "")).startswith("grad") for c in case.get("checks") or [])
+    return any(isinstance(c, Mapping) and str(c.get("name", "")).startswith("grad") for c in case.checks or [])
 
 
 def _ordered(values: Iterable[str], order: Sequence[str]) -> list[str]:
@@ -41,7 +40,7 @@ def _parse_combo(text: Any) -> tuple[str, str, str] | None:
     return (parts[0], parts[1], parts[2]) if len(parts) == 3 else None
 
 
-def build(cases: Sequence[Mapping[str, Any]], coverage: Any, statuses: Sequence[str]) -> dict:
+def build(cases: Sequence[CaseResult | Mapping[str, Any]], coverage: Any, statuses: Sequence[str]) -> dict:
     """``{"columns": [(dtype, mode)], "dtypes": [(dtype, n_modes)], "rows": [...], "no_cases": [op]}``.
 
     Each row: ``op``, ``cells`` (one per column, ``None`` where nothing is declared or run),
@@ -51,13 +50,13 @@ def build(cases: Sequence[Mapping[str, Any]], coverage: Any, statuses: Sequence[
     """
     rank = {s: i for i, s in enumerate(statuses)}
     groups: dict[tuple[str, str, str], dict] = {}
-    for case in cases:
-        op, dtype = case.get("op"), case.get("dtype")
+    for case in map(as_result, cases):
+        op, dtype = case.op, case.dtype
         if not op or not dtype:
             continue
         key = (str(op), str(dtype), case_mode(case))
         cell = groups.setdefault(key, {"n": 0, "counts": {}, "grad": False, "declared": False})
-        status = str(case.get("status") or "error")
+        status = str(case.status or "error")
         cell["n"] += 1
         cell["counts"][status] = cell["counts"].get(status, 0) + 1
         cell["grad"] = cell["grad"] or has_grad(case)

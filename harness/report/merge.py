@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from harness.report import results as results_mod
+from harness.result import CaseResult
 
 
 def merge(parts: list[dict]) -> dict:
@@ -50,4 +51,4 @@ def merge_dirs(dirs: list[Path], out: Path) -> int:
     print(f"merged {len(parts)} reports, {len(data['cases'])} cases: {out / 'results.json'}, {out / 'index.html'}")
     from harness.baseline import exit_code
 
-    return exit_code(data["cases"])
+    return exit_code([CaseResult.from_record(c) for c in data["cases"]])

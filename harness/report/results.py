@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import atomicio
+from harness.result import CaseResult, as_result
 from harness.vocab import STATUSES
 
 SCHEMA_VERSION = 1
@@ -85,26 +86,27 @@ def environment(root: Path) -> dict:
     }
 
 
-def summarize(cases: list[dict]) -> dict:
+def summarize(cases: list[CaseResult]) -> dict:
     counts = {s: 0 for s in STATUSES}
     for c in cases:
-        counts[c["status"]] = counts.get(c["status"], 0) + 1
+        counts[c.status] = counts.get(c.status, 0) + 1
     return counts
 
 
-def sort_key(case: dict) -> tuple:
-    return (case.get("file") or "", case.get("line") or 0, case.get("id") or "")
+def sort_key(case: CaseResult) -> tuple:
+    return (case.file or "", case.line or 0, case.id or "")
 
 
-def build(cases: list[dict], *, run: dict, env: dict, warnings: list[str]) -> dict:
-    cases = sorted(cases, key=sort_key)
+def build(cases: list[CaseResult | dict], *, run: dict, env: dict, warnings: list[str]) -> dict:
+    """The results dict written to results.json: each case serialized once, sorted by file, line and id."""
+    results = sorted((as_result(c) for c in cases), key=sort_key)
     return {
         "schema_version": SCHEMA_VERSION,
         "run": run,
         "environment": env,
-        "summary": summarize(cases),
+        "summary": summarize(results),
         "warnings": sorted(set(warnings)),
-        "cases": cases,
+        "cases": [c.to_record() for c in results],
     }
 
 
