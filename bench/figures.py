@@ -306,14 +306,13 @@ def _simple_expanded():
 
 def _bare_calls(exp):
     """(reference call, TF call) on the case's own inputs, as the runner builds them."""
-    from harness import tfbridge, tfexec
     from harness.runner import CaseRun
+    from harness.sides import NUMPY_REFERENCE, Invocation
+    from harness.tfexec import LIVE_TF
 
-    args, init = CaseRun(exp, timing_repeats=0)._materialize(exp.op, exp.args, exp.init)
-    tensors = {k: tfbridge.to_tf(v) for k, v in args.items() if tfexec._is_tensor(v)}
-    values = {k: v for k, v in args.items() if not tfexec._is_tensor(v)}
-    fn = tfexec.runner(exp.op, init, values, exp.mode)
-    return (lambda: exp.op.run_reference(init, args)), (lambda: fn(tensors, None))
+    args, init = CaseRun(exp, timing_repeats=0).materialize(exp.op, exp.args, exp.init)
+    inv = Invocation(exp.op, init, args, exp.mode, exp.dtype)
+    return NUMPY_REFERENCE.prepare(inv), LIVE_TF.prepare(inv)
 
 
 def overhead() -> dict:
@@ -377,20 +376,20 @@ def large_one(op_name: str, batch: int, classes: int, repeats: int) -> dict:
     import tracemalloc
 
     from bench.inputs import build
-    from harness import tfbridge, tfexec
+    from harness import tfbridge
     from harness.registry import get_op
+    from harness.sides import Invocation
+    from harness.tfexec import LIVE_TF
 
     op = get_op(op_name)
     built = build(op, "large", batch=batch, classes=classes)
     tfbridge.tf()
-    tensors = {k: tfbridge.to_tf(v) for k, v in built.args.items() if tfexec._is_tensor(v)}
-    values = {k: v for k, v in built.args.items() if not tfexec._is_tensor(v)}
-    fn = tfexec.runner(op, built.init, values, "eager")
+    tf_call = LIVE_TF.prepare(Invocation(op, built.init, built.args))
     gc.collect()
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    fn(tensors, None)
+    tf_call()
     tf_peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) * 1024
-    tf_s = median_time(lambda: fn(tensors, None), repeats)
+    tf_s = median_time(tf_call, repeats)
     tracemalloc.start()
     op.run_reference(built.init, built.args)
     ref_peak = tracemalloc.get_traced_memory()[1]

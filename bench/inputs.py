@@ -239,12 +239,8 @@ def _generic(op: OpSpec, rng: np.random.Generator, b: int, c: int) -> dict:
 def side_call(op: OpSpec, built: BenchInput, side: str) -> Callable[[], object]:
     """One call of ``side`` ("reference" or "tf", eager) on ``built``; TF gets its tensors
     here, before any clock starts."""
-    if side == "reference":
-        return lambda: op.run_reference(built.init, built.args)
-    from harness import tfbridge, tfexec
+    from harness.sides import NUMPY_REFERENCE, Invocation
+    from harness.tfexec import LIVE_TF
 
-    tensors = {k: tfbridge.to_tf(v) for k, v in built.args.items() if tfexec._is_tensor(v)}
-    values = {k: v for k, v in built.args.items() if not tfexec._is_tensor(v)}
-    fn = tfexec.runner(op, built.init, values, "eager")
-    return lambda: fn(tensors, None)
+    return (NUMPY_REFERENCE if side == "reference" else LIVE_TF).prepare(Invocation(op, built.init, built.args))
 

@@ -10,12 +10,11 @@ reference is far from both, the formula itself is suspect and the verdict says s
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from harness.outputs import leaf_arrays
-from harness.registry import OpSpec
 from harness.tolerances import ulp_distance
 
 
@@ -27,10 +26,11 @@ def _widen(value: Any, wide: type) -> Any:
     return value
 
 
-def arbitrate(op: OpSpec, init: dict, args: dict, ref: Any, out: Any, dtype: str) -> dict:
+def arbitrate(rerun: Callable[[dict], Any], args: dict, ref: Any, out: Any, dtype: str) -> dict:
+    """Which side is closer to ``rerun`` (the implementation under test) on ``args`` widened."""
     wide = np.longdouble if dtype == "float64" else np.float64
     try:
-        exact = leaf_arrays(op.run_reference(init, {k: _widen(v, wide) for k, v in args.items()}))
+        exact = leaf_arrays(rerun({k: _widen(v, wide) for k, v in args.items()}))
     except Exception as exc:  # the high-precision rerun is advice, never a failure of its own
         return {"verdict": f"no arbitration: the reference failed in {np.dtype(wide).name} ({type(exc).__name__}: {exc})"}
     worst_tf = worst_ref = 0.0

@@ -25,7 +25,7 @@ from harness.registry import OpSpec, UnknownOpError, registry
 from harness.schema import CASE_KEYS, CASE_SCHEMA, DEFAULTS_SCHEMA
 from harness.vocab import MODES
 from harness.tolerances import ToleranceError, resolve_tolerance
-from harness.runner_refs import REUSE as _REUSE
+from harness.reuse import REUSE as _REUSE
 from harness.yamlio import LineDict, YamlError, load_yaml
 
 CASE_SUFFIXES = (".yaml", ".yml")

@@ -141,7 +141,7 @@ class InvalidItem(_HarnessItem):
 
 def invalid_record(err: CaseError, **fields) -> CaseResult:
     """The result of a case that could not run: ``invalid_input`` unless the harness failed."""
-    from harness.runner import repro_command
+    from harness.record import repro_command
 
     fields = {"case_id": err.case_id or f"{err.path}:{err.line}", "invalid_input": True, **fields}
     return CaseResult.not_run(status="error", message=str(err), base_id=err.case_id, file=err.path, line=err.line,
@@ -371,7 +371,7 @@ class _Session:
             self.results.append(self._crash_record(report.nodeid))
 
     def _crash_record(self, nodeid: str) -> CaseResult:
-        from harness.runner import repro_command
+        from harness.record import repro_command
 
         rel, _, case_id = nodeid.partition("::")
         full = self.config.rootpath / rel

@@ -17,13 +17,14 @@ leaf (the cotangent defaults to ones), so the gradient is the vector-Jacobian pr
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from harness import tfbridge
 from harness.outputs import flatten
 from harness.registry import OpSpec
+from harness.sides import Invocation
 
 TRACES: Counter = Counter()
 _FUNCTIONS: dict = {}
@@ -84,17 +85,46 @@ def runner(op: OpSpec, init: dict, values: dict, mode: str, grad: tuple[str, ...
     return fn
 
 
-def run(op: OpSpec, init: dict, args: dict, mode: str, grad: tuple[str, ...] = (), cotangent: list | None = None):
-    """Run once; returns (output as NumPy, {arg: gradient as NumPy} or None)."""
+def split_args(args: dict) -> tuple[dict, dict]:
+    """``(tensors, values)``: arrays (and lists of arrays) converted to TF constants once, and
+    the plain values a traced function closes over."""
     tensors = {k: tfbridge.to_tf(v) for k, v in args.items() if _is_tensor(v)}
-    values = {k: v for k, v in args.items() if not _is_tensor(v)}
-    fn = runner(op, init, values, mode, grad)
-    cot = [tfbridge.to_tf(np.asarray(c)) for c in cotangent] if cotangent is not None else None
-    out, grads = fn(tensors, cot)
-    out = tfbridge.to_numpy(out)
-    if grads is None:
-        return out, None
-    return out, {name: tfbridge.to_numpy(g) for name, g in zip(grad, grads)}
+    return tensors, {k: v for k, v in args.items() if not _is_tensor(v)}
+
+
+class LiveTF:
+    """TensorFlow itself: the one way the harness calls TF (runner, fuzz and bench), in the
+    invocation's mode, with traces reused as described above."""
+
+    name = "tf"
+    timed = True
+
+    def prepare(self, inv: Invocation) -> Callable[[], Any]:
+        """A zero-argument callable running the op once on tensors converted now (TF's raw result)."""
+        tensors, values = split_args(inv.args)
+        fn = runner(inv.op, inv.init, values, inv.mode)
+        return lambda: fn(tensors, None)[0]
+
+    def call(self, inv: Invocation) -> Any:
+        """The op's result as NumPy arrays (list/tuple structure kept)."""
+        return tfbridge.to_numpy(self.prepare(inv)())
+
+    def gradients(self, inv: Invocation, cotangent: list, wrt: tuple[str, ...]) -> dict:
+        """``{arg: d sum(output * cotangent) / d arg}`` as NumPy arrays, from ``tf.GradientTape``."""
+        tensors, values = split_args(inv.args)
+        fn = runner(inv.op, inv.init, values, inv.mode, tuple(wrt))
+        _, grads = fn(tensors, [tfbridge.to_tf(np.asarray(c)) for c in cotangent])
+        return {name: tfbridge.to_numpy(g) for name, g in zip(wrt, grads)}
+
+
+LIVE_TF = LiveTF()
+
+
+def run(op: OpSpec, init: dict, args: dict, mode: str, grad: tuple[str, ...] = (), cotangent: list | None = None):
+    """Run once through :data:`LIVE_TF`; returns (output as NumPy, {arg: gradient as NumPy} or None)."""
+    inv = Invocation(op, init, args, mode)
+    out = LIVE_TF.call(inv)
+    return out, (LIVE_TF.gradients(inv, cotangent, grad) if grad else None)
 
 
 def _is_tensor(v: Any) -> bool:

@@ -232,7 +232,7 @@ def test_drift_reports_values_and_errors_that_changed(recorded, tmp_path):
 def test_an_op_missing_from_tf_is_recorded_as_not_available():
     from harness import tfbridge
     from harness.goldens.record import encode_error
-    from harness.runner import _Raised as Raised
+    from harness.sides import Raised
 
     tf = tfbridge.tf()
     try:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from harness.runner import _diff
+from harness.judges import diff_grid
 from harness.tolerances import Tolerance
 
 
@@ -14,12 +14,12 @@ def test_ulp_grid_marks_only_elements_beyond_the_allowed_ulps(dtype):
     for i, n in enumerate(steps):
         for _ in range(n):
             actual[i] = np.nextafter(actual[i], dtype(np.inf))
-    grid = _diff({"_arrays": (actual, desired)}, Tolerance(rtol=0.0, atol=0.0, ulp=4))
+    grid = diff_grid({"_arrays": (actual, desired)}, Tolerance(rtol=0.0, atol=0.0, ulp=4))
     assert grid["mismatch"] == [False, False, False, True, True]
 
 
 def test_rtol_atol_grid_unchanged():
     desired = np.array([1.0, 1.0], dtype=np.float32)
     actual = np.array([1.0 + 1e-6, 1.1], dtype=np.float32)
-    grid = _diff({"_arrays": (actual, desired)}, Tolerance(rtol=1.3e-6, atol=1e-5))
+    grid = diff_grid({"_arrays": (actual, desired)}, Tolerance(rtol=1.3e-6, atol=1e-5))
     assert grid["mismatch"] == [False, True]

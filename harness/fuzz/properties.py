@@ -34,13 +34,15 @@ from typing import Any, Callable
 import numpy as np
 from hypothesis import strategies as st
 
-from harness import inputs, tfbridge
+from harness import inputs
 from harness.compare import compare
 from harness.fuzz import recipes
 from harness.fuzz.engine import search
 from harness.fuzz.judge import Verdict
 from harness.fuzz.strategies import REAL, UNIT, Gen, array_spec
 from harness.registry import registry
+from harness.sides import NUMPY_REFERENCE, Invocation
+from harness.tfexec import LIVE_TF
 from harness.precision import result_precision
 from harness.tolerances import DEFAULTS, default_tolerance
 
@@ -115,12 +117,9 @@ def _materialize(call: Call, dtype: str) -> dict:
 
 
 def evaluate(call: Call, dtype: str, side: str) -> Any:
-    op = registry().get(call.op)
-    args = _materialize(call, dtype)
-    if side == "reference":
-        return op.run_reference(call.init, args)
-    tf_args = {k: tfbridge.to_tf(v) for k, v in args.items()}
-    return tfbridge.to_numpy(op.run_tf(tfbridge.tf(), call.init, tf_args))
+    """``call`` on one side: the NumPy reference or eager TF (:data:`harness.tfexec.LIVE_TF`)."""
+    inv = Invocation(registry().get(call.op), call.init, _materialize(call, dtype), dtype=dtype)
+    return (NUMPY_REFERENCE if side == "reference" else LIVE_TF).call(inv)
 
 
 def check_relation(rel: Relation) -> tuple[str, str, str]:

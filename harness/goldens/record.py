@@ -41,7 +41,7 @@ def _normalize(message: str) -> str:
 
 
 def encode_error(raised: Any) -> dict:
-    """A raised error (the runner's ``_Raised``) as a stored call result."""
+    """A raised error (:class:`harness.sides.Raised`) as a stored call result."""
     exc = raised.exc
     out = {"error": type(exc).__name__, "names": raised.names[:-2], "message": _normalize(str(exc))}
     if isinstance(exc, AttributeError) and _UNAVAILABLE.search(str(exc)):
@@ -52,11 +52,11 @@ def encode_error(raised: Any) -> dict:
 def _tf(op, init: dict, args: dict, mode: str, wrt: tuple = (), cot: list | None = None) -> dict:
     """One live TF call, stored: ``{"key", "out"}`` / ``{"key", "grads"}`` / ``{"key", "error"...}``."""
     from harness import tfexec
-    from harness.runner import _call, _Raised
+    from harness.sides import Raised, attempt
 
     key = codec.call_key(op.name, init, args, mode, wrt, cot)
-    result = _call(lambda: tfexec.run(op, init, args, mode, wrt, cot))
-    if isinstance(result, _Raised):
+    result = attempt(lambda: tfexec.run(op, init, args, mode, wrt, cot))
+    if isinstance(result, Raised):
         return {"key": key, **encode_error(result)}
     out, grads = result
     if wrt:
@@ -75,7 +75,7 @@ def record_case(exp) -> dict | None:
         return None
     run = CaseRun(exp, timing_repeats=0)
     try:
-        args, init = run._materialize(exp.op, exp.args, exp.init)
+        args, init = run.materialize(exp.op, exp.args, exp.init)
     except inputs.InputError:
         return None
     data = exp.case.data

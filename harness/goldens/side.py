@@ -1,7 +1,8 @@
 """The TF side read from goldens instead of run: ``verify --goldens DIR``.
 
-:meth:`GoldenTF.call` answers the runner's TF calls of one expanded case (the op's result,
-its gradient, each ``same_as`` / ``differs_from`` computation) from the case's recorded entry (looked up by case file and expanded id): the
+:class:`GoldenTF` is a TF side (:class:`harness.sides.TFSide`): it answers the runner's TF
+calls of one expanded case (the op's result, its gradient, each ``same_as`` / ``differs_from``
+computation; the invocation's ``case`` and ``name``) from the case's recorded entry (looked up by case file and expanded id): the
 recorded call whose content key equals the key computed from the inputs this run built. A
 case that was never recorded, or none of whose recorded calls has that key (the case, its
 inputs or a generator seed changed since recording), raises :class:`GoldenMissing`, which
@@ -15,11 +16,13 @@ live TF. Nothing here imports TensorFlow.
 from __future__ import annotations
 
 import builtins
+from dataclasses import replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from harness.goldens import codec
 from harness.goldens.store import GoldenError, GoldenStore, record_command
+from harness.sides import Invocation
 
 
 class GoldenMissing(GoldenError):
@@ -51,7 +54,10 @@ def replay(call: dict) -> Any:
 
 
 class GoldenTF:
-    """The recorded TF results of one goldens directory."""
+    """The recorded TF results of one goldens directory, as a TF side."""
+
+    name = "tf"
+    timed = False  # a recorded result has no time worth measuring
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
@@ -63,19 +69,23 @@ class GoldenTF:
                 "numpy": v.get("numpy"), "python": v.get("python"), "platform": v.get("platform"),
                 "recorded": self.store.manifest.get("recorded"), "text": self.store.describe()}
 
-    def call(self, exp, name: str, op, init: dict, args: dict, wrt: tuple = (), cotangent: list | None = None) -> Any:
-        """TF's recorded result of ``op`` on these inputs (``name``: ``tf``, ``grad``,
-        ``same_as[0]`` ..., for messages): an output tree, ``{arg: gradient}`` for a gradient
-        call, or the runner's ``_Raised`` for a recorded error."""
-        from harness.runner import _Raised
+    def prepare(self, inv: Invocation) -> Callable[[], Any]:
+        return lambda: self.call(inv)
 
-        call = self.recorded(exp, f"its {name} call ({op.name})", codec.call_key(op.name, init, args, exp.mode, wrt,
-                                                                               cotangent))
+    def call(self, inv: Invocation) -> Any:
+        """TF's recorded result of the invocation: its output tree, or its recorded error raised."""
+        return self._replay(inv)
+
+    def gradients(self, inv: Invocation, cotangent: list, wrt: tuple[str, ...]) -> dict:
+        """TF's recorded ``{arg: gradient}`` of ``sum(output * cotangent)``."""
+        return self._replay(replace(inv, name="grad"), tuple(wrt), cotangent)
+
+    def _replay(self, inv: Invocation, wrt: tuple = (), cotangent: list | None = None) -> Any:
+        exp, op = inv.case, inv.op
+        call = self.recorded(exp, f"its {inv.name} call ({op.name})",
+                             codec.call_key(op.name, inv.init, inv.args, exp.mode, wrt, cotangent))
         if "error" in call:
-            try:
-                replay(call)
-            except Exception as exc:  # the recorded error, as a value like a live one
-                return _Raised(exc)
+            replay(call)  # the recorded error, raised as live TF would raise it
         try:
             return replay(call)
         except (KeyError, TypeError, AttributeError, codec.CodecError) as exc:

@@ -28,11 +28,13 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from harness.sides import SideUnavailable
+
 FORMAT = "tf-parity-goldens/1"
 MANIFEST = "manifest.json"
 
 
-class GoldenError(Exception):
+class GoldenError(SideUnavailable):
     """A goldens directory or file that cannot be used; the message is one line naming it."""
 
 

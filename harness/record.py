@@ -1,0 +1,59 @@
+"""Building one expanded case's :class:`~harness.result.CaseResult`: what is known before it
+runs (:func:`start`), and its verdict from the judges' checks (:func:`finish`)."""
+from __future__ import annotations
+
+import shlex
+
+from harness.expand import Expanded
+from harness.result import CaseResult
+
+
+REPRO_REPORT_DIR = "reports/repro"
+"""Where a repro command writes its report: not ``reports/``, which holds the last full run."""
+
+
+def repro_command(path: str, case_id: str | None = None) -> str:
+    """The command that reruns one case (``path::id``) or one file, in-process (``-n 0``: one
+    case needs no workers, and each would import TF again) and into its own report directory."""
+    target = f"{path}::{case_id}" if case_id else str(path)
+    return f"python -m harness verify {shlex.quote(target)} --report-dir {REPRO_REPORT_DIR} -n 0"
+
+
+def start(exp: Expanded) -> CaseResult:
+    """The case as written: ids, place, op, dtype, tolerance, description; no verdict yet."""
+    data = exp.case.data
+    return CaseResult(
+        id=exp.id, base_id=exp.case.id, params=exp.params, file=exp.case.display_path, line=exp.case.line,
+        op=exp.op.name, dtype=exp.dtype, rtol=exp.tolerance.rtol, atol=exp.tolerance.atol, ulp=exp.tolerance.ulp,
+        tolerance_reason=exp.tolerance.reason, repro=repro_command(exp.case.display_path, exp.id), description=data.get("description"),
+        source=data.get("source"), xfail_reason=data.get("xfail"), warnings=list(exp.warnings), diff=None)
+
+
+def verdict(checks: list[dict], xfail: str | None) -> tuple[str, str]:
+    """``(status, message)``: passed when every check passed; with ``xfail``, xfailed/xpassed."""
+    ok = all(c["ok"] for c in checks)
+    message = "\n\n".join(c["message"] for c in checks if not c["ok"])
+    if xfail:
+        return ("xpassed" if ok else "xfailed"), message or f"expected to fail ({xfail}) but passed"
+    return ("passed" if ok else "failed"), message
+
+
+def decisive_check(checks: list[dict]) -> dict | None:
+    """The check whose errors the case reports: ``reference vs tf`` unless it passed and
+    another check with element errors failed (a wrong ``expect``: its error, not 0)."""
+    main = next((c for c in checks if c["name"] == "reference vs tf"), None)
+    if main is not None and not main["ok"]:
+        return main
+    return next((c for c in checks if not c["ok"] and c.get("max_abs_err") is not None), main)
+
+
+def finish(result: CaseResult, status: str, message: str, checks: list[dict], cost: dict) -> CaseResult:
+    """Set the verdict, the cost and the checks as written (the :func:`decisive_check`'s
+    error statistics become the case's)."""
+    result.cost, result.status, result.message = cost, status, message
+    decisive = decisive_check(checks)
+    if decisive is not None:
+        result.max_abs_err, result.max_rel_err, result.max_ulp = (decisive.get(k) for k in ("max_abs_err", "max_rel_err", "max_ulp"))
+    result.checks = [{k: list(v) if k == "worst_index" and isinstance(v, tuple) else v
+                      for k, v in c.items() if not k.startswith("_")} for c in checks]
+    return result
