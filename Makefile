@@ -50,7 +50,7 @@ bench: setup
 	$(PY) -m pytest bench -p no:xdist -p no:cacheprovider -q --benchmark-storage=$(BENCH_DIR) --benchmark-autosave \
 	  $(BENCH_OPTS) $(if $(BASELINE),--benchmark-compare=$(BASELINE) --benchmark-compare-fail=$(BENCH_FAIL)) $(ARGS) \
 	  || { status=$$?; echo "bench: pytest-benchmark exited $$status$(if $(BASELINE), (regression beyond $(BENCH_FAIL) against $(BASELINE)?))"; }; \
-	$(PY) -m harness.report.timing $(BENCH_DIR) -o $(REPORTS)/timing.html || status=1; \
+	$(PY) -m harness.report.bench_page $(BENCH_DIR) -o $(REPORTS)/timing.html || status=1; \
 	if [ "$(FIGURES)" = 1 ]; then $(PY) -m bench.figures --bench-run $(BENCH_DIR) --out $(BENCH_DIR)/figures.json || status=1; fi; \
 	exit $$status
 

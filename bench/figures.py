@@ -378,23 +378,24 @@ def large_one(op_name: str, batch: int, classes: int, repeats: int) -> dict:
     from bench.inputs import build
     from harness import tfbridge
     from harness.registry import get_op
-    from harness.sides import Invocation
+    from harness.sides import NUMPY_REFERENCE, Invocation
     from harness.tfexec import LIVE_TF
 
     op = get_op(op_name)
     built = build(op, "large", batch=batch, classes=classes)
     tfbridge.tf()
-    tf_call = LIVE_TF.prepare(Invocation(op, built.init, built.args))
+    inv = Invocation(op, built.init, built.args)
+    tf_call, ref_call = LIVE_TF.prepare(inv), NUMPY_REFERENCE.prepare(inv)
     gc.collect()
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tf_call()
     tf_peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) * 1024
     tf_s = median_time(tf_call, repeats)
     tracemalloc.start()
-    op.run_reference(built.init, built.args)
+    ref_call()
     ref_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    ref_s = median_time(lambda: op.run_reference(built.init, built.args), repeats)
+    ref_s = median_time(ref_call, repeats)
     input_bytes = sum(v.nbytes for v in built.args.values() if hasattr(v, "nbytes"))
     return {"op": op_name, "batch": batch, "classes": classes, "dtype": "float32", "repeats": repeats,
             "input_bytes": input_bytes, "reference_median_s": ref_s, "tf_median_s": tf_s,
@@ -487,20 +488,20 @@ def report_figures(suite_results: Path = ROOT / "reports" / "results.json", n: i
 # --- the pytest-benchmark run ---------------------------------------------------------------
 
 def bench_summary(run: Path | None) -> dict:
-    from harness.report import timing
+    from harness.report import bench_page
 
     if run is None:
         return {"error": "no pytest-benchmark run given"}
     try:
-        path = timing.latest_run(run)
+        path = bench_page.latest_run(run)
     except FileNotFoundError as exc:
         return {"error": str(exc)}
     data = json.loads(path.read_text())
-    ops = timing.table(data)
+    ops = bench_page.table(data)
     per_size: dict[str, list] = {}
     for op, sizes in ops.items():
         for size, entry in sizes.items():
-            r = timing.ratio(entry)
+            r = bench_page.ratio(entry)
             if r:
                 per_size.setdefault(size, []).append((r, op))
     summary = {}
@@ -508,7 +509,7 @@ def bench_summary(run: Path | None) -> dict:
         vals.sort()
         summary[size] = {
             "ops": len(vals),
-            "geomean_ratio_reference_over_tf": round(timing._geomean([v for v, _ in vals]), 3),
+            "geomean_ratio_reference_over_tf": round(bench_page._geomean([v for v, _ in vals]), 3),
             "reference_faster": sum(1 for v, _ in vals if v < 1),
             "fastest_reference": [{"op": o, "ratio": float(f"{v:.3g}")} for v, o in vals[:3]],
             "slowest_reference": [{"op": o, "ratio": float(f"{v:.3g}")} for v, o in vals[-3:][::-1]],
@@ -521,7 +522,7 @@ def bench_summary(run: Path | None) -> dict:
 # --- printing -----------------------------------------------------------------------------
 
 def _t(seconds) -> str:
-    from harness.report.timing import fmt_time
+    from harness.report.bench_page import fmt_time
 
     return fmt_time(seconds) if isinstance(seconds, (int, float)) else "?"
 

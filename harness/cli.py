@@ -10,6 +10,7 @@ from pathlib import Path
 from harness.goldens import cli as goldens_cli
 from harness.inputs import MAX_ELEMENTS, MAX_ELEMENTS_ENV
 from harness.loader import discover
+from harness.options import OPTIONS, default
 from harness.registry import KINDS, REQUIRED, UnknownOpError, get_op, registry
 
 ROLE_TEXT = {
@@ -38,10 +39,12 @@ def _verify(ns: argparse.Namespace, extra: list[str], command: str) -> int:
     report_dir = Path(ns.report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     args = [*(ns.paths or ["cases/"]), "-p", "harness.plugin", "-p", "no:legacypath",
-            f"--harness-report-dir={report_dir}", f"--junitxml={report_dir / 'junit.xml'}",
-            f"--harness-timing-repeats={ns.timing_repeats}", "-o", "junit_family=xunit2",
+            f"--junitxml={report_dir / 'junit.xml'}", "-o", "junit_family=xunit2",
             "-o", "console_output_style=count", "--no-header", "-q", "-rN", "--tb=short",
             "--assert=plain", f"--harness-command={command}", *NO_PLUGINS]
+    for option in OPTIONS:
+        if option.cli:
+            args += option.pytest_args(getattr(ns, option.dest))
     if ns.k:
         args += ["-k", ns.k]
     if ns.x:
@@ -50,24 +53,10 @@ def _verify(ns: argparse.Namespace, extra: list[str], command: str) -> int:
         args += ["-n", ns.n, "--max-worker-restart", "1000"]
     if ns.lf:
         args.append("--lf")
-    if ns.debug:
-        args.append("--harness-debug")
-    args.append(f"--harness-timeout={ns.timeout}")
-    if ns.baseline:
-        args.append(f"--harness-baseline={ns.baseline}")
-    args.append(f"--harness-fail-on={ns.fail_on}")
-    if ns.shard:
-        args.append(f"--harness-shard={ns.shard}")
-    if ns.all_ops:
-        args.append("--harness-all-ops")
-    if ns.strict:
-        args.append("--harness-strict")
-    if ns.goldens:
-        problem = goldens_cli.unusable(ns.goldens)
-        if problem:
-            print(f"harness: {problem}", file=sys.stderr)
-            return 2
-        args.append(f"--harness-goldens={ns.goldens}")
+    problem = ns.goldens and goldens_cli.unusable(ns.goldens)
+    if problem:
+        print(f"harness: {problem}", file=sys.stderr)
+        return 2
     empty = False
     for p in ns.paths or ["cases/"]:
         path = Path(p.split("::")[0])
@@ -225,36 +214,24 @@ def _new(ns: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("verify", help="run cases and write reports")
     v.add_argument("paths", nargs="*", help="case files or directories (default: cases/)")
-    v.add_argument("--report-dir", default="reports")
     v.add_argument("-k", default=None, help="only cases whose id matches this pytest -k expression")
     v.add_argument("-x", action="store_true", help="stop at the first failure")
     v.add_argument("-n", default="auto", help="worker processes (pytest-xdist; default auto). Workers isolate cases: "
                    "a TF abort, segfault or hang is reported as crashed/timeout and the run goes on. 0: run in-process")
-    v.add_argument("--timeout", type=float, default=60.0, help="seconds per case before it is reported as timeout (0: none)")
     v.add_argument("--lf", action="store_true", help="rerun only the cases that failed last time")
-    v.add_argument("--timing-repeats", type=int, default=5,
-                   help="timed calls per side after the warm-up, fewer once 10 ms are spent (0: no timing)")
-    v.add_argument("--debug", action="store_true", help="show tracebacks for harness errors")
     v.add_argument("--max-elements", type=int, default=None,
                    help=f"largest generated or loaded array (default {MAX_ELEMENTS:,}; also ${MAX_ELEMENTS_ENV})")
-    v.add_argument("--baseline", default=None, help="an earlier results.json: mark cases new-failure/fixed/still-failing/new-case")
-    v.add_argument("--fail-on", choices=("any", "new"), default="any", help="'new': only new failures fail the run")
-    v.add_argument("--shard", default=None, help="I/N: run a stable 1/N of the expanded cases (for CI matrices)")
-    v.add_argument("--all-ops", action="store_true",
-                   help="the report's coverage lists every registered op, not only those the cases use")
-    v.add_argument("--strict", action="store_true",
-                   help="a check that could compare no value (every output NaN/inf on both sides) fails")
-    v.add_argument("--goldens", default=None, metavar="DIR",
-                   help="judge against TF results recorded in DIR (python -m harness record) instead of running TF; "
-                   "TensorFlow is not imported")
+    for option in OPTIONS:
+        if option.cli:
+            v.add_argument(f"--{option.name}", **option.cli_kwargs())
     mg = sub.add_parser("merge", help="merge shard report directories into one results.json and index.html")
     mg.add_argument("dirs", nargs="+", help="report directories holding results.json")
-    mg.add_argument("--report-dir", default="reports")
+    mg.add_argument("--report-dir", default=default("report-dir"))
     lo = sub.add_parser("list-ops", help="print the registry")
     lo.add_argument("-v", "--verbose", action="store_true", help="also each argument's meaning")
     nw = sub.add_parser("new", help="print a commented template case for an op, or add it to a case file")
@@ -268,33 +245,44 @@ def main(argv: list[str] | None = None) -> int:
                     help="every registered op, not only those the cases use (exit 1 if some op has no case)")
     goldens_cli.add_parsers(sub)
     sub.add_parser("fuzz", help="hypothesis fuzzing of reference vs TF (python -m harness fuzz --help)", add_help=False)
+    return parser
+
+
+def _merge(ns: argparse.Namespace) -> int:
+    from harness.report.merge import merge_dirs
+
+    return merge_dirs([Path(d) for d in ns.dirs], Path(ns.report_dir))
+
+
+def _coverage(ns: argparse.Namespace) -> int:
+    from harness import coverage
+
+    table = coverage.collect([Path(p) for p in ns.paths or ["cases/"]], all_ops=ns.all_ops)
+    sys.stdout.write(coverage.format_table(table))
+    return 1 if any(c.cases == 0 for c in table.values()) else 0
+
+
+def _schema(ns: argparse.Namespace) -> int:
+    from harness.schema import schema_json
+
+    sys.stdout.write(schema_json())
+    return 0
+
+
+COMMANDS = {"list-ops": _list_ops, "new": _new, "record": goldens_cli.main, "drift": goldens_cli.main,
+            "merge": _merge, "coverage": _coverage, "schema": _schema}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["fuzz"]:
         from harness.fuzz import main as fuzz_main
 
         return fuzz_main(argv[1:])
     ns, extra = parser.parse_known_args(argv)
-    if ns.command != "verify" and extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if ns.command == "verify":
         return _verify(ns, extra, command_line(argv))
-    if ns.command == "list-ops":
-        return _list_ops(ns)
-    if ns.command == "new":
-        return _new(ns)
-    if ns.command in ("record", "drift"):
-        return goldens_cli.main(ns)
-    if ns.command == "merge":
-        from harness.report.merge import merge_dirs
-
-        return merge_dirs([Path(d) for d in ns.dirs], Path(ns.report_dir))
-    if ns.command == "coverage":
-        from harness import coverage
-
-        table = coverage.collect([Path(p) for p in ns.paths or ["cases/"]], all_ops=ns.all_ops)
-        sys.stdout.write(coverage.format_table(table))
-        return 1 if any(c.cases == 0 for c in table.values()) else 0
-    from harness.schema import schema_json
-
-    sys.stdout.write(schema_json())
-    return 0
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return COMMANDS[ns.command](ns)

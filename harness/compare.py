@@ -92,12 +92,7 @@ def compare(actual: Any, desired: Any, tol: Tolerance, *, check_dtype: bool = Tr
         ("inf", "Inf", ((wa == np.inf) != (wb == np.inf)) | ((wa == -np.inf) != (wb == -np.inf))),
     ):
         if differs.any():
-            first = _index(np.flatnonzero(differs)[0], a.shape)
-            text = (f"{label} positions differ: {_count(differs.sum(), a.size)} elements, first at index {first}: "
-                    f"{names[0]} {_format_value(a[first], a.dtype)} vs {names[1]} {_format_value(b[first], b.dtype)}")
-            order = np.flatnonzero(differs)
-            return report.fail(kind, text, n_mismatch=int(differs.sum()), n_total=a.size, worst_index=first,
-                               mismatches=_mismatches(order, a.shape, wa, wb, abs_err, rel_err, ulp), **stats)
+            return report.positions(kind, label, differs, (wa, wb, abs_err, rel_err, ulp), stats)
 
     if tol.ulp is not None:
         if ulp is None:
@@ -167,6 +162,16 @@ class _Report:
     def __init__(self, a: np.ndarray, b: np.ndarray, names: tuple[str, str], header: str) -> None:
         self.arrays = ((names[0], a), (names[1], b))
         self.header = header
+
+    def positions(self, kind: str, label: str, differs: np.ndarray, errors: tuple, stats: dict) -> Comparison:
+        """The failure of NaN (``kind="nan"``) or inf positions that differ where ``differs``."""
+        (_, a), (_, b) = self.arrays
+        names = (self.arrays[0][0], self.arrays[1][0])
+        first = _index(np.flatnonzero(differs)[0], a.shape)
+        text = (f"{label} positions differ: {_count(differs.sum(), a.size)} elements, first at index {first}: "
+                f"{names[0]} {_format_value(a[first], a.dtype)} vs {names[1]} {_format_value(b[first], b.dtype)}")
+        return self.fail(kind, text, n_mismatch=int(differs.sum()), n_total=a.size, worst_index=first,
+                         mismatches=_mismatches(np.flatnonzero(differs), a.shape, *errors), **stats)
 
     def fail(self, kind: str, text: str, **fields: Any) -> Comparison:
         lines = ([self.header] if self.header else []) + [text]

@@ -306,6 +306,39 @@ def load_file(path: Path, display_path: str | None = None) -> LoadedFile:
     return result
 
 
+def _top_level_problems(doc: LineDict, fail) -> bool:
+    """Report unknown and repeated top-level keys; True when there were any."""
+    stop = False
+    for key in doc:
+        if key not in TOP_KEYS:
+            hint = _closest(key, TOP_KEYS) or "a case file has only `cases:` and `defaults:`"
+            fail(doc.line_of(key), str(key), "unknown top-level key", hint)
+            stop = True
+    for key, first, again in getattr(doc, "duplicates", []):
+        fail(again, str(key), f"also written at line {first}; YAML would silently keep only this one",
+             f"merge the two into one {key}:")
+        stop = True
+    return stop
+
+
+def _defaults(doc: LineDict, fail) -> LineDict | None:
+    """The file's ``defaults:`` (empty when absent), or None after reporting what is wrong with it."""
+    defaults = doc.get("defaults")
+    if defaults is None:
+        defaults = LineDict()
+        defaults.key_lines = {}
+    if not isinstance(defaults, dict):
+        fail(doc.line_of("defaults"), "defaults", f"must be a mapping, got {_kind(defaults)}",
+             "e.g. defaults: {dtypes: [float32, float64]}")
+        return None
+    default_errors = [(_line_at(doc, ["defaults"] + list(p)), f, pr, h) for p, f, pr, h in
+                      _schema_errors(defaults, DEFAULTS_SCHEMA, "defaults")]
+    default_errors += _duplicate_problems(defaults, "defaults", [])
+    for line, fld, problem, hint in sorted(default_errors):
+        fail(line, fld, problem, hint)
+    return None if default_errors else defaults
+
+
 def _load(result: LoadedFile) -> None:
     path, shown = result.path, result.display_path
 
@@ -325,17 +358,7 @@ def _load(result: LoadedFile) -> None:
     if not isinstance(doc, dict):
         return fail(getattr(doc, "line", 1), "(file)", f"top level is {_kind(doc)}, not a mapping",
                     "start the file with `cases:` and indent the list of cases under it")
-    stop = False
-    for key in doc:
-        if key not in TOP_KEYS:
-            hint = _closest(key, TOP_KEYS) or "a case file has only `cases:` and `defaults:`"
-            fail(doc.line_of(key), str(key), "unknown top-level key", hint)
-            stop = True
-    for key, first, again in getattr(doc, "duplicates", []):
-        fail(again, str(key), f"also written at line {first}; YAML would silently keep only this one",
-             f"merge the two into one {key}:")
-        stop = True
-    if stop:
+    if _top_level_problems(doc, fail):
         return
     if "cases" not in doc:
         return fail(doc.line, "cases", "missing", "add `cases:` with a list of cases")
@@ -345,19 +368,8 @@ def _load(result: LoadedFile) -> None:
                     "each case starts with `- id: ...` under `cases:`")
     if not cases:
         return fail(doc.line_of("cases"), "cases", "the list is empty", "add a case, or delete the file")
-    defaults = doc.get("defaults")
+    defaults = _defaults(doc, fail)
     if defaults is None:
-        defaults = LineDict()
-        defaults.key_lines = {}
-    if not isinstance(defaults, dict):
-        return fail(doc.line_of("defaults"), "defaults", f"must be a mapping, got {_kind(defaults)}",
-                    "e.g. defaults: {dtypes: [float32, float64]}")
-    default_errors = [(_line_at(doc, ["defaults"] + list(p)), f, pr, h) for p, f, pr, h in
-                      _schema_errors(defaults, DEFAULTS_SCHEMA, "defaults")]
-    default_errors += _duplicate_problems(defaults, "defaults", [])
-    for line, fld, problem, hint in sorted(default_errors):
-        fail(line, fld, problem, hint)
-    if default_errors:
         return
 
     seen: dict[str, int] = {}

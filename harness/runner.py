@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness import inputs, judges, record, tfbridge, tfexec
+from harness import inputs, judges, options, record, tfbridge, tfexec
 from harness.arbitrate import arbitrate
 from harness.expand import Expanded
 from harness.outputs import leaves
@@ -28,7 +28,7 @@ from harness.sides import (NOT_RUN, NUMPY_REFERENCE, Implementation, Invocation,
 from harness.tolerances import Tolerance
 from harness.vocab import LOW_PRECISION
 
-TIMING_REPEATS = 5
+TIMING_REPEATS = options.default("timing-repeats")
 TIMING_BUDGET_S = 0.01  # per side and check: slow calls are timed fewer times
 
 

@@ -158,6 +158,19 @@ if yaml.__with_libyaml__:
             CParser.__init__(self, text)
             _Constructor.__init__(self)
 
+        def _collection(self, event, kind, anchors: dict):
+            """The empty sequence or mapping node a start event opens (its anchor registered)."""
+            node_class = SequenceNode if kind is SequenceStartEvent else MappingNode
+            if event.tag is not None:
+                raise _Declined
+            tag = self.resolve(node_class, None, event.implicit)
+            node = node_class(tag, [], event.start_mark, None, flow_style=event.flow_style)
+            if event.anchor is not None:
+                if event.anchor in anchors:
+                    raise _Declined
+                anchors[event.anchor] = node
+            return node
+
         def compose_bounded(self):
             """The root node of the only document (None if there is none)."""
             get = self.get_event
@@ -192,16 +205,7 @@ if yaml.__with_libyaml__:
                     node = anchors[event.anchor]
                 elif kind is SequenceStartEvent or kind is MappingStartEvent:
                     nodes += 1
-                    node_class = SequenceNode if kind is SequenceStartEvent else MappingNode
-                    if event.tag is not None:
-                        raise _Declined
-                    tag = self.resolve(node_class, None, event.implicit)
-                    node = node_class(tag, [], event.start_mark, None, flow_style=event.flow_style)
-                    if event.anchor is not None:
-                        if event.anchor in anchors:
-                            raise _Declined
-                        anchors[event.anchor] = node
-                    stack.append([node, event.anchor, nodes - 1, None])
+                    stack.append([self._collection(event, kind, anchors), event.anchor, nodes - 1, None])
                     if len(stack) > MAX_FAST_DEPTH:
                         raise _Declined
                     continue

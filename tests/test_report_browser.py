@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 from bench import report_scale
-from harness.report.html import fmt_num, write_html
+from harness.report.fmt import fmt_num
+from harness.report.html import write_html
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = Path(__file__).parent / "data" / "sample_results.json"

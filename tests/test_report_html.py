@@ -15,7 +15,9 @@ import pytest
 
 from harness.report import html as report_html
 from harness.report import ledger, matrix
-from harness.report.html import fmt_num, fmt_time, fmt_value, render_html, write_html
+from harness.report.diffview import GRID_MAX_COLS, GRID_MAX_ROWS, build_grid
+from harness.report.fmt import fmt_num, fmt_time, fmt_value
+from harness.report.html import render_html, write_html
 
 PLANTED = "<script>alert(1)</script>"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -380,7 +382,7 @@ def test_diff_with_non_finite_errors_and_a_1d_wrap():
     case = {"id": "x", "status": "failed", "rtol": 1e-3, "atol": 1e-5, "dtype": "float16",
             "outputs": {"reference": [1.0] * n, "tf": [1.0] * n},
             "diff": {"abs_err": abs_err, "mismatch": [i in (5, 33) for i in range(n)], "worst_index": [33]}}
-    grid = report_html.build_grid(case)
+    grid = build_grid(case)
     cells = [c for row in grid["rows"] for c in row["cells"] if c]
     assert len(cells) == n and [r["label"] for r in grid["rows"]] == ["0", "16", "32"]
     assert cells[33]["text"] == "nan" and "worst" in cells[33]["cls"] and "c5" in cells[33]["cls"]
@@ -394,8 +396,8 @@ def test_large_grid_is_windowed_around_the_worst_element():
     abs_err[150][90] = 1.0
     case = {"id": "x", "status": "failed", "rtol": 0.0, "atol": 1e-5, "outputs": {},
             "diff": {"abs_err": abs_err, "mismatch": None, "worst_index": [150, 90]}}
-    grid = report_html.build_grid(case)
-    assert len(grid["rows"]) == report_html.GRID_MAX_ROWS and len(grid["columns"]) == report_html.GRID_MAX_COLS
+    grid = build_grid(case)
+    assert len(grid["rows"]) == GRID_MAX_ROWS and len(grid["columns"]) == GRID_MAX_COLS
     worst = [c for row in grid["rows"] for c in row["cells"] if "worst" in c["cls"]]
     assert len(worst) == 1 and worst[0]["title"].startswith("worst [150, 90]")
     assert grid["notes"]

@@ -164,11 +164,82 @@ def _window(size: int, limit: int, focus: int | None) -> tuple[int, int]:
     return start, start + limit
 
 
+class _Cells:
+    """The cells of one diff grid: each element's error, its share of the tolerance and the
+    title that spells both out."""
+
+    def __init__(self, diff: Mapping[str, Any], source: DiffSource, dtype: Any, ndim: int,
+                 worst: tuple[int, ...] | None) -> None:
+        self.abs_err, self.mismatch, self.allowed = diff.get("abs_err"), diff.get("mismatch"), diff.get("allowed")
+        self.source, self.dtype, self.worst = source, dtype, worst
+        prefix, shape = _leaf_prefix(diff.get("leaf")), _shape(self.abs_err)
+        self.reference_at = _indexer(source.reference, prefix, ndim, shape)
+        self.tf_at = _indexer(source.tf, prefix, ndim, shape)
+
+    def _share(self, index: tuple[int, ...], err: float | None, ref_value: Any, tf_value: Any) -> tuple[float | None, str]:
+        """The share of its tolerance the element uses, and the tolerance's words."""
+        source = self.source
+        if source.ulp is not None:
+            pair = element_errors(ref_value, tf_value, self.dtype)
+            ulp = pair.ulp if pair is not None else None
+            if ulp is None:
+                return None, ""
+            share = float(ulp[0]) / source.ulp if source.ulp else (0.0 if ulp[0] == 0 else math.inf)
+            return share, f"{fmt_num(float(ulp[0]))} ULP of {source.ulp} allowed"
+        tol = as_float(_at(self.allowed, index)) if self.allowed is not None else None
+        if tol is None and (source.atol is not None or source.rtol is not None):
+            f = as_float(tf_value)
+            tol = Tolerance(source.rtol or 0.0, source.atol or 0.0).allowed(f if f is not None and math.isfinite(f) else 0.0)
+        if not tol or err is None:
+            return None, ""
+        share = err / tol
+        return share, f"tolerance {fmt_num(tol)} ({fmt_num(share, 2)}× tol)"
+
+    def __call__(self, index: tuple[int, ...]) -> dict:
+        err = as_float(_at(self.abs_err, index))
+        bad = bool(_at(self.mismatch, index))
+        ref_value, tf_value = self.reference_at(index), self.tf_at(index)
+        is_worst = index == self.worst
+        share, tolerance = self._share(index, err, ref_value, tf_value)
+        title = [("worst " if is_worst else "") + index_text(index), f"abs err {fmt_num(err)}"]
+        title += [tolerance] if tolerance else []
+        title += [f"reference {fmt_value(ref_value, self.dtype)}", f"tf {fmt_value(tf_value, self.dtype)}"]
+        title += ["MISMATCH"] if bad else []
+        classes = [_bucket(err, share, bad)] + (["mm"] if bad else []) + (["worst"] if is_worst else [])
+        return {"text": "0" if err == 0 else fmt_num(err, 2), "cls": " ".join(classes), "title": " · ".join(title)}
+
+
+def _rows_1d(n: int, cell: Callable, worst: tuple[int, ...] | None) -> dict:
+    """A 1-D diff wrapped into rows of :data:`GRID_1D_WIDTH`, windowed on the worst element."""
+    width = min(n, GRID_1D_WIDTH)
+    n_rows = -(-n // width)
+    r0, r1 = _window(n_rows, GRID_MAX_ROWS, worst[0] // width if worst else None)
+    rows = [{"label": str(r * width) if width < n else "",
+             "cells": [cell((i,)) if i < n else None for i in range(r * width, r * width + width)]} for r in range(r0, r1)]
+    notes = [f"elements {r0 * width}–{min(n, r1 * width) - 1} shown of {n}"] if (r0, r1) != (0, n_rows) else []
+    return {"columns": [str(j) for j in range(width)], "rows": rows, "notes": notes,
+            "shown": f"{min(n, r1 * width) - r0 * width} of {n}", "corner": "+j" if width < n else ""}
+
+
+def _rows_2d(abs_err: list, cell: Callable, worst: tuple[int, ...] | None) -> dict:
+    """A 2-D diff, windowed on the worst element."""
+    n_rows = len(abs_err)
+    n_cols = max((len(r) for r in abs_err if isinstance(r, list)), default=0)
+    r0, r1 = _window(n_rows, GRID_MAX_ROWS, worst[0] if worst else None)
+    c0, c1 = _window(n_cols, GRID_MAX_COLS, worst[1] if worst else None)
+    notes = ([f"rows {r0}–{r1 - 1} of {n_rows}, columns {c0}–{c1 - 1} of {n_cols} shown"]
+             if (r0, r1, c0, c1) != (0, n_rows, 0, n_cols) else [])
+    return {"columns": [str(j) for j in range(c0, c1)],
+            "rows": [{"label": str(i), "cells": [cell((i, j)) for j in range(c0, c1)]} for i in range(r0, r1)],
+            "notes": notes, "shown": f"{(r1 - r0) * (c1 - c0)} of {n_rows * n_cols}", "corner": "i \\ j"}
+
+
 def build_grid(case: CaseResult | Mapping[str, Any], source: DiffSource | None = None) -> dict | None:
     """The element diff as rows of cells, or ``None`` when there is no 1-D/2-D diff.
 
     Each cell's tolerance is that element's allowed error (``diff.allowed`` when the runner
-    wrote it, else ``atol + rtol * |tf|``), so the colour tells how close it came to failing.
+    wrote it, else :meth:`Tolerance.allowed <harness.tolerances.Tolerance.allowed>` of TF's
+    value), so the colour tells how close it came to failing.
     """
     case = as_result(case)
     diff = case.diff
@@ -179,81 +250,14 @@ def build_grid(case: CaseResult | Mapping[str, Any], source: DiffSource | None =
     if ndim not in (1, 2) or not abs_err or not any(True for _ in leaves(abs_err)):
         return None
     source = source or diff_source(case)
-    mismatch, allowed = diff.get("mismatch"), diff.get("allowed")
     worst = diff.get("worst_index")
     worst = tuple(worst) if isinstance(worst, list) and len(worst) == ndim else None
-    prefix, shape = _leaf_prefix(diff.get("leaf")), _shape(abs_err)
-    rtol, atol = source.rtol, source.atol
-    dtype = case.dtype
-    reference_at = _indexer(source.reference, prefix, ndim, shape)
-    tf_at = _indexer(source.tf, prefix, ndim, shape)
-
-    def cell(index: tuple[int, ...]) -> dict:
-        err = as_float(_at(abs_err, index))
-        bad = bool(_at(mismatch, index))
-        ref_value = reference_at(index)
-        tf_value = tf_at(index)
-        is_worst = index == worst
-        title = [("worst " if is_worst else "") + index_text(index), f"abs err {fmt_num(err)}"]
-        share = None
-        if source.ulp is not None:
-            pair = element_errors(ref_value, tf_value, dtype)
-            ulp = pair.ulp if pair is not None else None
-            if ulp is not None:
-                share = float(ulp[0]) / source.ulp if source.ulp else (0.0 if ulp[0] == 0 else math.inf)
-                title.append(f"{fmt_num(float(ulp[0]))} ULP of {source.ulp} allowed")
-        else:
-            tol = as_float(_at(allowed, index)) if allowed is not None else None
-            if tol is None and (atol is not None or rtol is not None):
-                f = as_float(tf_value)
-                tol = Tolerance(rtol or 0.0, atol or 0.0).allowed(f if f is not None and math.isfinite(f) else 0.0)
-            if tol and err is not None:
-                share = err / tol
-                title.append(f"tolerance {fmt_num(tol)} ({fmt_num(share, 2)}× tol)")
-        title.append(f"reference {fmt_value(ref_value, dtype)}")
-        title.append(f"tf {fmt_value(tf_value, dtype)}")
-        if bad:
-            title.append("MISMATCH")
-        classes = [_bucket(err, share, bad)]
-        if bad:
-            classes.append("mm")
-        if is_worst:
-            classes.append("worst")
-        return {"text": "0" if err == 0 else fmt_num(err, 2), "cls": " ".join(classes),
-                "title": " · ".join(title)}
-
-    notes = []
-    if ndim == 1:
-        n = len(abs_err)
-        width = min(n, GRID_1D_WIDTH)
-        n_rows = -(-n // width)
-        focus_row = worst[0] // width if worst else None
-        r0, r1 = _window(n_rows, GRID_MAX_ROWS, focus_row)
-        columns = [str(j) for j in range(width)]
-        rows = []
-        for r in range(r0, r1):
-            cells = [cell((i,)) if i < n else None for i in range(r * width, r * width + width)]
-            rows.append({"label": str(r * width) if width < n else "", "cells": cells})
-        shown = f"{min(n, r1 * width) - r0 * width} of {n}"
-        if (r0, r1) != (0, n_rows):
-            notes.append(f"elements {r0 * width}–{min(n, r1 * width) - 1} shown of {n}")
-        col_header = "+j" if width < n else ""
-    else:
-        n_rows = len(abs_err)
-        n_cols = max((len(r) for r in abs_err if isinstance(r, list)), default=0)
-        r0, r1 = _window(n_rows, GRID_MAX_ROWS, worst[0] if worst else None)
-        c0, c1 = _window(n_cols, GRID_MAX_COLS, worst[1] if worst else None)
-        columns = [str(j) for j in range(c0, c1)]
-        rows = [{"label": str(i), "cells": [cell((i, j)) for j in range(c0, c1)]} for i in range(r0, r1)]
-        shown = f"{(r1 - r0) * (c1 - c0)} of {n_rows * n_cols}"
-        if (r0, r1, c0, c1) != (0, n_rows, 0, n_cols):
-            notes.append(f"rows {r0}–{r1 - 1} of {n_rows}, columns {c0}–{c1 - 1} of {n_cols} shown")
-        col_header = "i \\ j"
+    cell = _Cells(diff, source, case.dtype, ndim, worst)
+    grid = _rows_1d(len(abs_err), cell, worst) if ndim == 1 else _rows_2d(abs_err, cell, worst)
+    mismatch = diff.get("mismatch")
     n_bad = sum(1 for v in leaves(mismatch) if v is True) if isinstance(mismatch, list) else None
-    what = source.what + (f" {diff['leaf']}" if prefix else "")
-    return {"columns": columns, "rows": rows, "notes": notes, "shown": shown, "ndim": ndim,
-            "worst": index_text(worst) if worst else None, "mismatches": n_bad, "corner": col_header,
-            "what": what}
+    what = source.what + (f" {diff['leaf']}" if _leaf_prefix(diff.get("leaf")) else "")
+    return {**grid, "ndim": ndim, "worst": index_text(worst) if worst else None, "mismatches": n_bad, "what": what}
 
 
 _MISMATCHED = re.compile(r"Mismatched elements: ([^\n]+)")

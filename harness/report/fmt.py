@@ -158,6 +158,21 @@ def depth(node: Any) -> int:
     return n + (1 if isinstance(node, list) else 0)
 
 
+def _wrap(cells: list[str], line_width: int) -> list[str]:
+    """Comma-separated cells in lines of at most ``line_width`` characters."""
+    last = len(cells) - 1
+    lines, line = [], ""
+    for j, cell in enumerate(cells):
+        cell += "," if j < last else ""
+        if line and len(line) + 1 + len(cell) + 1 > line_width:
+            lines.append(line)
+            line = cell
+        else:
+            line = f"{line} {cell}" if line else cell
+    lines.append(line)
+    return lines
+
+
 def format_array(value: Any, dtype: str | None = None, line_width: int = 76,
                  max_chars: int = OUTPUT_MAX_CHARS) -> str:
     """A nested list as NumPy prints it, one row per line, each column right-aligned.
@@ -197,7 +212,6 @@ def format_array(value: Any, dtype: str | None = None, line_width: int = 76,
         if not node:
             return "[]"
         if isinstance(node, tuple):
-            last = len(node) - 1
             if ndim > 1:
                 cells = [text.rjust(widths.get(j, 0)) for j, text in enumerate(node)]
             else:
@@ -205,16 +219,7 @@ def format_array(value: Any, dtype: str | None = None, line_width: int = 76,
                 cells = [text.rjust(width) for text in node]
             if level:
                 return "[" + ", ".join(cells) + "]"
-            lines, line = [], ""
-            for j, cell in enumerate(cells):
-                cell += "," if j < last else ""
-                if line and len(line) + 1 + len(cell) + 1 > line_width:
-                    lines.append(line)
-                    line = cell
-                else:
-                    line = f"{line} {cell}" if line else cell
-            lines.append(line)
-            return "[" + "\n ".join(lines) + "]"
+            return "[" + "\n ".join(_wrap(cells, line_width)) + "]"
         sep = "," + "\n" * max(1, ndim - level - 1) + " " * (level + 1)
         return "[" + sep.join(item if isinstance(item, str) else render(item, level + 1) for item in node) + "]"
 

@@ -39,9 +39,8 @@ from markupsafe import Markup, escape
 
 from harness import atomicio
 from harness.report import diffview, ledger, matrix, svg
-from harness.report.diffview import GRID_1D_WIDTH, GRID_MAX_COLS, GRID_MAX_ROWS, build_grid  # noqa: F401
-from harness.report.fmt import (OUTPUT_MAX_CHARS, fmt_num, fmt_ratio, fmt_time, fmt_value,  # noqa: F401
-                                format_array, index_text, shorten, sort_key)
+from harness.report.fmt import (OUTPUT_MAX_CHARS, fmt_num, fmt_ratio, fmt_time, format_array, index_text, shorten,
+                                sort_key)
 from harness.report.ledger import as_float as _as_float
 from harness.result import CaseResult, as_result
 from harness.vocab import BROKEN_STATUSES, STATUSES_BY_SEVERITY

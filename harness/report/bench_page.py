@@ -1,6 +1,6 @@
 """``reports/timing.html`` from a saved pytest-benchmark run (``make bench``).
 
-``python -m harness.report.timing reports/bench/<machine>/0003_x.json -o reports/timing.html``
+``python -m harness.report.bench_page reports/bench/<machine>/0003_x.json -o reports/timing.html``
 (a directory means its latest numbered run). The page has a ratio table, one row per
 (op, size): reference median, TF median and ``ratio = reference / TF`` (below 1 the NumPy
 reference is faster), and per op a time-vs-size plot (median with the interquartile range,
@@ -268,7 +268,7 @@ def write(source: Path, out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.report.timing", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.report.bench_page", description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="a saved pytest-benchmark JSON, or a directory (its latest numbered run)")
     parser.add_argument("-o", "--output", type=Path, default=Path("reports/timing.html"))
     ns = parser.parse_args(argv)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.report import timing
+from harness.report import bench_page
 
 SIZES = {"small": [8, 10], "medium": [256, 100], "large": [4096, 1000]}
 
@@ -53,7 +53,7 @@ def _run() -> dict:
 
 @pytest.fixture
 def page() -> str:
-    return timing.render(_run(), "reports/bench/x/0001_run.json")
+    return bench_page.render(_run(), "reports/bench/x/0001_run.json")
 
 
 def test_ratio_table_has_every_op_and_size(page):
@@ -98,11 +98,11 @@ def test_cli_picks_latest_numbered_run(tmp_path: Path):
     (storage / "0002_new.json").write_text(json.dumps(new))
     (storage / "figures.json").write_text("{}")
     out = tmp_path / "timing.html"
-    assert timing.main([str(tmp_path / "bench"), "-o", str(out)]) == 0
+    assert bench_page.main([str(tmp_path / "bench"), "-o", str(out)]) == 0
     html = out.read_text()
     assert "0002_new.json" in html and "MeanSquaredError" not in html
 
 
 def test_cli_without_runs_says_so(tmp_path: Path, capsys):
-    assert timing.main([str(tmp_path), "-o", str(tmp_path / "t.html")]) == 2
+    assert bench_page.main([str(tmp_path), "-o", str(tmp_path / "t.html")]) == 2
     assert "no saved benchmark runs" in capsys.readouterr().err
