@@ -106,7 +106,9 @@ def test_timing_stops_once_its_budget_is_spent():
         time.sleep(0.004)
 
     assert median_time(slow, 5, budget_s=0.01) >= 0.004
-    assert len(calls) == 3  # 4 ms + 4 ms + 4 ms >= 10 ms: the budget ends it
+    # A sleep lasts at least 4 ms, so three of them pass the 10 ms budget (a loaded machine
+    # may get there sooner): the budget ends it before the 5 repeats.
+    assert 1 <= len(calls) <= 3
     calls.clear()
     median_time(lambda: calls.append(1), 5, budget_s=0.01)
     assert len(calls) == 5  # fast calls get every repeat
