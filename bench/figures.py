@@ -306,11 +306,11 @@ def _simple_expanded():
 
 def _bare_calls(exp):
     """(reference call, TF call) on the case's own inputs, as the runner builds them."""
-    from harness.runner import CaseRun
+    from harness.runner import case_inputs
     from harness.sides import NUMPY_REFERENCE, Invocation
     from harness.tfexec import LIVE_TF
 
-    args, init = CaseRun(exp, timing_repeats=0).materialize(exp.op, exp.args, exp.init)
+    args, init = case_inputs(exp)
     inv = Invocation(exp.op, init, args, exp.mode, exp.dtype)
     return NUMPY_REFERENCE.prepare(inv), LIVE_TF.prepare(inv)
 
