@@ -539,35 +539,41 @@ def _describe_goldens(g: dict) -> str:
             f"= {g.get('end_to_end_checks_per_s')} checks/s (statuses {g.get('statuses')})")
 
 
+def _describe_suite(s: dict) -> list[str]:
+    """The suite section of :func:`describe`."""
+    lines = []
+    lines.append(f"suite ({s.get('jobs')}): {s.get('cases')} checks in {s.get('run_s')} s after TF import "
+                 f"({s.get('tf_import_s')} s) and collection = {s.get('run_checks_per_s')} checks/s; "
+                 f"end to end {s.get('wall_s')} s = {s.get('end_to_end_checks_per_s')} checks/s")
+    lines.append(f"  steady state (checks that reuse a trace or run eagerly): {s.get('steady_checks')} checks at "
+                 f"{s.get('steady_checks_per_s')} checks/s; {s.get('traced_checks')} checks that traced or "
+                 f"compiled took {s.get('traced_checks_s')} s")
+    fam = s.get("steady_by_family") or {}
+    if fam:
+        lines.append("  steady state by kind: " + ", ".join(f"{k} {v['checks_per_s']}/s ({v['checks']})"
+                                                          for k, v in fam.items()))
+    per = s.get("per_steady_check")
+    if per:
+        lines.append(f"  per steady check: TF {_t(per['tf_s'])}, reference {_t(per['reference_s'])}, harness "
+                     f"{_t(per['harness_s'])} (runner {_t(per['runner_s'])}, pytest {_t(per['pytest_s'])}) = "
+                     f"{per['harness_over_tf']}x TF's time")
+    where = s.get("where_time_goes") or {}
+    for kind in ("by_mode", "by_file"):
+        top = (where.get(kind) or [])[:3]
+        if top:
+            lines.append(f"  case time {kind.replace('_', ' ')}: " + ", ".join(
+                f"{t['name']} {t['share']:.0%} ({t['cases']} cases, {t['checks_per_s']}/s)" for t in top))
+    return lines
+
+
 def describe(fig: dict) -> str:
     lines = ["", "=== performance figures ==="]
     m = fig.get("machine")
     if m:
         lines.append(f"machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB; load average at start "
                      f"{m.get('load_average_at_start')}")
-    s = fig.get("suite")
-    if s:
-        lines.append(f"suite ({s.get('jobs')}): {s.get('cases')} checks in {s.get('run_s')} s after TF import "
-                     f"({s.get('tf_import_s')} s) and collection = {s.get('run_checks_per_s')} checks/s; "
-                     f"end to end {s.get('wall_s')} s = {s.get('end_to_end_checks_per_s')} checks/s")
-        lines.append(f"  steady state (checks that reuse a trace or run eagerly): {s.get('steady_checks')} checks at "
-                     f"{s.get('steady_checks_per_s')} checks/s; {s.get('traced_checks')} checks that traced or "
-                     f"compiled took {s.get('traced_checks_s')} s")
-        fam = s.get("steady_by_family") or {}
-        if fam:
-            lines.append("  steady state by kind: " + ", ".join(f"{k} {v['checks_per_s']}/s ({v['checks']})"
-                                                              for k, v in fam.items()))
-        per = s.get("per_steady_check")
-        if per:
-            lines.append(f"  per steady check: TF {_t(per['tf_s'])}, reference {_t(per['reference_s'])}, harness "
-                         f"{_t(per['harness_s'])} (runner {_t(per['runner_s'])}, pytest {_t(per['pytest_s'])}) = "
-                         f"{per['harness_over_tf']}x TF's time")
-        where = s.get("where_time_goes") or {}
-        for kind in ("by_mode", "by_file"):
-            top = (where.get(kind) or [])[:3]
-            if top:
-                lines.append(f"  case time {kind.replace('_', ' ')}: " + ", ".join(
-                    f"{t['name']} {t['share']:.0%} ({t['cases']} cases, {t['checks_per_s']}/s)" for t in top))
+    if fig.get("suite"):
+        lines += _describe_suite(fig["suite"])
     if fig.get("goldens"):
         lines.append(_describe_goldens(fig["goldens"]))
     o = fig.get("overhead")
