@@ -21,6 +21,7 @@ from harness.cli import template
 from harness.expand import expand
 from harness.loader import load_file
 from harness.report import html, ledger
+from harness.result import CaseResult
 from harness.runner import run_expanded
 
 from conftest import ROOT, run_cli
@@ -237,7 +238,7 @@ def test_fail_on_new_still_exits_2_on_invalid_input_and_prints_the_counts(first_
 
 
 def test_exit_code_of_invalid_input_does_not_depend_on_the_baseline():
-    cases = [{"id": "x", "status": "error", "baseline": "still-failing"}, {"id": "y", "status": "passed"}]
+    cases = [CaseResult("x", "error", baseline="still-failing"), CaseResult("y", "passed")]
     assert exit_code(cases, "new") == 2 and exit_code(cases, "any") == 2
 
 
