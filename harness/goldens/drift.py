@@ -56,7 +56,7 @@ def _ulp_unit(a: np.ndarray, b: np.ndarray) -> str:
     """The dtype whose ULPs measure a change: the arrays' own, or float32 for float64 arrays
     whose values are all float32 numbers in both recordings (``tf.compat.v1.losses`` and
     Keras compute in float32 and cast back), where float64 ULPs would count 2^29 per step."""
-    from harness.outputs import precision_of
+    from harness.precision import precision_of
 
     if a.dtype.name == "float64" and precision_of(a) == precision_of(b) == "float32":
         return "float32"
@@ -75,7 +75,7 @@ def compare_arrays(a: np.ndarray, b: np.ndarray) -> dict | None:
         diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
         ulp, unit = diff, a.dtype.name
     else:
-        from harness.compare import ulp_distance
+        from harness.tolerances import ulp_distance
 
         with np.errstate(invalid="ignore", over="ignore"):
             diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
