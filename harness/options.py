@@ -69,6 +69,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("strict", False, "a check that could compare no value (every output NaN/inf on both sides) fails", flag=True),
     Option("goldens", None, "judge against TF results recorded in DIR (python -m harness record) instead of running "
                             "TF; TensorFlow is not imported", metavar="DIR"),
+    Option("full-results", False, "keep every case's outputs and inputs in results.json (a passed case keeps only "
+                                  "what the reports need)", flag=True),
     Option("command", None, argparse.SUPPRESS, cli=False),
 )
 """Options shared by ``verify`` and the plugin (``-k``, ``-x``, ``-n``, ``--lf`` are pytest's own)."""

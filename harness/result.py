@@ -22,7 +22,7 @@ NOT_RUN_KEYS = ("id", "base_id", "params", "file", "line", "op", "dtype", "statu
 """Keys of a case that did not run (invalid input, a crash, a timeout)."""
 
 OPTIONAL_KEYS = ("output_shape", "truncated", "arbitration", "expect_tolerance", "grad_method", "grad_tolerance", "tf_traces",
-                 "cost", "invalid_input", "baseline")
+                 "cost", "invalid_input", "baseline", "ledger")
 """Written after the others, each only when set (``output_shape`` with ``truncated``)."""
 
 
@@ -71,6 +71,9 @@ class CaseResult:
     cost: dict | None = None
     invalid_input: bool | None = None
     baseline: str | None = None
+    ledger: dict | None = None
+    """A passed case's tolerance-ledger headrooms, kept in results.json instead of its
+    outputs (:func:`harness.report.results.case_record`)."""
     ran: bool = True
     """False for a case that did not run: only :data:`NOT_RUN_KEYS` are written."""
     extra: dict = field(default_factory=dict)

@@ -274,25 +274,23 @@ def _positions_only(case: CaseResult, name: str) -> bool:
                for c in case.checks or [])
 
 
-def case_entries(case: CaseResult | Mapping[str, Any]) -> list[dict]:
-    """The ledger entries of one case: its value tolerance, its ``expect`` and, for grad
-    cases, each gradient's."""
+def headrooms(case: CaseResult | Mapping[str, Any]) -> dict[str, Headroom]:
+    """The headroom of each ledger entry of a case, by label: ``value``, ``expect`` and, for
+    grad cases, ``grad NAME``; computed from its outputs, or read from ``ledger`` (a passed
+    case's results.json entry keeps these instead of its outputs: :func:`headroom_record`)."""
     case = as_result(case)
-    positions_only = _positions_only(case, "reference vs tf")
+    if isinstance(case.ledger, Mapping):
+        return {str(label): _stored(room) for label, room in case.ledger.items()}
     outputs = case.outputs if isinstance(case.outputs, Mapping) else {}
-    if case.max_abs_err is None and case.max_ulp is None and not positions_only:
-        return _expect_entries(case, outputs)
-    dtype = case.dtype
+    rooms: dict[str, Headroom] = {}
+    if case.max_abs_err is None and case.max_ulp is None and not _positions_only(case, "reference vs tf"):
+        return _expect_room(case, outputs, rooms)
     rtol, atol, ulp = as_float(case.rtol), as_float(case.atol), case.ulp
     ulp = int(ulp) if isinstance(ulp, (int, float)) and not isinstance(ulp, bool) else None
     values = _pair(outputs.get("reference"), outputs.get("tf")) if "reference" in outputs else None
-    room = _pair_headroom(values, dtype, rtol=rtol, atol=atol, ulp=ulp, max_abs=as_float(case.max_abs_err),
-                          max_rel=as_float(case.max_rel_err), max_ulp=as_float(case.max_ulp))
-    is_override, reason = override(case)
-    tolerance = f"ulp ≤ {ulp}" if ulp is not None else f"rtol {_g(rtol)} / atol {_g(atol)}"
-    entries = [_entry("value", "override" if is_override else "default", room, tolerance,
-                      is_override=is_override, reason=reason, positions_only=positions_only)]
-    entries += _expect_entries(case, outputs)
+    rooms["value"] = _pair_headroom(values, case.dtype, rtol=rtol, atol=atol, ulp=ulp, max_abs=as_float(case.max_abs_err),
+                                    max_rel=as_float(case.max_rel_err), max_ulp=as_float(case.max_ulp))
+    _expect_room(case, outputs, rooms)
     grads = outputs.get("grads")
     grad_tol = case.grad_tolerance if isinstance(case.grad_tolerance, Mapping) else {}
     if isinstance(grads, Mapping):
@@ -301,32 +299,67 @@ def case_entries(case: CaseResult | Mapping[str, Any]) -> list[dict]:
             if not isinstance(pair, Mapping) or g_rtol is None and g_atol is None:
                 continue
             g_pair = _pair(pair.get("reference"), pair.get("tf"))
-            if g_pair is None:
-                continue
-            g_room = _pair_headroom(g_pair, dtype, rtol=g_rtol, atol=g_atol, ulp=None)
-            method = case.grad_method or "grad"
-            entries.append(_entry(f"grad {name}", f"grad ({method})", g_room,
-                                  f"rtol {_g(g_rtol)} / atol {_g(g_atol)}", is_override=False, reason=""))
+            if g_pair is not None:
+                rooms[f"grad {name}"] = _pair_headroom(g_pair, case.dtype, rtol=g_rtol, atol=g_atol, ulp=None)
+    return rooms
+
+
+def headroom_record(case: CaseResult) -> dict[str, list]:
+    """:func:`headrooms` as results.json keeps them: ``{label: [observed, allowed, headroom, unit, bound]}``."""
+    return {label: [room.observed, room.allowed, room.headroom, room.unit, room.bound]
+            for label, room in headrooms(case).items()}
+
+
+def _stored(room: Any) -> Headroom:
+    observed, allowed, ratio, unit, bound = room if isinstance(room, list) and len(room) == 5 else (None,) * 3 + ("abs", False)
+    return Headroom(as_float(observed), as_float(allowed), as_float(ratio), str(unit), bool(bound))
+
+
+def case_entries(case: CaseResult | Mapping[str, Any]) -> list[dict]:
+    """The ledger entries of one case: its value tolerance, its ``expect`` and, for grad
+    cases, each gradient's (their headrooms: :func:`headrooms`)."""
+    case = as_result(case)
+    rooms = headrooms(case)
+    entries = []
+    if "value" in rooms:
+        ulp = case.ulp if isinstance(case.ulp, (int, float)) and not isinstance(case.ulp, bool) else None
+        is_override, reason = override(case)
+        tolerance = f"ulp ≤ {int(ulp)}" if ulp is not None else f"rtol {_g(as_float(case.rtol))} / atol {_g(as_float(case.atol))}"
+        entries.append(_entry("value", "override" if is_override else "default", rooms["value"], tolerance,
+                              is_override=is_override, reason=reason,
+                              positions_only=_positions_only(case, "reference vs tf")))
+    if "expect" in rooms and isinstance(case.expect_tolerance, Mapping):
+        tol = case.expect_tolerance
+        ulp = _expect_ulp(tol)
+        reason = tol.get("reason").strip() if isinstance(tol.get("reason"), str) else ""
+        tolerance = f"ulp ≤ {ulp}" if ulp is not None else f"rtol {_g(as_float(tol.get('rtol')))} / atol {_g(as_float(tol.get('atol')))}"
+        entries.append(_entry("expect", "override" if reason else "default", rooms["expect"], tolerance,
+                              is_override=bool(reason), reason=reason))
+    grad_tol = case.grad_tolerance if isinstance(case.grad_tolerance, Mapping) else {}
+    for label, room in rooms.items():
+        if label.startswith("grad "):
+            entries.append(_entry(label, f"grad ({case.grad_method or 'grad'})", room,
+                                  f"rtol {_g(as_float(grad_tol.get('rtol')))} / atol {_g(as_float(grad_tol.get('atol')))}",
+                                  is_override=False, reason=""))
     return entries
 
 
-def _expect_entries(case: CaseResult, outputs: Mapping[str, Any]) -> list[dict]:
-    """The ``expect`` entry: the published value against each side, the worse headroom."""
+def _expect_ulp(tol: Mapping[str, Any]) -> int | None:
+    return tol.get("ulp") if isinstance(tol.get("ulp"), int) and not isinstance(tol.get("ulp"), bool) else None
+
+
+def _expect_room(case: CaseResult, outputs: Mapping[str, Any], rooms: dict[str, Headroom]) -> dict[str, Headroom]:
+    """Adds ``expect``: the published value against each side, the worse headroom."""
     tol = case.expect_tolerance
     if "expect" not in outputs or not isinstance(tol, Mapping):
-        return []
+        return rooms
     rtol, atol = as_float(tol.get("rtol")), as_float(tol.get("atol"))
-    ulp = tol.get("ulp") if isinstance(tol.get("ulp"), int) and not isinstance(tol.get("ulp"), bool) else None
-    rooms = [_pair_headroom(pair, case.dtype, rtol=rtol, atol=atol, ulp=ulp)
+    found = [_pair_headroom(pair, case.dtype, rtol=rtol, atol=atol, ulp=_expect_ulp(tol))
              for pair in (_pair(outputs.get(side), outputs["expect"]) for side in ("tf", "reference")) if pair is not None]
-    rooms = [r for r in rooms if r.headroom is not None] or rooms
-    if not rooms:
-        return []
-    room = min(rooms, key=lambda r: r.headroom if r.headroom is not None else math.inf)
-    reason = tol.get("reason").strip() if isinstance(tol.get("reason"), str) else ""
-    tolerance = f"ulp ≤ {ulp}" if ulp is not None else f"rtol {_g(rtol)} / atol {_g(atol)}"
-    return [_entry("expect", "override" if reason else "default", room, tolerance, is_override=bool(reason),
-                   reason=reason)]
+    found = [r for r in found if r.headroom is not None] or found
+    if found:
+        rooms["expect"] = min(found, key=lambda r: r.headroom if r.headroom is not None else math.inf)
+    return rooms
 
 
 def _g(x: float | None) -> str:

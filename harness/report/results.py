@@ -1,15 +1,19 @@
 """``results.json``: versioned, with the environment and timestamps, written atomically with
 ``index.html`` (and ``junit.xml``) as one set (:func:`write_report`).
 
-Schema (``schema_version`` 1)::
+Schema (``schema_version`` 2)::
 
-    {"schema_version": 1,
+    {"schema_version": 2,
      "run": {"id", "started", "finished", "duration_s", "argv", "paths", "interrupted"},
      "environment": {"python", "numpy", "tensorflow", "keras", "platform", "cpu", "cpu_flags", "git_commit"},
      "summary": {"passed": n, "failed": n, "error": n, "skipped": n, "xfailed": n, "xpassed": n},
      "warnings": [...],
      "cases": [{"id", "file", "line", "op", "dtype", "status", "message", "max_abs_err", "max_rel_err",
                 "max_ulp", "rtol", "atol", "time_reference_s", "time_tf_s", "cost", "repro", ...}]}
+
+A passed case keeps neither ``outputs`` nor ``inputs`` (unless ``--full-results``): it has
+``ledger`` instead, the headrooms the tolerance ledger shows (:func:`case_record`). Version 1
+files (every case with its outputs) are read as they are.
 """
 from __future__ import annotations
 
@@ -27,10 +31,15 @@ from pathlib import Path
 from typing import Any
 
 from harness import atomicio
+from harness.report.ledger import headroom_record
 from harness.result import CaseResult, as_result
 from harness.vocab import STATUSES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+TRIMMED_STATUSES = frozenset({"passed"})
+"""Statuses whose results.json entry leaves out ``outputs`` and ``inputs`` (unless ``--full-results``)."""
+TRIMMED_KEYS = ("outputs", "inputs")
 
 
 def _cpu() -> tuple[str, list[str]]:
@@ -108,6 +117,20 @@ def build(cases: list[CaseResult | dict], *, run: dict, env: dict, warnings: lis
         "warnings": sorted(set(warnings)),
         "cases": [c.to_record() for c in results],
     }
+
+
+def case_record(case: CaseResult, full: bool = False) -> dict:
+    """The results.json entry of ``case``: all of it, or for a passed case (without ``full``)
+    everything but its ``outputs`` and ``inputs``, which only a failure's detail shows, with
+    the tolerance ledger's headrooms (computed from those outputs) as ``ledger``. The report,
+    the JUnit file, ``merge``, ``--baseline`` and ``--lf`` need nothing else of a passed case."""
+    record = case.to_record()
+    if full or case.status not in TRIMMED_STATUSES or not case.ran or "outputs" not in record:
+        return record
+    record["ledger"] = headroom_record(case)
+    for key in TRIMMED_KEYS:
+        record.pop(key, None)
+    return record
 
 
 def dumps(results: dict) -> str:
