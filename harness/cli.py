@@ -23,8 +23,11 @@ ROLE_TEXT = {
 
 # pytest plugins a case run does not use: their per-case hooks and end-of-run work (the
 # unraisable-exception check runs gc.collect over TF's object graph) cost time and give nothing.
+# Without the logging plugin a log record reaches stderr, which pytest still captures per case;
+# case items are no unittest cases and take no fixtures (tmp_path).
 NO_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:timeout", "-p", "no:unraisableexception",
-              "-p", "no:threadexception", "-p", "no:doctest")
+              "-p", "no:threadexception", "-p", "no:doctest", "-p", "no:logging", "-p", "no:unittest",
+              "-p", "no:tmpdir", "-p", "no:subtests")
 
 
 def command_line(argv: list[str]) -> str:

@@ -19,7 +19,6 @@ import pytest
 from harness.items import CaseFile, CaseItem, HarnessItem
 from harness.loader import CASE_SUFFIXES
 from harness.options import OPTIONS
-from harness.report.results import case_record
 from harness.session import Session
 from harness.watchdog import marker_path
 
@@ -69,8 +68,7 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     if call.when != "call" or not isinstance(item, HarnessItem) or item.result is None:
         return
     result = item.result
-    # travels from an xdist worker to the controller; a passed case without its outputs
-    rep.harness = case_record(result, full=item.config.getoption("harness_full_results"))
+    rep.harness = result.to_record()  # travels from an xdist worker to the controller
     if result.status == "xfailed":
         rep.outcome, rep.wasxfail, rep.longrepr = "skipped", result.xfail_reason or "", None
     elif result.status == "xpassed":

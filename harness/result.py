@@ -109,11 +109,15 @@ class CaseResult:
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> "CaseResult":
         """A results.json entry (of this or an earlier version) as a CaseResult."""
-        known = {f.name for f in fields(cls)} - {"ran", "extra", "layout"}
+        known = _RECORD_FIELDS
         values = {k: v for k, v in record.items() if k in known and v is not None}
         extra = {k: v for k, v in record.items() if k not in known}
         return cls(**{"id": str(record.get("id", "")), **values}, ran="checks" in record, extra=extra,
                    layout=tuple(record))
+
+
+_RECORD_FIELDS = frozenset(f.name for f in fields(CaseResult)) - {"ran", "extra", "layout"}
+"""The fields a results.json entry may set."""
 
 
 def as_result(case: "CaseResult | Mapping[str, Any]") -> CaseResult:

@@ -3,6 +3,7 @@ turned into results, and the reports and exit status written at the end."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import shlex
 import tempfile
@@ -60,6 +61,12 @@ class Session:
         xml = self.config.stash.get(xml_key, None)
         if xml is not None:
             xml.add_global_property("tf_parity_run_id", self.run_id)
+
+    def pytest_collection_finish(self, session) -> None:
+        """Everything built so far (imported modules, the loaded case files, the items) lives to
+        the end of the run: moved out of the cyclic collector's reach (``gc.freeze``), each full
+        collection during the run walks only what the cases made since, not all of it again."""
+        gc.freeze()
 
     def publish(self) -> None:
         """Rename this run's reports into place, all of them together (see ``write_report``).
@@ -140,7 +147,8 @@ class Session:
             from harness.goldens.side import describe_goldens
 
             run["goldens"] = describe_goldens(goldens)
-        data = results_mod.build(self.results, run=run, env=results_mod.environment(Path.cwd()), warnings=warnings)
+        data = results_mod.build(self.results, run=run, env=results_mod.environment(Path.cwd()), warnings=warnings,
+                                 full=self.config.getoption("harness_full_results"))
         data["coverage"] = self._coverage()
         if self.baseline_counts is not None:
             data["baseline"] = {"path": str(self.config.getoption("harness_baseline")), "counts": self.baseline_counts,

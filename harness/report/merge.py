@@ -31,7 +31,8 @@ def merge(parts: list[dict]) -> dict:
         "argv": [], "paths": sorted({p for r in runs for p in r.get("paths", [])}),
         "interrupted": any(r.get("interrupted") for r in runs), "merged_from": len(parts),
     }
-    data = results_mod.build(list(cases.values()), run=run, env=parts[0].get("environment", {}), warnings=warnings)
+    data = results_mod.build(list(cases.values()), run=run, env=parts[0].get("environment", {}), warnings=warnings,
+                             full=True)  # each case as its shard wrote it
     data["environments"] = [p.get("environment", {}) for p in parts]
     data["coverage"] = parts[0].get("coverage", [])
     return data

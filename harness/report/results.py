@@ -106,8 +106,9 @@ def sort_key(case: CaseResult) -> tuple:
     return (case.file or "", case.line or 0, case.id or "")
 
 
-def build(cases: list[CaseResult | dict], *, run: dict, env: dict, warnings: list[str]) -> dict:
-    """The results dict written to results.json: each case serialized once, sorted by file, line and id."""
+def build(cases: list[CaseResult | dict], *, run: dict, env: dict, warnings: list[str], full: bool = False) -> dict:
+    """The results dict written to results.json: each case serialized once (:func:`case_record`;
+    ``full``: with all of its evidence), sorted by file, line and id."""
     results = sorted((as_result(c) for c in cases), key=sort_key)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -115,7 +116,7 @@ def build(cases: list[CaseResult | dict], *, run: dict, env: dict, warnings: lis
         "environment": env,
         "summary": summarize(results),
         "warnings": sorted(set(warnings)),
-        "cases": [c.to_record() for c in results],
+        "cases": [case_record(c, full) for c in results],
     }
 
 
