@@ -19,6 +19,7 @@ import pytest
 from harness.items import CaseFile, CaseItem, HarnessItem
 from harness.loader import CASE_SUFFIXES
 from harness.options import OPTIONS
+from harness.report.results import case_record
 from harness.session import Session
 from harness.watchdog import marker_path
 
@@ -68,7 +69,10 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     if call.when != "call" or not isinstance(item, HarnessItem) or item.result is None:
         return
     result = item.result
-    rep.harness = result.to_record()  # travels from an xdist worker to the controller
+    # An xdist worker sends the record to the controller: a passed case already without its
+    # outputs (case_record), a smaller message; in one process results.json's build trims it.
+    full = not hasattr(item.config, "workerinput") or item.config.getoption("harness_full_results")
+    rep.harness = case_record(result, full)
     if result.status == "xfailed":
         rep.outcome, rep.wasxfail, rep.longrepr = "skipped", result.xfail_reason or "", None
     elif result.status == "xpassed":
