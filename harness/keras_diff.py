@@ -111,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"{ns.results}: cannot read results ({exc})", file=sys.stderr)
         return 2
+    if any(isinstance(c, dict) and c.get("status") == "passed" and "outputs" not in c for c in results.get("cases", [])):
+        print(f"{ns.results}: passed cases without their outputs (the table needs TF's values); rerun verify with "
+              "--full-results", file=sys.stderr)
+        return 2
     table, missing = rows(results)
     if not table:
         print(f"{ns.results}: no Keras 2 / Keras 3 comparison cases (run cases/tf_keras first)", file=sys.stderr)

@@ -39,12 +39,34 @@ def results(report_dir):
     return json.loads((report_dir / "results.json").read_text())
 
 
+def test_results_json_keeps_a_passed_case_without_its_outputs_unless_full_results(cli, write_case, tmp_path):
+    """A passed case leaves out its outputs and inputs and keeps the ledger's headrooms, so the
+    tolerance ledger reads the same; a failed case keeps everything; --full-results keeps all."""
+    from harness.report import ledger
+
+    path = write_case("cases/a.yaml", SPARSE + WRONG.replace("cases:\n", ""))
+    runs = {}
+    for name, extra in (("trimmed", []), ("full", ["--full-results"])):
+        out = cli("verify", str(path), "--report-dir", str(tmp_path / name), "-n", "0", *extra)
+        assert out.returncode == 1, out.stdout + out.stderr
+        runs[name] = {c["id"]: c for c in results(tmp_path / name)["cases"]}
+    trimmed, full = runs["trimmed"], runs["full"]
+    assert {c["status"] for c in trimmed.values()} == {"passed", "failed"}
+    for cid, case in trimmed.items():
+        if case["status"] == "passed":
+            assert "outputs" not in case and "inputs" not in case and set(case["ledger"]) == {"value", "expect"}
+        else:
+            assert case["outputs"] == full[cid]["outputs"] and case["inputs"] == full[cid]["inputs"]
+        assert "outputs" in full[cid] and "ledger" not in full[cid]
+        assert ledger.case_entries(case) == ledger.case_entries(full[cid])
+
+
 def test_passing_suite_exits_0_and_writes_three_reports(cli, write_case, tmp_path):
     path = write_case("cases/a.yaml", SPARSE)
     out = cli("verify", str(path.parent), "--report-dir", str(tmp_path / "rep"), "-n", "0")
     assert out.returncode == 0, out.stdout + out.stderr
     data = results(tmp_path / "rep")
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert data["summary"]["passed"] == 2
     assert {"python", "numpy", "tensorflow", "keras", "git_commit"} <= set(data["environment"])
     case = data["cases"][0]

@@ -45,3 +45,11 @@ def test_cli_writes_between_markers_and_fails_without_comparisons(tmp_path):
     results.write_text(json.dumps({"cases": []}))
     assert keras_diff.main([str(results)]) == 2
     assert keras_diff.main([str(tmp_path / "missing.json")]) == 2
+
+
+def test_cli_refuses_results_without_the_outputs_of_passed_cases(tmp_path, capsys):
+    trimmed = {k: v for k, v in _case("a[float32]").items() if k != "outputs"}
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"cases": [trimmed]}))
+    assert keras_diff.main([str(results)]) == 2
+    assert "--full-results" in capsys.readouterr().err
