@@ -33,7 +33,9 @@ def freeze_kept_objects() -> None:
     live until the reports are written; left tracked, every full collection would walk all of
     them again (its cost grows with the run: 12% of a goldens run's time). Called after
     collection and every :data:`FREEZE_EVERY` results, each time after collecting the young
-    generations, so that the cycles a case left behind are freed rather than kept."""
+    generations, so that the reference cycles the recent cases left behind are freed, not
+    frozen; a cycle that becomes garbage only after it reached the old generation is kept
+    until the process ends (the cases make few: tens of objects in a run of the suite)."""
     gc.collect(1)
     gc.freeze()
 
