@@ -291,6 +291,45 @@ def test_by_rows_equals_the_whole_array(small_blocks, name, shape):
         assert np.array_equal(got, want, equal_nan=True), (name, dtype)
 
 
+_BY_ROWS_KERAS2 = ["mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
+                   "mean_squared_logarithmic_error", "cosine_similarity", "huber", "log_cosh", "poisson",
+                   "categorical_crossentropy", "binary_crossentropy", "binary_focal_crossentropy"]
+
+
+@pytest.mark.parametrize("name", _BY_ROWS_KERAS2)
+@pytest.mark.parametrize("shape", [(37, 29), (9, 5, 7)])
+def test_keras2_by_rows_equals_the_whole_array(small_blocks, name, shape):
+    from harness.reference import tf_keras
+
+    fn = getattr(tf_keras, name)
+    rng = np.random.default_rng(7)
+    for dtype in (np.float32, np.float64):
+        y_true = rng.uniform(0, 1, size=shape).astype(dtype)
+        y_pred = rng.uniform(-0.2, 1.2, size=shape).astype(dtype)
+        got, want = fn(y_true, y_pred), fn.__wrapped__(y_true, y_pred)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert np.array_equal(got, want, equal_nan=True), (name, dtype)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_hinge_by_rows_maps_labels_as_the_whole_tensor(small_blocks, binary):
+    from harness.reference import keras_functions, tf_keras
+
+    rng = np.random.default_rng(9)
+    y_true = rng.integers(0, 2, size=(41, 23)).astype(np.float32)
+    if not binary:
+        y_true[40, 22] = 0.5  # the last block alone would look binary
+    y_pred = rng.normal(size=(41, 23)).astype(np.float32)
+    for mean in (keras_functions.kb.mean, tf_keras.tf_mean):
+        for squared in (False, True):
+            want = keras_functions.hinge_rows.__wrapped__(y_true, y_pred, binary, squared, mean)
+            assert np.array_equal(keras_functions.hinge_rows(y_true, y_pred, binary, squared, mean), want)
+    pm1 = 2 * y_true - 1 if binary else y_true
+    whole = np.mean(np.maximum(1 - pm1 * y_pred, 0), axis=-1)
+    assert np.array_equal(keras_functions.hinge(y_true, y_pred), whole)
+    assert np.array_equal(tf_keras.hinge(y_true, y_pred), whole)
+
+
 def test_by_rows_keeps_a_first_axis_reduction_whole(small_blocks):
     from harness.reference import keras_functions
 

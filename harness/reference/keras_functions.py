@@ -156,29 +156,42 @@ def poisson(y_true, y_pred):
 # --- hinge ------------------------------------------------------------------------
 
 
-def _binary_labels_to_pm1(y_true):
-    """Labels that are all 0 or 1 (checked over the whole tensor) become -1/1; any other
-    label tensor is used unchanged."""
-    if np.all((y_true == 0) | (y_true == 1)):
+def _all_binary(y_true) -> bool:
+    """Whether every label is 0 or 1 (checked over the whole tensor)."""
+    return bool(np.all((y_true == 0) | (y_true == 1)))
+
+
+def _binary_labels_to_pm1(y_true, binary=None):
+    """Labels that are all 0 or 1 (``binary``: :func:`_all_binary` of the whole tensor, when
+    the caller has a block of it) become 2 t - 1 = -1/1; any other label tensor is used
+    unchanged."""
+    if _all_binary(y_true) if binary is None else binary:
         return _c(2.0, y_true) * y_true - _c(1.0, y_true)
     return y_true
+
+
+@by_rows
+def hinge_rows(y_true, y_pred, binary, squared=False, mean=kb.mean):
+    """mean(max(1 - t p, 0), axis=-1), squared before the mean when ``squared``, with t
+    mapped to -1/1 when ``binary`` (the whole label tensor's check, so that a block of rows
+    is mapped as the whole tensor is); ``mean`` is Keras' (``kb.mean``) or Keras 2's."""
+    y_true = _binary_labels_to_pm1(y_true, binary)
+    margin = np.maximum(_c(1.0, y_pred) - y_true * y_pred, _c(0.0, y_pred))
+    return mean(np.square(margin) if squared else margin, axis=-1)
 
 
 @tf_broadcasting
 def hinge(y_true, y_pred):
     """mean(max(1 - y_true * y_pred, 0), axis=-1), 0/1 labels mapped to -1/1."""
     y_true, y_pred = _cast_pair(y_true, y_pred)
-    y_true = _binary_labels_to_pm1(y_true)
-    return kb.mean(np.maximum(_c(1.0, y_pred) - y_true * y_pred, _c(0.0, y_pred)), axis=-1)
+    return hinge_rows(y_true, y_pred, _all_binary(y_true))
 
 
 @tf_broadcasting
 def squared_hinge(y_true, y_pred):
     """mean(max(1 - y_true * y_pred, 0)**2, axis=-1), 0/1 labels mapped to -1/1."""
     y_true, y_pred = _cast_pair(y_true, y_pred)
-    y_true = _binary_labels_to_pm1(y_true)
-    margin = np.maximum(_c(1.0, y_pred) - y_true * y_pred, _c(0.0, y_pred))
-    return kb.mean(np.square(margin), axis=-1)
+    return hinge_rows(y_true, y_pred, _all_binary(y_true), squared=True)
 
 
 @by_rows

@@ -285,20 +285,27 @@ def log_poisson_loss(targets, log_input, compute_full_loss=False):
 # --- reductions over losses ---------------------------------------------------------
 
 
+def _half_squares(t: np.ndarray) -> np.ndarray:
+    """t * t * 0.5, rounding after each product (one temporary)."""
+    out = np.multiply(t, t)
+    return np.multiply(out, t.dtype.type(0.5), out=out)
+
+
 def l2_loss(t):
     """sum(t ** 2) / 2, TF's L2Loss kernel: (t * t * 0.5).sum() as Eigen runs it.
 
     float16/bfloat16 round every square and accumulate in their own precision in Eigen's
     order (``summation.eigen_sum``), so a float16 sum above 65504 is ``inf``. Bit-exact for
     bfloat16 and for float16 tensors of up to ~1500 elements; larger float16 tensors are
-    reduced by two threads in TF and differ by a few ulp."""
+    reduced by two threads in TF and differ by a few ulp. float32/float64 are summed in
+    NumPy's pairwise order a run at a time (``summation.sum_of``)."""
     t = np.asarray(t)
     with np.errstate(over="ignore"):
         if dtypes.is_low(t):
             halves = _in_dtype(lambda f: f * f, t.reshape(-1))
             halves = _in_dtype(lambda f: f * np.float32(0.5), halves)
             return np.asarray(summation.eigen_sum(halves))
-        return np.asarray(np.sum(t * t * t.dtype.type(0.5)))
+        return summation.sum_of(_half_squares, t)
 
 
 def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size=None):

@@ -41,25 +41,38 @@ def for_row_blocks(work, n_rows: int, n_cols: int, scratch: tuple = (), block_dt
         big = n_rows * n_cols * itemsize >= PARALLEL_MIN_BYTES
         threads = ROW_THREADS if big else 1
     threads = max(1, min(threads, len(blocks)))
+
+    def worker(k: int, failures: list) -> None:
+        buffers = [np.empty((min(per_block, n_rows), n_cols), d) for d in scratch]
+        for rows in blocks[k::threads]:
+            if failures:
+                return
+            n = rows.stop - rows.start
+            work(rows, *(b[:n] for b in buffers))
+
+    in_threads(worker, threads)
+
+
+def in_threads(worker, threads: int) -> None:
+    """Run ``worker(k, failures)`` for k in range(threads), k = 0 in the calling thread, the
+    others in helper threads (NumPy releases the GIL in its loops). The caller's
+    ``np.errstate`` holds in every thread; the first exception of any worker is raised
+    once all have returned (``failures`` is non-empty once one raised: a worker may check it
+    to stop early)."""
     errstate = np.geterr()
     failures: list[BaseException] = []
 
-    def worker(k: int) -> None:
-        buffers = [np.empty((min(per_block, n_rows), n_cols), d) for d in scratch]
+    def run(k: int) -> None:
         try:
             with np.errstate(**errstate):
-                for rows in blocks[k::threads]:
-                    if failures:
-                        return
-                    n = rows.stop - rows.start
-                    work(rows, *(b[:n] for b in buffers))
+                worker(k, failures)
         except BaseException as exc:  # re-raised in the calling thread
             failures.append(exc)
 
-    helpers = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(1, threads)]
+    helpers = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(1, threads)]
     for t in helpers:
         t.start()
-    worker(0)
+    run(0)
     for t in helpers:
         t.join()
     if failures:

@@ -92,3 +92,77 @@ def reduce_sum(x, axis=None, keepdims=False) -> np.ndarray:
         if x.dtype.name == "bfloat16":
             return np.asarray(np.sum(x.astype(np.float32), axis=axis, keepdims=keepdims)).astype(x.dtype)
         return np.asarray(np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype))
+
+
+# --- np.sum's own order, a block at a time ------------------------------------------
+# ``np.sum`` of a contiguous float32/float64 array is NumPy's pairwise summation: a run of
+# more than 128 elements is split at n2 = n // 2 rounded down to a multiple of 8 and the
+# two halves' sums are added; shorter runs are summed with 8 accumulators. Following those
+# splits down to runs of at most ``PAIRWISE_LEAF`` elements, summing each run with
+# ``np.sum`` and adding the runs' sums as the tree does gives ``np.sum``'s bits, while each
+# run's terms are computed in cache and the runs are shared between threads.
+
+PAIRWISE_LEAF = 1 << 17
+"""Elements in one run of :func:`sum_of` (512 KiB of float32, half an L2 cache): a multiple of 8, above 128."""
+
+
+def _pairwise_runs(start: int, n: int, runs: list) -> None:
+    """The (start, stop) runs of NumPy's pairwise tree over ``n`` elements, in order."""
+    if n <= PAIRWISE_LEAF:
+        runs.append((start, start + n))
+        return
+    half = n // 2 - (n // 2) % 8
+    _pairwise_runs(start, half, runs)
+    _pairwise_runs(start + half, n - half, runs)
+
+
+def _pairwise_join(sums: list, n: int, at: list):
+    """The runs' sums added as NumPy's tree adds its halves (``at[0]``: the next run)."""
+    if n <= PAIRWISE_LEAF:
+        at[0] += 1
+        return sums[at[0] - 1]
+    half = n // 2 - (n // 2) % 8
+    left = _pairwise_join(sums, half, at)
+    return left + _pairwise_join(sums, n - half, at)
+
+
+def blockable(*arrays) -> bool:
+    """Arrays :func:`sum_of` splits: C-contiguous float32/float64 arrays of one shape, of at
+    least ``rowblocks.PARALLEL_MIN_BYTES`` together (smaller ones are summed whole)."""
+    from harness.reference import rowblocks
+
+    first = arrays[0]
+    return (all(isinstance(a, np.ndarray) and a.shape == first.shape and a.flags.c_contiguous
+                and a.dtype.name in ("float32", "float64") for a in arrays)
+            and first.size > PAIRWISE_LEAF and sum(a.nbytes for a in arrays) >= rowblocks.PARALLEL_MIN_BYTES)
+
+
+def sum_of(terms, *arrays) -> np.ndarray:
+    """``np.sum(terms(*arrays))`` in the terms' own dtype, bit for bit, for an element-wise
+    ``terms`` returning float32 or float64: on :func:`blockable` arrays, a run of NumPy's
+    pairwise tree at a time (the terms of one run exist at once, never the whole array),
+    the runs on ``rowblocks.ROW_THREADS`` threads; other arrays whole."""
+    from harness.reference import rowblocks
+
+    if not blockable(*arrays):
+        return np.asarray(np.sum(terms(*arrays)))
+    flat = [a.reshape(-1) for a in arrays]
+    n = flat[0].size
+    runs: list = []
+    _pairwise_runs(0, n, runs)
+    sums: list = [None] * len(runs)
+    threads = max(1, min(rowblocks.ROW_THREADS, len(runs)))
+
+    def worker(k: int, failures: list) -> None:
+        for i in range(k * len(runs) // threads, (k + 1) * len(runs) // threads):
+            if failures:
+                return
+            start, stop = runs[i]
+            part = terms(*(f[start:stop] for f in flat))
+            if part.dtype.name not in ("float32", "float64"):
+                raise TypeError(f"sum_of: terms gave {part.dtype}; only float32/float64 are summed in NumPy's order")
+            sums[i] = np.sum(part)
+
+    rowblocks.in_threads(worker, threads)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.asarray(_pairwise_join(sums, n, [0]))

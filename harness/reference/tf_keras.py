@@ -43,6 +43,7 @@ from harness.reference import keras_backend as kb
 from harness.reference import keras_functions as F
 from harness.reference.errors import InvalidArgumentError, TFValueError
 from harness.reference.keras_functions import categorical_hinge, kl_divergence  # noqa: F401  (identical in Keras 2)
+from harness.reference.rowblocks import by_rows
 from harness.reference.reductions import (
     keras2_compute_weighted_loss,
     keras2_remove_squeezable_dimensions,
@@ -74,6 +75,7 @@ def tf_mean(x, axis=None) -> np.ndarray:
 # --- regression ------------------------------------------------------------------------
 
 
+@by_rows
 @F.tf_broadcasting
 def mean_squared_error(y_true, y_pred):
     """mean((y_pred - y_true)**2, axis=-1), no rank adjustment ([N] vs [N, 1] -> [N, N])."""
@@ -81,6 +83,7 @@ def mean_squared_error(y_true, y_pred):
     return tf_mean(np.square(y_pred - y_true), axis=-1)
 
 
+@by_rows
 @F.tf_broadcasting
 def mean_absolute_error(y_true, y_pred):
     """mean(|y_pred - y_true|, axis=-1), no rank adjustment."""
@@ -88,6 +91,7 @@ def mean_absolute_error(y_true, y_pred):
     return tf_mean(np.abs(y_pred - y_true), axis=-1)
 
 
+@by_rows
 @F.tf_broadcasting
 def mean_absolute_percentage_error(y_true, y_pred):
     """100 * mean(|(y_true - y_pred) / max(|y_true|, eps)|, axis=-1), in y_pred's dtype."""
@@ -97,6 +101,7 @@ def mean_absolute_percentage_error(y_true, y_pred):
         return _c(100.0, y_pred) * tf_mean(diff, axis=-1)
 
 
+@by_rows
 @F.tf_broadcasting
 def mean_squared_logarithmic_error(y_true, y_pred):
     """mean((log(max(p, eps) + 1) - log(max(t, eps) + 1))**2, axis=-1) in y_pred's dtype
@@ -108,6 +113,7 @@ def mean_squared_logarithmic_error(y_true, y_pred):
     return tf_mean(np.square(first_log - second_log), axis=-1)
 
 
+@by_rows
 @F.tf_broadcasting
 def huber(y_true, y_pred, delta=1.0):
     """mean(0.5 e**2 if |e| <= delta else delta |e| - 0.5 delta**2, axis=-1), e = p - t.
@@ -123,6 +129,7 @@ def huber(y_true, y_pred, delta=1.0):
     return tf_mean(per_element, axis=-1)
 
 
+@by_rows
 @F.tf_broadcasting
 def log_cosh(y_true, y_pred):
     """mean(x + softplus(-2x) - log(2), axis=-1), x = y_pred - y_true; log(2) computed in
@@ -133,6 +140,7 @@ def log_cosh(y_true, y_pred):
     return tf_mean(x + kb.softplus(x * _c(-2.0, x)) - log2, axis=-1)
 
 
+@by_rows
 @F.tf_broadcasting
 def poisson(y_true, y_pred):
     """mean(y_pred - y_true * log(y_pred + eps), axis=-1)."""
@@ -151,6 +159,7 @@ def l2_normalize(x, axis) -> np.ndarray:
         return x * inv
 
 
+@by_rows
 @F.tf_broadcasting
 def cosine_similarity(y_true, y_pred, axis=-1):
     """-sum(l2_normalize(y_true) * l2_normalize(y_pred), axis) (no cast, no rank adjustment)."""
@@ -166,16 +175,14 @@ def cosine_similarity(y_true, y_pred, axis=-1):
 def hinge(y_true, y_pred):
     """mean(max(1 - t p, 0), axis=-1), 0/1 labels (checked over the whole tensor) -> -1/1."""
     y_true, y_pred = _cast_pair(y_true, y_pred)
-    y_true = F._binary_labels_to_pm1(y_true)
-    return tf_mean(np.maximum(_c(1.0, y_pred) - y_true * y_pred, _c(0.0, y_pred)), axis=-1)
+    return F.hinge_rows(y_true, y_pred, F._all_binary(y_true), mean=tf_mean)
 
 
 @F.tf_broadcasting
 def squared_hinge(y_true, y_pred):
     """mean(max(1 - t p, 0)**2, axis=-1), 0/1 labels -> -1/1."""
     y_true, y_pred = _cast_pair(y_true, y_pred)
-    y_true = F._binary_labels_to_pm1(y_true)
-    return tf_mean(np.square(np.maximum(_c(1.0, y_pred) - y_true * y_pred, _c(0.0, y_pred))), axis=-1)
+    return F.hinge_rows(y_true, y_pred, F._all_binary(y_true), squared=True, mean=tf_mean)
 
 
 # --- cross-entropies -----------------------------------------------------------------------
@@ -187,6 +194,7 @@ def _compatible_shapes(y_true, y_pred) -> None:
         raise TFValueError(f"Shapes {np.shape(y_true)} and {np.shape(y_pred)} are incompatible")
 
 
+@by_rows
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """-sum(t log p, axis), p re-normalised and clipped to [eps, 1 - eps], or the softmax
     cross-entropy of logits. Smoothing t (1 - ls) + ls / C with C the size of ``axis``
@@ -269,6 +277,7 @@ def _smooth_binary(y_true, y_pred, label_smoothing):
     return y_true * (_c(1.0, y_pred) - ls) + _c(0.5, y_pred) * ls
 
 
+@by_rows
 @F.tf_broadcasting
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """mean(backend_binary_crossentropy, axis); smoothing t (1 - ls) + ls / 2."""
@@ -277,6 +286,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     return tf_mean(backend_binary_crossentropy(y_true, y_pred, from_logits), axis=kb.canonical_axis(axis))
 
 
+@by_rows
 @F.tf_broadcasting
 def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0,
                               from_logits=False, label_smoothing=0.0, axis=-1):
