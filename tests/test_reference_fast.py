@@ -337,3 +337,68 @@ def test_by_rows_keeps_a_first_axis_reduction_whole(small_blocks):
     got = keras_functions.categorical_crossentropy(y, y, axis=0)
     assert got.shape == (30,)
     assert np.array_equal(got, keras_functions.categorical_crossentropy.__wrapped__(y, y, axis=0))
+
+
+# --- sums in NumPy's pairwise order, a run at a time ---------------------------------------
+
+
+@pytest.fixture
+def small_runs(small_blocks, monkeypatch):
+    """Runs of 256 elements for ``summation.sum_of``, split between two threads."""
+    from harness.reference import summation
+
+    monkeypatch.setattr(summation, "PAIRWISE_LEAF", 256)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [257, 1000, 4099, 65536 + 24])
+def test_sum_of_is_np_sum_bit_for_bit(small_runs, dtype, size):
+    from harness.reference import summation
+
+    rng = np.random.default_rng(size)
+    a = (rng.standard_normal(size) * 1e3).astype(dtype)
+    b = rng.uniform(size=size).astype(dtype)
+    terms = lambda x, y: x * x - y  # noqa: E731
+    assert summation.sum_of(terms, a, b).tobytes() == np.sum(terms(a, b)).tobytes()
+    a[size // 3] = np.inf
+    assert summation.sum_of(terms, a, b).tobytes() == np.sum(terms(a, b)).tobytes()
+    assert nn.l2_loss(b).tobytes() == np.sum(b * b * dtype(0.5)).tobytes()
+
+
+def _v1_whole(name):
+    """The v1 losses' per-element formulas on whole arrays (as before runs of sums)."""
+    one = np.float32(1)
+    return {
+        "absolute_difference": lambda l, p: np.abs(p - l),
+        "mean_squared_error": lambda l, p: (p - l) * (p - l),
+        "hinge_loss": lambda l, p: np.maximum(np.ones_like(l) - (np.float32(2) * l - np.ones_like(l)) * p, 0),
+        "huber_loss": lambda l, p: (np.float32(0.5) * (np.minimum(np.abs(p - l), one) ** 2)
+                                    + one * (np.abs(p - l) - np.minimum(np.abs(p - l), one))),
+        "log_loss": lambda l, p: (-(l * np.log(p + np.float32(1e-7)))
+                                  - (one - l) * np.log(one - p + np.float32(1e-7))),
+        "sigmoid_cross_entropy": lambda l, p: nn.sigmoid_cross_entropy_with_logits(labels=l, logits=p),
+    }[name]
+
+
+@pytest.mark.parametrize("name", ["absolute_difference", "mean_squared_error", "hinge_loss", "huber_loss",
+                                  "log_loss", "sigmoid_cross_entropy"])
+def test_v1_losses_in_runs_equal_the_whole_array(small_runs, name):
+    from harness.reference import losses_v1
+    from harness.reference.reductions import V1_REDUCTIONS, v1_compute_weighted_loss
+
+    rng = np.random.default_rng(11)
+    labels = rng.integers(0, 2, size=(61, 33)).astype(np.float32)
+    preds = rng.uniform(0.01, 0.99, size=(61, 33)).astype(np.float32)
+    preds[5, 7] = np.nan
+    fn = getattr(losses_v1, name)
+    with np.errstate(all="ignore"):
+        terms = _v1_whole(name)(labels, preds)
+    for reduction in V1_REDUCTIONS:
+        for weights in (1.0, 0.0, 2.5):
+            for p in (preds, np.nan_to_num(preds)):
+                with np.errstate(all="ignore"):
+                    want = v1_compute_weighted_loss(_v1_whole(name)(labels, p), weights, reduction)
+                got = fn(labels, p, weights=weights, reduction=reduction)
+                assert got.dtype == want.dtype and got.shape == want.shape
+                assert got.tobytes() == want.tobytes(), (reduction, weights)
+    assert terms.shape == labels.shape

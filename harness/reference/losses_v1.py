@@ -19,6 +19,7 @@ from harness.reference.reductions import (
     v1_assert_broadcastable,
     v1_compute_weighted_loss,
     v1_num_present,
+    v1_weighted_loss_of,
 )
 from harness.reference.stable import div_no_nan
 
@@ -31,8 +32,8 @@ def _float32_pair(labels, predictions, pred_name="predictions"):
         raise TFValueError("Argument `labels` must not be None.")
     if predictions is None:
         raise TFValueError(f"Argument `{pred_name}` must not be None.")
-    labels = np.asarray(labels).astype(np.float32)
-    predictions = np.asarray(predictions).astype(np.float32)
+    labels = np.asarray(labels).astype(np.float32, copy=False)  # read only: no copy of float32
+    predictions = np.asarray(predictions).astype(np.float32, copy=False)
     if labels.shape != predictions.shape:
         raise TFValueError(f"Shapes {predictions.shape} and {labels.shape} are incompatible")
     return labels, predictions
@@ -45,15 +46,24 @@ def compute_weighted_loss(losses, weights=1.0, reduction=DEFAULT):
 
 def absolute_difference(labels, predictions, weights=1.0, reduction=DEFAULT):
     """|predictions - labels| in float32, reduced; returns float32 for any input dtype."""
-    labels, predictions = _float32_pair(labels, predictions)
-    return v1_compute_weighted_loss(np.abs(predictions - labels), weights, reduction)
+    return v1_weighted_loss_of(_abs_error, _float32_pair(labels, predictions), weights, reduction)
+
+
+def _abs_error(labels, predictions):
+    """|predictions - labels| (one temporary)."""
+    error = np.asarray(np.subtract(predictions, labels))  # 0-d inputs: an array, not a scalar
+    return np.abs(error, out=error)
 
 
 def mean_squared_error(labels, predictions, weights=1.0, reduction=DEFAULT):
     """(predictions - labels)^2 in float32, reduced; returns float32 for any input dtype."""
-    labels, predictions = _float32_pair(labels, predictions)
-    diff = predictions - labels
-    return v1_compute_weighted_loss(diff * diff, weights, reduction)
+    return v1_weighted_loss_of(_squared_error, _float32_pair(labels, predictions), weights, reduction)
+
+
+def _squared_error(labels, predictions):
+    """(predictions - labels)^2 (one temporary)."""
+    diff = np.asarray(np.subtract(predictions, labels))
+    return np.multiply(diff, diff, out=diff)
 
 
 def cosine_distance(labels, predictions, axis=None, weights=1.0, reduction=DEFAULT, dim=None):
@@ -74,32 +84,47 @@ def cosine_distance(labels, predictions, axis=None, weights=1.0, reduction=DEFAU
 def hinge_loss(labels, logits, weights=1.0, reduction=DEFAULT):
     """max(0, 1 - (2 * labels - 1) * logits) in float32 ({0, 1} labels become {-1, 1});
     returns float32."""
-    labels, logits = _float32_pair(labels, logits, "logits")
-    signed = np.float32(2) * labels - np.ones_like(labels)
-    return v1_compute_weighted_loss(np.maximum(np.ones_like(labels) - signed * logits, 0), weights, reduction)
+    return v1_weighted_loss_of(_hinge_terms, _float32_pair(labels, logits, "logits"), weights, reduction)
+
+
+def _hinge_terms(labels, logits):
+    """max(0, 1 - (2 * labels - 1) * logits), rounding after every step as TF does."""
+    one = np.float32(1)
+    signed = np.asarray(np.multiply(np.float32(2), labels))
+    np.subtract(signed, one, out=signed)
+    np.multiply(signed, logits, out=signed)
+    np.subtract(one, signed, out=signed)
+    return np.maximum(signed, np.float32(0), out=signed)
 
 
 def huber_loss(labels, predictions, weights=1.0, delta=1.0, reduction=DEFAULT):
     """0.5 * q^2 + delta * (|e| - q), q = min(|e|, delta), e = predictions - labels, in
     float32 with TF's op order (``delta`` rounded to float32); returns float32."""
-    labels, predictions = _float32_pair(labels, predictions)
-    abs_error = np.abs(predictions - labels)
     d = np.float32(delta)
-    quadratic = np.minimum(abs_error, d)
-    linear = abs_error - quadratic
-    losses = np.float32(0.5) * (quadratic * quadratic) + d * linear
-    return v1_compute_weighted_loss(losses, weights, reduction)
+
+    def terms(labels, predictions):
+        abs_error = _abs_error(labels, predictions)
+        quadratic = np.asarray(np.minimum(abs_error, d))
+        linear = np.subtract(abs_error, quadratic, out=abs_error)
+        np.multiply(d, linear, out=linear)
+        np.multiply(quadratic, quadratic, out=quadratic)
+        np.multiply(np.float32(0.5), quadratic, out=quadratic)
+        return np.add(quadratic, linear, out=quadratic)
+
+    return v1_weighted_loss_of(terms, _float32_pair(labels, predictions), weights, reduction)
 
 
 def log_loss(labels, predictions, weights=1.0, epsilon=1e-7, reduction=DEFAULT):
     """-y * log(p + eps) - (1 - y) * log(1 - p + eps) in float32 (eps rounded to float32);
     p exactly 0 or 1 stays finite through eps. Returns float32."""
-    labels, predictions = _float32_pair(labels, predictions)
     eps = np.float32(epsilon)
     one = np.float32(1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        losses = -(labels * np.log(predictions + eps)) - (one - labels) * np.log(one - predictions + eps)
-    return v1_compute_weighted_loss(losses, weights, reduction)
+
+    def terms(labels, predictions):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -(labels * np.log(predictions + eps)) - (one - labels) * np.log(one - predictions + eps)
+
+    return v1_weighted_loss_of(terms, _float32_pair(labels, predictions), weights, reduction)
 
 
 def mean_pairwise_squared_error(labels, predictions, weights=1.0):
@@ -133,7 +158,7 @@ def _labels_like_logits(name: str, labels, logits) -> tuple[np.ndarray, np.ndarr
     if labels is None:
         raise TFValueError(f"Argument `{name}` must not be None.")
     logits = np.asarray(logits)
-    labels = np.asarray(labels).astype(logits.dtype)
+    labels = np.asarray(labels).astype(logits.dtype, copy=False)  # read only
     if labels.shape != logits.shape:
         raise TFValueError(f"Shapes {logits.shape} and {labels.shape} are incompatible")
     return labels, logits
@@ -144,11 +169,14 @@ def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothi
     (z * (1 - s) + 0.5 * s when s > 0), in the logits dtype, then reduced; returns the
     logits dtype."""
     labels, logits = _labels_like_logits("multi_class_labels", multi_class_labels, logits)
-    if label_smoothing > 0:
-        dt = logits.dtype.type
-        labels = labels * dt(1 - label_smoothing) + dt(0.5 * label_smoothing)
-    losses = nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-    return v1_compute_weighted_loss(losses, weights, reduction)
+    dt = logits.dtype.type
+
+    def terms(labels, logits):
+        if label_smoothing > 0:
+            labels = labels * dt(1 - label_smoothing) + dt(0.5 * label_smoothing)
+        return nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+
+    return v1_weighted_loss_of(terms, (labels, logits), weights, reduction)
 
 
 def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing=0, reduction=DEFAULT):

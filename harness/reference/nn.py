@@ -287,7 +287,7 @@ def log_poisson_loss(targets, log_input, compute_full_loss=False):
 
 def _half_squares(t: np.ndarray) -> np.ndarray:
     """t * t * 0.5, rounding after each product (one temporary)."""
-    out = np.multiply(t, t)
+    out = np.asarray(np.multiply(t, t))  # a 0-d array, not a scalar, for a 0-d t
     return np.multiply(out, t.dtype.type(0.5), out=out)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 # --- Section 1: tf.compat.v1.losses -------------------------------------------------
 from harness.reference import stable as _stable  # noqa: E402
+from harness.reference import summation as _summation  # noqa: E402
 from harness.reference.errors import TFValueError as _TFValueError  # noqa: E402
 
 V1_NONE = "none"
@@ -85,17 +86,54 @@ def v1_compute_weighted_loss(losses, weights=1.0, reduction: str = V1_SUM_BY_NON
     with np.errstate(invalid="ignore", over="ignore"):
         weighted = np.multiply(losses32, weights32)
         if reduction == V1_NONE:
-            loss = weighted
-        else:
-            loss = np.sum(weighted, dtype=np.float32)
-            if reduction == V1_MEAN:
-                denom = np.sum(np.ones_like(losses32) * weights32, dtype=np.float32)
-                loss = _stable.div_no_nan(loss, denom)
-            elif reduction == V1_SUM_BY_NONZERO_WEIGHTS:
-                loss = _stable.div_no_nan(loss, v1_num_present(losses32, weights))
-            elif reduction == V1_SUM_OVER_BATCH_SIZE:
-                loss = _stable.div_no_nan(loss, np.float32(losses32.size))
+            return np.asarray(weighted).astype(input_dtype)
+        total = np.sum(weighted, dtype=np.float32)
+        loss = _v1_divide(total, reduction, weights, losses32,
+                          lambda: np.sum(np.ones_like(losses32) * weights32, dtype=np.float32))
     return np.asarray(loss).astype(input_dtype)
+
+
+def _v1_divide(total, reduction: str, weights, like: np.ndarray, weight_total):
+    """The v1 reductions after the sum: ``total`` as is (SUM) or divided (div_no_nan) by
+    ``weight_total()`` (MEAN: the broadcast weights' sum), by the number of non-zero broadcast
+    weights (``v1_num_present`` of an array ``like`` the losses), or by the losses' size."""
+    if reduction == V1_MEAN:
+        return _stable.div_no_nan(total, weight_total())
+    if reduction == V1_SUM_BY_NONZERO_WEIGHTS:
+        return _stable.div_no_nan(total, v1_num_present(like, weights))
+    if reduction == V1_SUM_OVER_BATCH_SIZE:
+        return _stable.div_no_nan(total, np.float32(like.size))
+    return total
+
+
+def v1_weighted_loss_of(terms, arrays: tuple, weights=1.0, reduction: str = V1_SUM_BY_NONZERO_WEIGHTS):
+    """``v1_compute_weighted_loss(terms(*arrays), weights, reduction)``, the same bits, for an
+    element-wise ``terms`` (the per-element losses, float32 or float64).
+
+    With a scalar weight and a reduction that sums, large arrays
+    (``summation.blockable``) never hold their losses whole: ``summation.sum_of`` sums
+    float32(losses) * weight in NumPy's pairwise order a run at a time on two threads, as
+    the whole-array ``np.sum`` would; everything else goes through ``v1_compute_weighted_loss``."""
+    w = np.asarray(weights)
+    if reduction == V1_NONE or w.ndim != 0 or not _summation.blockable(*arrays):
+        return v1_compute_weighted_loss(terms(*arrays), weights, reduction)
+    v1_validate_reduction(reduction)
+    w32 = w.astype(np.float32)
+    dtypes: list = []
+
+    def weighted(*parts):
+        losses = terms(*parts)
+        dtypes.append(losses.dtype)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return np.multiply(losses.astype(np.float32, copy=False), w32)
+
+    def weight_total():
+        return _summation.sum_of(lambda part: np.ones_like(part, dtype=np.float32) * w32, arrays[0])
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        total = _summation.sum_of(weighted, *arrays)
+        loss = _v1_divide(total, reduction, weights, np.broadcast_to(np.float32(0), arrays[0].shape), weight_total)
+    return np.asarray(loss).astype(dtypes[0])
 
 
 
