@@ -402,3 +402,21 @@ def test_v1_losses_in_runs_equal_the_whole_array(small_runs, name):
                 assert got.dtype == want.dtype and got.shape == want.shape
                 assert got.tobytes() == want.tobytes(), (reduction, weights)
     assert terms.shape == labels.shape
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_family_by_elements_equals_the_whole_array(small_blocks, dtype):
+    rng = np.random.default_rng(13)
+    logits = (rng.standard_normal((67, 31)) * 5).astype(dtype)
+    logits[3, :3] = [np.inf, -np.inf, np.nan]
+    labels = rng.uniform(size=(67, 31)).astype(dtype)
+    got = nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+    with np.errstate(all="ignore"):
+        want = (np.where(logits >= 0, logits, 0) - logits * labels
+                + np.log1p(np.exp(np.where(logits >= 0, -logits, logits))))
+        assert got.tobytes() == want.astype(dtype).tobytes()
+        got = nn.weighted_cross_entropy_with_logits(labels, logits, 2.5)
+        q = dtype(2.5)
+        want = (1 - labels) * logits + (1 + (q - 1) * labels) * (np.log1p(np.exp(-np.abs(logits)))
+                                                                 + np.maximum(-logits, 0))
+    assert got.dtype == dtype and got.tobytes() == want.astype(dtype).tobytes()

@@ -229,17 +229,23 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None):
     """loss = max(x, 0) - x * z + log1p(exp(-|x|)), x = logits, z = labels.
 
     TF's exact op order, in the input dtype. Labels and logits must have equal shapes
-    (``ValueError``); at x = -inf with z = 0 the product -x * z is NaN, as in TF."""
+    (``ValueError``); at x = -inf with z = 0 the product -x * z is NaN, as in TF. Large
+    inputs are computed a block of elements at a time (``rowblocks.by_elements``)."""
     if labels is None or logits is None:
         raise TFValueError("Both `labels` and `logits` must be provided")
     logits = np.asarray(logits)
-    labels = np.asarray(labels).astype(logits.dtype)  # a copy: the products go into it
+    labels = np.asarray(labels).astype(logits.dtype, copy=False)
     _same_shape("sigmoid_cross_entropy_with_logits", logits, labels, "logits", "labels")
+    return rowblocks.by_elements(_sigmoid_xent_terms, labels, logits, dtype=logits.dtype)
+
+
+def _sigmoid_xent_terms(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """max(x, 0) - x * z + log1p(exp(-|x|)) element by element, two temporaries."""
     zero = logits.dtype.type(0)
     cond = logits >= zero
     with np.errstate(invalid="ignore", over="ignore"):
         loss = stable.select(cond, logits, zero)  # relu(x)
-        loss -= np.multiply(logits, labels, out=labels)
+        loss -= np.multiply(logits, labels)
         tail = stable.select(cond, -logits, logits)  # -|x|
         np.exp(tail, out=tail)
         loss += np.log1p(tail, out=tail)
@@ -249,17 +255,23 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None):
 def weighted_cross_entropy_with_logits(labels, logits, pos_weight):
     """loss = (1 - z) * x + (1 + (q - 1) * z) * (log1p(exp(-|x|)) + max(-x, 0)), q = pos_weight.
 
-    TF's op order, in the input dtype; ``pos_weight`` is cast to the logits dtype."""
+    TF's op order, in the input dtype; ``pos_weight`` is cast to the logits dtype. Large
+    inputs with a scalar ``pos_weight`` are computed a block of elements at a time
+    (``rowblocks.by_elements``)."""
     logits = np.asarray(logits)
-    labels = np.asarray(labels).astype(logits.dtype)
+    labels = np.asarray(labels).astype(logits.dtype, copy=False)
     _same_shape("weighted_cross_entropy_with_logits", logits, labels, "logits", "labels")
-    one = logits.dtype.type(1)
     pos_weight = np.asarray(pos_weight).astype(logits.dtype)
-    log_weight = one + (pos_weight - one) * labels
-    with np.errstate(invalid="ignore", over="ignore"):
-        return (one - labels) * logits + log_weight * (
-            np.log1p(np.exp(-np.abs(logits))) + _relu(-logits)
-        )
+
+    def terms(labels, logits):
+        one = logits.dtype.type(1)
+        log_weight = one + (pos_weight - one) * labels
+        with np.errstate(invalid="ignore", over="ignore"):
+            return (one - labels) * logits + log_weight * (np.log1p(np.exp(-np.abs(logits))) + _relu(-logits))
+
+    if pos_weight.ndim:
+        return terms(labels, logits)
+    return rowblocks.by_elements(terms, labels, logits, dtype=logits.dtype)
 
 
 def log_poisson_loss(targets, log_input, compute_full_loss=False):

@@ -111,11 +111,11 @@ def v1_weighted_loss_of(terms, arrays: tuple, weights=1.0, reduction: str = V1_S
     element-wise ``terms`` (the per-element losses, float32 or float64).
 
     With a scalar weight and a reduction that sums, large arrays
-    (``summation.blockable``) never hold their losses whole: ``summation.sum_of`` sums
+    (``summation.in_runs``) never hold their losses whole: ``summation.sum_of`` sums
     float32(losses) * weight in NumPy's pairwise order a run at a time on two threads, as
     the whole-array ``np.sum`` would; everything else goes through ``v1_compute_weighted_loss``."""
     w = np.asarray(weights)
-    if reduction == V1_NONE or w.ndim != 0 or not _summation.blockable(*arrays):
+    if reduction == V1_NONE or w.ndim != 0 or not _summation.in_runs(*arrays):
         return v1_compute_weighted_loss(terms(*arrays), weights, reduction)
     v1_validate_reduction(reduction)
     w32 = w.astype(np.float32)

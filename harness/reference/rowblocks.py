@@ -79,6 +79,33 @@ def in_threads(worker, threads: int) -> None:
         raise failures[0]
 
 
+def blockable(*arrays, min_size: int = 1) -> bool:
+    """Arrays that may be split into blocks of elements: C-contiguous float32/float64 arrays of
+    one shape and at least ``min_size`` elements, of at least ``PARALLEL_MIN_BYTES`` together
+    (smaller ones are processed whole)."""
+    first = arrays[0]
+    return (all(isinstance(a, np.ndarray) and a.shape == first.shape and a.flags.c_contiguous
+                and a.dtype.name in ("float32", "float64") for a in arrays)
+            and first.size >= min_size and sum(a.nbytes for a in arrays) >= PARALLEL_MIN_BYTES)
+
+
+def by_elements(fn, *arrays, dtype) -> np.ndarray:
+    """``fn(*arrays)`` for an element-wise ``fn`` whose result has ``dtype`` and the arrays'
+    shape: on :func:`blockable` arrays a block of elements at a time on ``ROW_THREADS``
+    threads, each block's result written into one output (the same bits: every element
+    goes through the same operations); other arrays whole."""
+    if not blockable(*arrays):
+        return fn(*arrays)
+    out = np.empty(arrays[0].shape, dtype)
+    flat, flat_out = [a.reshape(-1, 1) for a in arrays], out.reshape(-1, 1)
+
+    def work(rows):
+        flat_out[rows, 0] = fn(*(f[rows, 0] for f in flat))
+
+    for_row_blocks(work, flat_out.shape[0], 1, block_dtype=dtype)
+    return out
+
+
 def _apart_by_rows(y_true, y_pred, axis) -> bool:
     """Inputs :func:`by_rows` may split: two float32/float64 arrays of one shape, rank 2 or
     more, at least ``PARALLEL_MIN_BYTES``, reduced along an int axis that is not the first."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.reference import rowblocks
+
 # --- Eigen's reduction order for float16/bfloat16 ---------------------------------
 # TF's CPU kernels written as Eigen expressions (Softmax, LogSoftmax, the sparse
 # cross-entropy of bfloat16) sum float16/bfloat16 rows in the element type, rounding
@@ -126,25 +128,18 @@ def _pairwise_join(sums: list, n: int, at: list):
     return left + _pairwise_join(sums, n - half, at)
 
 
-def blockable(*arrays) -> bool:
-    """Arrays :func:`sum_of` splits: C-contiguous float32/float64 arrays of one shape, of at
-    least ``rowblocks.PARALLEL_MIN_BYTES`` together (smaller ones are summed whole)."""
-    from harness.reference import rowblocks
-
-    first = arrays[0]
-    return (all(isinstance(a, np.ndarray) and a.shape == first.shape and a.flags.c_contiguous
-                and a.dtype.name in ("float32", "float64") for a in arrays)
-            and first.size > PAIRWISE_LEAF and sum(a.nbytes for a in arrays) >= rowblocks.PARALLEL_MIN_BYTES)
+def in_runs(*arrays) -> bool:
+    """Whether :func:`sum_of` splits these arrays into runs (``rowblocks.blockable`` arrays
+    longer than one run)."""
+    return rowblocks.blockable(*arrays, min_size=PAIRWISE_LEAF + 1)
 
 
 def sum_of(terms, *arrays) -> np.ndarray:
     """``np.sum(terms(*arrays))`` in the terms' own dtype, bit for bit, for an element-wise
-    ``terms`` returning float32 or float64: on :func:`blockable` arrays, a run of NumPy's
+    ``terms`` returning float32 or float64: on arrays :func:`in_runs` accepts, a run of NumPy's
     pairwise tree at a time (the terms of one run exist at once, never the whole array),
     the runs on ``rowblocks.ROW_THREADS`` threads; other arrays whole."""
-    from harness.reference import rowblocks
-
-    if not blockable(*arrays):
+    if not in_runs(*arrays):
         return np.asarray(np.sum(terms(*arrays)))
     flat = [a.reshape(-1) for a in arrays]
     n = flat[0].size
