@@ -420,3 +420,23 @@ def test_sigmoid_family_by_elements_equals_the_whole_array(small_blocks, dtype):
         want = (1 - labels) * logits + (1 + (q - 1) * labels) * (np.log1p(np.exp(-np.abs(logits)))
                                                                  + np.maximum(-logits, 0))
     assert got.dtype == dtype and got.tobytes() == want.astype(dtype).tobytes()
+
+
+def test_training_step_in_place_equals_the_whole_array_formula(small_blocks):
+    from harness.reference import stable, training_step
+
+    rng = np.random.default_rng(17)
+    x = rng.normal(size=(45, 7)).astype(np.float32)
+    w = rng.normal(size=(7, 12)).astype(np.float32)
+    b = rng.normal(size=12).astype(np.float32)
+    labels = rng.integers(0, 12, 45)
+    p = stable.softmax(x @ w + b, axis=-1)
+    onehot = np.zeros_like(p)
+    onehot[np.arange(45), labels] = 1
+    dz = (p - onehot) / np.float32(45)
+    want, want_norm = training_step.clip_by_global_norm([x.T @ dz, dz.sum(axis=0)], 1.0)
+    got, norm = training_step.linear_softmax_clipped_grads(x, labels, w, b, clip_norm=1.0)
+    assert norm.tobytes() == want_norm.tobytes()
+    assert all(g.dtype == v.dtype and g.tobytes() == v.tobytes() for g, v in zip(got, want))
+    got64, _ = training_step.linear_softmax_clipped_grads(x, labels, w, b.astype(np.float64), clip_norm=1.0)
+    assert got64[1].dtype == np.float64  # a wider bias widens the logits, as before
