@@ -440,3 +440,16 @@ def test_training_step_in_place_equals_the_whole_array_formula(small_blocks):
     assert all(g.dtype == v.dtype and g.tobytes() == v.tobytes() for g, v in zip(got, want))
     got64, _ = training_step.linear_softmax_clipped_grads(x, labels, w, b.astype(np.float64), clip_norm=1.0)
     assert got64[1].dtype == np.float64  # a wider bias widens the logits, as before
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_maximum_minimum_against_a_bound_are_numpys_bit_for_bit(monkeypatch, dtype):
+    from harness.reference import stable
+
+    monkeypatch.setattr(stable, "SELECT_MIN_SIZE", 0)
+    x = np.random.default_rng(19).normal(size=(23, 9)).astype(dtype)
+    x[0, :6] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-7]
+    for bound in (0, 0.0, -0.0, 1e-7, dtype(1), np.asarray(0.5, dtype), np.float64(2)):
+        for mine, numpy_ in ((stable.maximum, np.maximum), (stable.minimum, np.minimum)):
+            got, want = mine(x, bound), numpy_(x, bound)
+            assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), (bound, numpy_)

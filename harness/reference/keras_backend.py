@@ -49,7 +49,7 @@ def mean(x, axis=None, keepdims=False) -> np.ndarray:
 def clip(x, low, high) -> np.ndarray:
     """``tf.clip_by_value`` with Python bounds converted to ``x``'s dtype."""
     x = np.asarray(x)
-    return np.maximum(np.minimum(x, const(high, x.dtype)), const(low, x.dtype))
+    return stable.maximum(stable.minimum(x, const(high, x.dtype)), const(low, x.dtype))
 
 
 def log(x) -> np.ndarray:
@@ -69,7 +69,7 @@ def softplus(x) -> np.ndarray:
     """``tf.math.softplus``: max(x, 0) + log1p(exp(-|x|)) (TF's kernel uses thresholds;
     the two agree to a few ulp)."""
     x = np.asarray(x)
-    return np.maximum(x, const(0, x.dtype)) + np.log1p(np.exp(-np.abs(x)))
+    return stable.maximum(x, const(0, x.dtype)) + np.log1p(np.exp(-np.abs(x)))
 
 
 def softmax(x, axis=-1) -> np.ndarray:
@@ -87,7 +87,7 @@ def l2_normalize(x, axis=-1) -> np.ndarray:
     square_sum = reduce_sum(np.square(x), axis=axis, keepdims=True)
     with np.errstate(divide="ignore"):
         inv_norm = const(1, x.dtype) / np.sqrt(square_sum)
-    inv_norm = np.minimum(inv_norm, const(1.0 / EPSILON, x.dtype))
+    inv_norm = stable.minimum(inv_norm, const(1.0 / EPSILON, x.dtype))
     with np.errstate(invalid="ignore"):
         return x * inv_norm
 

@@ -18,7 +18,7 @@ from harness.reference.errors import InvalidArgumentError, TFValueError
 from harness.reference.ctc import keras_ctc_loss
 from harness.reference.reductions import keras_squeeze_or_expand_to_same_rank as same_rank
 from harness.reference.rowblocks import by_rows, for_row_blocks
-from harness.reference.stable import logsumexp, select
+from harness.reference.stable import logsumexp, maximum, select
 from harness.reference.summation import reduce_sum
 
 EPS = kb.EPSILON
@@ -74,7 +74,7 @@ def mean_absolute_percentage_error(y_true, y_pred):
     """100 * mean(|(y_true - y_pred) / max(|y_true|, eps)|, axis=-1)."""
     y_true, y_pred = same_rank(*_cast_pair(y_true, y_pred))
     with np.errstate(invalid="ignore", over="ignore"):
-        diff = np.abs((y_true - y_pred) / np.maximum(np.abs(y_true), _c(EPS, y_pred)))
+        diff = np.abs((y_true - y_pred) / maximum(np.abs(y_true), _c(EPS, y_pred)))
         return _c(100.0, y_pred) * kb.mean(diff, axis=-1)
 
 
@@ -89,8 +89,8 @@ def mean_squared_logarithmic_error(y_true, y_pred):
     dtype = np.float64 if y_pred.dtype == np.float64 else np.float32
     y_true, y_pred = y_true.astype(dtype), y_pred.astype(dtype)
     eps, one = kb.const(EPS, dtype), kb.const(1.0, dtype)
-    first_log = kb.log(np.maximum(y_pred, eps) + one)
-    second_log = kb.log(np.maximum(y_true, eps) + one)
+    first_log = kb.log(maximum(y_pred, eps) + one)
+    second_log = kb.log(maximum(y_true, eps) + one)
     return kb.mean(np.square(first_log - second_log), axis=-1)
 
 
@@ -176,7 +176,7 @@ def hinge_rows(y_true, y_pred, binary, squared=False, mean=kb.mean):
     mapped to -1/1 when ``binary`` (the whole label tensor's check, so that a block of rows
     is mapped as the whole tensor is); ``mean`` is Keras' (``kb.mean``) or Keras 2's."""
     y_true = _binary_labels_to_pm1(y_true, binary)
-    margin = np.maximum(_c(1.0, y_pred) - y_true * y_pred, _c(0.0, y_pred))
+    margin = maximum(_c(1.0, y_pred) - y_true * y_pred, _c(0.0, y_pred))
     return mean(np.square(margin) if squared else margin, axis=-1)
 
 
@@ -202,7 +202,7 @@ def categorical_hinge(y_true, y_pred):
     one = _c(1.0, y_pred)
     pos = reduce_sum(y_true * y_pred, axis=-1)
     neg = np.max((one - y_true) * y_pred, axis=-1)
-    return np.maximum(neg - pos + one, _c(0.0, y_pred))
+    return maximum(neg - pos + one, _c(0.0, y_pred))
 
 
 # --- cross-entropies --------------------------------------------------------------

@@ -21,7 +21,7 @@ from harness.reference.reductions import (
     v1_num_present,
     v1_weighted_loss_of,
 )
-from harness.reference.stable import div_no_nan
+from harness.reference.stable import div_no_nan, minimum
 
 DEFAULT = V1_SUM_BY_NONZERO_WEIGHTS
 
@@ -94,7 +94,8 @@ def _hinge_terms(labels, logits):
     np.subtract(signed, one, out=signed)
     np.multiply(signed, logits, out=signed)
     np.subtract(one, signed, out=signed)
-    return np.maximum(signed, np.float32(0), out=signed)
+    zeros = np.zeros_like(signed)  # np.maximum vectorises against an array, not a scalar
+    return np.maximum(signed, zeros, out=signed)
 
 
 def huber_loss(labels, predictions, weights=1.0, delta=1.0, reduction=DEFAULT):
@@ -104,7 +105,7 @@ def huber_loss(labels, predictions, weights=1.0, delta=1.0, reduction=DEFAULT):
 
     def terms(labels, predictions):
         abs_error = _abs_error(labels, predictions)
-        quadratic = np.asarray(np.minimum(abs_error, d))
+        quadratic = np.asarray(minimum(abs_error, d))
         linear = np.subtract(abs_error, quadratic, out=abs_error)
         np.multiply(d, linear, out=linear)
         np.multiply(quadratic, quadratic, out=quadratic)

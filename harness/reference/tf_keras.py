@@ -49,6 +49,7 @@ from harness.reference.reductions import (
     keras2_remove_squeezable_dimensions,
     keras2_validate_reduction,
 )
+from harness.reference.stable import maximum
 from harness.reference.summation import reduce_sum as tf_sum
 
 EPS = kb.EPSILON
@@ -97,7 +98,7 @@ def mean_absolute_percentage_error(y_true, y_pred):
     """100 * mean(|(y_true - y_pred) / max(|y_true|, eps)|, axis=-1), in y_pred's dtype."""
     y_true, y_pred = _cast_pair(y_true, y_pred)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        diff = np.abs((y_true - y_pred) / np.maximum(np.abs(y_true), _c(EPS, y_pred)))
+        diff = np.abs((y_true - y_pred) / maximum(np.abs(y_true), _c(EPS, y_pred)))
         return _c(100.0, y_pred) * tf_mean(diff, axis=-1)
 
 
@@ -108,8 +109,8 @@ def mean_squared_logarithmic_error(y_true, y_pred):
     (Keras 3 promotes float16/bfloat16 to float32)."""
     y_true, y_pred = _cast_pair(y_true, y_pred)
     eps, one = _c(EPS, y_pred), _c(1.0, y_pred)
-    first_log = kb.log(np.maximum(y_pred, eps) + one)
-    second_log = kb.log(np.maximum(y_true, eps) + one)
+    first_log = kb.log(maximum(y_pred, eps) + one)
+    second_log = kb.log(maximum(y_true, eps) + one)
     return tf_mean(np.square(first_log - second_log), axis=-1)
 
 
@@ -155,7 +156,7 @@ def l2_normalize(x, axis) -> np.ndarray:
     x = np.asarray(x)
     square_sum = tf_sum(np.square(x), axis=axis, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        inv = _c(1, x) / np.sqrt(np.maximum(square_sum, _c(1e-12, x)))
+        inv = _c(1, x) / np.sqrt(maximum(square_sum, _c(1e-12, x)))
         return x * inv
 
 
