@@ -42,30 +42,39 @@ def for_row_blocks(work, n_rows: int, n_cols: int, scratch: tuple = (), block_dt
         threads = ROW_THREADS if big else 1
     threads = max(1, min(threads, len(blocks)))
 
-    def worker(k: int, failures: list) -> None:
+    def worker(k: int, failures: list, next_item) -> None:
         buffers = [np.empty((min(per_block, n_rows), n_cols), d) for d in scratch]
-        for rows in blocks[k::threads]:
+        for i in iter(next_item, None):
             if failures:
                 return
+            rows = blocks[i]
             n = rows.stop - rows.start
             work(rows, *(b[:n] for b in buffers))
 
-    in_threads(worker, threads)
+    in_threads(worker, threads, len(blocks))
 
 
-def in_threads(worker, threads: int) -> None:
-    """Run ``worker(k, failures)`` for k in range(threads), k = 0 in the calling thread, the
-    others in helper threads (NumPy releases the GIL in its loops). The caller's
-    ``np.errstate`` holds in every thread; the first exception of any worker is raised
-    once all have returned (``failures`` is non-empty once one raised: a worker may check it
-    to stop early)."""
+def in_threads(worker, threads: int, items: int) -> None:
+    """Run ``worker(k, failures, next_item)`` for k in range(threads), k = 0 in the calling
+    thread, the others in helper threads (NumPy releases the GIL in its loops).
+
+    ``next_item()`` hands out the item numbers 0 .. items - 1 in order, each once, then
+    None: whichever thread is free takes the next item, so a thread the machine's other work
+    delays does not hold the rest back (with one thread, the items run in order). The
+    caller's ``np.errstate`` holds in every thread; the first exception of any worker is
+    raised once all have returned (``failures`` is non-empty once one raised: a worker
+    checks it to stop early)."""
     errstate = np.geterr()
     failures: list[BaseException] = []
+    numbers = iter(range(items))  # next() on a range iterator is atomic under the GIL
+
+    def next_item():
+        return next(numbers, None)
 
     def run(k: int) -> None:
         try:
             with np.errstate(**errstate):
-                worker(k, failures)
+                worker(k, failures, next_item)
         except BaseException as exc:  # re-raised in the calling thread
             failures.append(exc)
 

@@ -148,8 +148,8 @@ def sum_of(terms, *arrays) -> np.ndarray:
     sums: list = [None] * len(runs)
     threads = max(1, min(rowblocks.ROW_THREADS, len(runs)))
 
-    def worker(k: int, failures: list) -> None:
-        for i in range(k * len(runs) // threads, (k + 1) * len(runs) // threads):
+    def worker(k: int, failures: list, next_item) -> None:
+        for i in iter(next_item, None):
             if failures:
                 return
             start, stop = runs[i]
@@ -158,6 +158,6 @@ def sum_of(terms, *arrays) -> np.ndarray:
                 raise TypeError(f"sum_of: terms gave {part.dtype}; only float32/float64 are summed in NumPy's order")
             sums[i] = np.sum(part)
 
-    rowblocks.in_threads(worker, threads)
+    rowblocks.in_threads(worker, threads, len(runs))
     with np.errstate(over="ignore", invalid="ignore"):
         return np.asarray(_pairwise_join(sums, n, [0]))

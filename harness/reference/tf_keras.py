@@ -49,7 +49,7 @@ from harness.reference.reductions import (
     keras2_remove_squeezable_dimensions,
     keras2_validate_reduction,
 )
-from harness.reference.stable import maximum
+from harness.reference.stable import maximum, select
 from harness.reference.summation import reduce_sum as tf_sum
 
 EPS = kb.EPSILON
@@ -126,7 +126,7 @@ def huber(y_true, y_pred, delta=1.0):
     error = y_pred - y_true
     abs_error = np.abs(error)
     with np.errstate(over="ignore", invalid="ignore"):
-        per_element = np.where(abs_error <= delta, half * np.square(error), delta * abs_error - half * np.square(delta))
+        per_element = select(abs_error <= delta, half * np.square(error), delta * abs_error - half * np.square(delta))
     return tf_mean(per_element, axis=-1)
 
 
