@@ -453,3 +453,12 @@ def test_maximum_minimum_against_a_bound_are_numpys_bit_for_bit(monkeypatch, dty
         for mine, numpy_ in ((stable.maximum, np.maximum), (stable.minimum, np.minimum)):
             got, want = mine(x, bound), numpy_(x, bound)
             assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), (bound, numpy_)
+
+
+def test_reduce_sum_of_everything_in_runs_is_np_sum(small_runs):
+    from harness.reference import summation
+
+    for dtype in (np.float32, np.float64):
+        x = np.random.default_rng(23).normal(size=(77, 41)).astype(dtype) * dtype(1e4)
+        got = summation.reduce_sum(x)
+        assert got.dtype == dtype and got.shape == () and got.tobytes() == np.sum(x, dtype=dtype).tobytes()

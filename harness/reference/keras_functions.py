@@ -40,9 +40,10 @@ def tf_broadcasting(fn):
 
 
 def _cast_pair(y_true, y_pred):
-    """``y_pred`` as is, ``y_true`` cast to its dtype."""
+    """``y_pred`` as is, ``y_true`` cast to its dtype (not copied when it has it already: the
+    functions never write into their inputs)."""
     y_pred = np.asarray(y_pred)
-    return np.asarray(y_true).astype(y_pred.dtype), y_pred
+    return np.asarray(y_true).astype(y_pred.dtype, copy=False), y_pred
 
 
 def _c(value, like):

@@ -80,7 +80,8 @@ def reduce_sum(x, axis=None, keepdims=False) -> np.ndarray:
     """``tf.reduce_sum`` in x's dtype over ``axis`` (None: all; an int, tuple or list): float16
     in Eigen's order and precision (:func:`eigen_sum` of the reduced axes moved last and
     flattened), bfloat16 accumulated in float32 and rounded once, other dtypes in their
-    own precision."""
+    own precision (``np.sum``: a large float32/float64 sum of everything is ``sum_of``, the
+    same bits)."""
     x = np.asarray(x)
     axis = tuple(axis) if isinstance(axis, list) else axis
     with np.errstate(over="ignore", invalid="ignore"):
@@ -93,6 +94,8 @@ def reduce_sum(x, axis=None, keepdims=False) -> np.ndarray:
             return s.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.shape)) if keepdims else kept)
         if x.dtype.name == "bfloat16":
             return np.asarray(np.sum(x.astype(np.float32), axis=axis, keepdims=keepdims)).astype(x.dtype)
+        if axis is None and not keepdims and in_runs(x):  # np.sum's order, a run at a time on two threads
+            return sum_of(np.asarray, x)
         return np.asarray(np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype))
 
 
