@@ -23,6 +23,7 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(rowblocks, "ROW_BLOCK_BYTES", 4096)
     monkeypatch.setattr(rowblocks, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(rowblocks, "ROW_THREADS", 2)
+    monkeypatch.setattr(rowblocks, "THREADS_BY_LOAD", False)
 
 
 # --- the straightforward whole-array formulas --------------------------------------------
@@ -136,6 +137,7 @@ def test_blocked_non_contiguous_and_moved_axis(small_blocks):
 
 def test_one_thread_and_two_threads_agree(monkeypatch):
     monkeypatch.setattr(rowblocks, "ROW_BLOCK_BYTES", 8192)
+    monkeypatch.setattr(rowblocks, "THREADS_BY_LOAD", False)
     rng = np.random.default_rng(5)
     x = _logits(rng, (513, 301), np.float32, 1e4)
     labels = rng.integers(0, 301, 513)
@@ -462,3 +464,13 @@ def test_reduce_sum_of_everything_in_runs_is_np_sum(small_runs):
         x = np.random.default_rng(23).normal(size=(77, 41)).astype(dtype) * dtype(1e4)
         got = summation.reduce_sum(x)
         assert got.dtype == dtype and got.shape == () and got.tobytes() == np.sum(x, dtype=dtype).tobytes()
+
+
+@pytest.mark.parametrize("load, cores, want", [(0.2, 2, 2), (1.0, 2, 2), (2.0, 2, 1), (7.5, 2, 1), (1.0, 1, 1)])
+def test_helper_threads_only_on_an_idle_core(monkeypatch, load, cores, want):
+    monkeypatch.setattr(rowblocks, "ROW_THREADS", 2)
+    monkeypatch.setattr(rowblocks.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(rowblocks.os, "cpu_count", lambda: cores)
+    assert rowblocks.threads_now() == want
+    monkeypatch.setattr(rowblocks, "THREADS_BY_LOAD", False)
+    assert rowblocks.threads_now() == 2

@@ -21,6 +21,9 @@ import numpy as np
 ROW_BLOCK_BYTES = 1 << 20
 """Target size of one scratch buffer (a block of rows), about one L2 cache."""
 ROW_THREADS = max(1, min(2, os.cpu_count() or 1))
+"""Most threads a large input is split between."""
+THREADS_BY_LOAD = True
+"""Use the helper threads only while the machine has an idle core (see :func:`threads_now`)."""
 PARALLEL_MIN_BYTES = 4 << 20
 """Inputs smaller than this are processed by the calling thread alone."""
 
@@ -39,7 +42,7 @@ def for_row_blocks(work, n_rows: int, n_cols: int, scratch: tuple = (), block_dt
     blocks = [slice(i, min(i + per_block, n_rows)) for i in range(0, n_rows, per_block)]
     if threads is None:
         big = n_rows * n_cols * itemsize >= PARALLEL_MIN_BYTES
-        threads = ROW_THREADS if big else 1
+        threads = threads_now() if big else 1
     threads = max(1, min(threads, len(blocks)))
 
     def worker(k: int, failures: list, next_item) -> None:
@@ -52,6 +55,23 @@ def for_row_blocks(work, n_rows: int, n_cols: int, scratch: tuple = (), block_dt
             work(rows, *(b[:n] for b in buffers))
 
     in_threads(worker, threads, len(blocks))
+
+
+def threads_now() -> int:
+    """``ROW_THREADS``, or fewer while the machine is busy: one more than the cores the
+    last minute's load average leaves idle (this process's own thread included), at least 1.
+
+    A helper thread pays off only on an idle core: on a busy machine it waits for a core
+    while holding the GIL the calling thread needs between NumPy's loops, and the call is
+    slower than on one thread (measured: twice as slow at a load average of 7 on 2 cores).
+    The results are the same bits whatever the number of threads."""
+    if not THREADS_BY_LOAD or ROW_THREADS == 1:
+        return ROW_THREADS
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # no load average on this system
+        return ROW_THREADS
+    return max(1, min(ROW_THREADS, int((os.cpu_count() or 1) + 1 - load + 0.5)))
 
 
 def in_threads(worker, threads: int, items: int) -> None:
@@ -100,8 +120,8 @@ def blockable(*arrays, min_size: int = 1) -> bool:
 
 def by_elements(fn, *arrays, dtype) -> np.ndarray:
     """``fn(*arrays)`` for an element-wise ``fn`` whose result has ``dtype`` and the arrays'
-    shape: on :func:`blockable` arrays a block of elements at a time on ``ROW_THREADS``
-    threads, each block's result written into one output (the same bits: every element
+    shape: on :func:`blockable` arrays a block of elements at a time on
+    :func:`threads_now` threads, each block's result written into one output (the same bits: every element
     goes through the same operations); other arrays whole."""
     if not blockable(*arrays):
         return fn(*arrays)
@@ -126,7 +146,7 @@ def _apart_by_rows(y_true, y_pred, axis) -> bool:
 
 def by_rows(fn):
     """``fn(y_true, y_pred, ..., axis=-1)`` on large inputs, a block of examples (first-axis
-    rows) at a time on ``ROW_THREADS`` threads, the blocks' results concatenated.
+    rows) at a time on :func:`threads_now` threads, the blocks' results concatenated.
 
     For per-example losses whose every step is element-wise or reduces along an axis other
     than the first: each row's result is computed by the same operations in the same

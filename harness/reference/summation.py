@@ -141,7 +141,7 @@ def sum_of(terms, *arrays) -> np.ndarray:
     """``np.sum(terms(*arrays))`` in the terms' own dtype, bit for bit, for an element-wise
     ``terms`` returning float32 or float64: on arrays :func:`in_runs` accepts, a run of NumPy's
     pairwise tree at a time (the terms of one run exist at once, never the whole array),
-    the runs on ``rowblocks.ROW_THREADS`` threads; other arrays whole."""
+    the runs on ``rowblocks.threads_now()`` threads; other arrays whole."""
     if not in_runs(*arrays):
         return np.asarray(np.sum(terms(*arrays)))
     flat = [a.reshape(-1) for a in arrays]
@@ -149,7 +149,7 @@ def sum_of(terms, *arrays) -> np.ndarray:
     runs: list = []
     _pairwise_runs(0, n, runs)
     sums: list = [None] * len(runs)
-    threads = max(1, min(rowblocks.ROW_THREADS, len(runs)))
+    threads = max(1, min(rowblocks.threads_now(), len(runs)))
 
     def worker(k: int, failures: list, next_item) -> None:
         for i in iter(next_item, None):
