@@ -1,5 +1,7 @@
-"""The softmax family over the last axis a cache-sized block of rows at a time, with the
-results of the whole-array formulas of :mod:`harness.reference.stable`, bit for bit."""
+"""Large inputs a cache-sized block at a time, with the results of the whole-array
+formulas bit for bit: the softmax family over the last axis (blocks of rows), per-example
+losses (:func:`by_rows`) and element-wise losses (:func:`by_elements`), on the threads
+:func:`threads_now` allows."""
 from __future__ import annotations
 
 import functools
@@ -16,7 +18,7 @@ import numpy as np
 # after the first read of a block runs from cache. Per row the operations and their
 # order are exactly those of the whole-array formulas above (NumPy reduces each
 # contiguous row on its own), so the results are identical bit for bit. NumPy releases
-# the GIL in its loops, so large inputs are split between ``ROW_THREADS`` threads.
+# the GIL in its loops, so large inputs are split between up to ``ROW_THREADS`` threads.
 
 ROW_BLOCK_BYTES = 1 << 20
 """Target size of one scratch buffer (a block of rows), about one L2 cache."""
