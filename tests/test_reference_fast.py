@@ -474,3 +474,12 @@ def test_helper_threads_only_on_an_idle_core(monkeypatch, load, cores, want):
     assert rowblocks.threads_now() == want
     monkeypatch.setattr(rowblocks, "THREADS_BY_LOAD", False)
     assert rowblocks.threads_now() == 2
+
+
+def test_matmul_on_one_blas_thread_is_the_product(monkeypatch):
+    monkeypatch.setattr(rowblocks, "BLAS_ONE_THREAD_MIN", 0)
+    rng = np.random.default_rng(29)
+    a, b = rng.normal(size=(9, 4)).astype(np.float32), rng.normal(size=(4, 6)).astype(np.float32)
+    got = rowblocks.matmul(a, b)
+    assert got.dtype == np.float32 and np.array_equal(got, a @ b)
+    assert np.array_equal(rowblocks.matmul(a[0], b), a[0] @ b)  # not 2-D: a plain product

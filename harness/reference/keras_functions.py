@@ -17,7 +17,7 @@ from harness.reference import keras_backend as kb
 from harness.reference.errors import InvalidArgumentError, TFValueError
 from harness.reference.ctc import keras_ctc_loss
 from harness.reference.reductions import keras_squeeze_or_expand_to_same_rank as same_rank
-from harness.reference.rowblocks import by_rows, for_row_blocks
+from harness.reference.rowblocks import by_rows, for_row_blocks, matmul
 from harness.reference.stable import logsumexp, maximum, select
 from harness.reference.summation import reduce_sum
 
@@ -393,7 +393,7 @@ def circle_masked(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_d
     y_true = np.trunc(np.asarray(y_true)).astype(np.int32)
     ref_embeddings = y_pred if ref_embeddings is None else np.asarray(ref_embeddings)
     ref_labels = y_true if ref_labels is None else np.trunc(np.asarray(ref_labels)).astype(np.int32)
-    similarity = np.asarray(np.matmul(y_pred, ref_embeddings.T)).astype(dt)
+    similarity = np.asarray(matmul(y_pred, ref_embeddings.T)).astype(dt)
     p_loss = np.empty(similarity.shape[:1], dt)
     n_loss = np.empty(similarity.shape[:1], dt)
     columns = np.arange(ref_labels.size)

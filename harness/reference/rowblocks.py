@@ -76,6 +76,36 @@ def threads_now() -> int:
     return max(1, min(ROW_THREADS, int((os.cpu_count() or 1) + 1 - load + 0.5)))
 
 
+BLAS_ONE_THREAD_MIN = 1 << 22
+"""From this many multiply-adds on, :func:`matmul` runs NumPy's BLAS on one thread."""
+_blas: list = []
+
+
+def matmul(a, b) -> np.ndarray:
+    """``a @ b``; a product of at least ``BLAS_ONE_THREAD_MIN`` multiply-adds on one BLAS thread.
+
+    OpenBLAS's threads wait for work spinning: on a machine whose cores are taken (the
+    harness alternates the reference with TF's thread pool) two BLAS threads made the
+    training step's products 2-3x slower than one. One thread also makes a large product's
+    bits independent of the machine's core count (OpenBLAS splits some products between
+    threads in ways that change the rounding). Smaller products, which OpenBLAS runs on one
+    thread anyway, are left as they are."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[0] * a.shape[1] * b.shape[1] < BLAS_ONE_THREAD_MIN:
+        return a @ b
+    if not _blas:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # without threadpoolctl: NumPy's own threading
+            _blas.append(None)
+        else:
+            _blas.append(ThreadpoolController())
+    if _blas[0] is None:
+        return a @ b
+    with _blas[0].limit(limits=1, user_api="blas"):
+        return a @ b
+
+
 def in_threads(worker, threads: int, items: int) -> None:
     """Run ``worker(k, failures, next_item)`` for k in range(threads), k = 0 in the calling
     thread, the others in helper threads (NumPy releases the GIL in its loops).

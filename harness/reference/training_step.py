@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.reference import nn, stable
+from harness.reference import nn, rowblocks, stable
 from harness.reference.clip import clip_by_global_norm
 
 
@@ -21,22 +21,23 @@ def linear_softmax_clipped_grads(x, labels, w, b, clip_norm=5.0):
     dz = (softmax(x @ w + b) - one_hot(labels)) / N is formed in place in the softmax's
     output (p - 0 is p, so only the labels' entries change): the same bits as the
     whole-array formula with fewer logits-sized temporaries; the softmax runs in row
-    blocks (``nn.softmax``: the same bits as ``stable.softmax``)."""
+    blocks (``nn.softmax``: the same bits as ``stable.softmax``); large products on one BLAS
+    thread (``rowblocks.matmul``)."""
     x, w, b = np.asarray(x), np.asarray(w), np.asarray(b)
     labels = np.asarray(labels)
-    z = x @ w
+    z = rowblocks.matmul(x, w)
     if not _in_place(z, b):
         z = z + b
         p = stable.softmax(z, axis=-1)
         onehot = np.zeros_like(p)
         onehot[np.arange(len(labels)), labels] = 1
         dz = (p - onehot) / p.dtype.type(len(labels))
-        return clip_by_global_norm([x.T @ dz, dz.sum(axis=0)], clip_norm)
+        return clip_by_global_norm([rowblocks.matmul(x.T, dz), dz.sum(axis=0)], clip_norm)
     z += b
     dz = nn.softmax(z, axis=-1)
     dz[np.arange(len(labels)), labels] -= dz.dtype.type(1)
     dz /= dz.dtype.type(len(labels))
-    return clip_by_global_norm([x.T @ dz, dz.sum(axis=0)], clip_norm)
+    return clip_by_global_norm([rowblocks.matmul(x.T, dz), dz.sum(axis=0)], clip_norm)
 
 
 def _in_place(z: np.ndarray, b: np.ndarray) -> bool:
