@@ -275,40 +275,24 @@ _BY_ROWS = ["mean_squared_error", "mean_absolute_error", "mean_absolute_percenta
             "mean_squared_logarithmic_error", "cosine_similarity", "huber", "log_cosh", "kl_divergence",
             "poisson", "categorical_hinge", "categorical_crossentropy", "categorical_focal_crossentropy",
             "binary_crossentropy", "binary_focal_crossentropy"]
+_BY_ROWS_KERAS2 = ["mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
+                   "mean_squared_logarithmic_error", "cosine_similarity", "huber", "log_cosh", "poisson",
+                   "categorical_crossentropy", "binary_crossentropy", "binary_focal_crossentropy"]
 
 
-@pytest.mark.parametrize("name", _BY_ROWS)
+@pytest.mark.parametrize("module, name", [("keras_functions", n) for n in _BY_ROWS]
+                         + [("tf_keras", n) for n in _BY_ROWS_KERAS2])
 @pytest.mark.parametrize("shape", [(37, 29), (9, 5, 7)])
-def test_by_rows_equals_the_whole_array(small_blocks, name, shape):
-    from harness.reference import keras_functions
+def test_by_rows_equals_the_whole_array(small_blocks, module, name, shape):
+    import importlib
 
-    fn = getattr(keras_functions, name)
+    fn = getattr(importlib.import_module(f"harness.reference.{module}"), name)
     rng = np.random.default_rng(7)
     for dtype in (np.float32, np.float64):
         y_true = rng.uniform(0, 1, size=shape).astype(dtype)
         y_pred = rng.uniform(-0.2, 1.2, size=shape).astype(dtype)
         got = fn(y_true, y_pred)
         want = fn.__wrapped__(y_true, y_pred)
-        assert got.shape == want.shape and got.dtype == want.dtype
-        assert np.array_equal(got, want, equal_nan=True), (name, dtype)
-
-
-_BY_ROWS_KERAS2 = ["mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
-                   "mean_squared_logarithmic_error", "cosine_similarity", "huber", "log_cosh", "poisson",
-                   "categorical_crossentropy", "binary_crossentropy", "binary_focal_crossentropy"]
-
-
-@pytest.mark.parametrize("name", _BY_ROWS_KERAS2)
-@pytest.mark.parametrize("shape", [(37, 29), (9, 5, 7)])
-def test_keras2_by_rows_equals_the_whole_array(small_blocks, name, shape):
-    from harness.reference import tf_keras
-
-    fn = getattr(tf_keras, name)
-    rng = np.random.default_rng(7)
-    for dtype in (np.float32, np.float64):
-        y_true = rng.uniform(0, 1, size=shape).astype(dtype)
-        y_pred = rng.uniform(-0.2, 1.2, size=shape).astype(dtype)
-        got, want = fn(y_true, y_pred), fn.__wrapped__(y_true, y_pred)
         assert got.shape == want.shape and got.dtype == want.dtype
         assert np.array_equal(got, want, equal_nan=True), (name, dtype)
 
