@@ -36,9 +36,30 @@ def command_line(argv: list[str]) -> str:
     return " ".join([prog, shlex.join(argv)]) if argv else prog
 
 
+def _impl_specs(given: list[str]) -> list[str] | None:
+    """The ``--impl`` SPECs, each loaded once here so that a broken one is a one-line error
+    before anything runs (None then); .py paths made absolute for the workers."""
+    from harness.impls import ImplError, load
+
+    specs = []
+    for spec in given:
+        if spec.endswith(".py"):
+            spec = str(Path(spec).resolve())
+        try:
+            load(spec)
+        except ImplError as exc:
+            print(f"harness: {exc}", file=sys.stderr)
+            return None
+        specs.append(spec)
+    return specs
+
+
 def _verify(ns: argparse.Namespace, extra: list[str], command: str) -> int:
     import pytest
 
+    ns.impl = _impl_specs(ns.impl or [])
+    if ns.impl is None:
+        return 2
     report_dir = Path(ns.report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     args = [*(ns.paths or ["cases/"]), "-p", "harness.plugin", "-p", "no:legacypath",
@@ -242,6 +263,9 @@ def _parser() -> argparse.ArgumentParser:
     nw.add_argument("--append", metavar="FILE", default=None,
                     help="add the case to FILE's cases: (created if missing), keeping the rest of FILE as it is")
     sub.add_parser("schema", help="print the case-file JSON Schema (cases/schema.json)")
+    at = sub.add_parser("atlas", help="the port atlas (Markdown) from the results of verify --impl torch --impl jax")
+    at.add_argument("results", nargs="+", help="results.json files (read as one)")
+    at.add_argument("-o", "--output", default=None, help="write here (default: print)")
     cv = sub.add_parser("coverage", help="each op x the argument values and dtypes its cases exercise")
     cv.add_argument("paths", nargs="*", help="case files or directories (default: cases/)")
     cv.add_argument("--all-ops", action="store_true",
@@ -272,8 +296,14 @@ def _schema(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _atlas(ns: argparse.Namespace) -> int:
+    from harness.impls import atlas
+
+    return atlas.main(ns.results, ns.output)
+
+
 COMMANDS = {"list-ops": _list_ops, "new": _new, "record": goldens_cli.main, "drift": goldens_cli.main,
-            "merge": _merge, "coverage": _coverage, "schema": _schema}
+            "merge": _merge, "coverage": _coverage, "schema": _schema, "atlas": _atlas}
 
 
 def main(argv: list[str] | None = None) -> int:

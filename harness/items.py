@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.impls import DEFAULT as IMPL_DEFAULT
+from harness.impls import ImplError, ImplUnavailable
 from harness.loader import CaseError, load_file
 from harness.result import CaseResult
 from harness.watchdog import watchdog
@@ -38,10 +40,38 @@ class CaseFile(pytest.File):
             names.add(name)
             yield InvalidItem.from_parent(self, name=name, nodeid=f"{self.nodeid}::{name}", error=err)
         for case in loaded.cases:
-            for exp in expand(case):
+            try:
+                expanded = expand(case, impl_specs(self.config))
+            except ImplUnavailable as exc:  # an optional framework is not installed: its cases are skipped
+                name = f"{case.id}@{case.line}"
+                yield SkippedItem.from_parent(self, name=name, nodeid=f"{self.nodeid}::{name}", case=case, reason=str(exc))
+                continue
+            except ImplError as exc:  # a case's own `impl:` that does not load
+                err = CaseError(case.display_path, case.line, "impl", str(exc), "see README 'Checking a port'", case.id)
+                name = f"{case.id}@{case.line}"
+                yield InvalidItem.from_parent(self, name=name, nodeid=f"{self.nodeid}::{name}", error=err)
+                continue
+            for exp in expanded:
                 # The node id is given as text, so pytest parses ``ID[float32]`` as a name and its
                 # parameters exactly as it parses the ids in its cache: ``--lf`` finds the case again.
                 yield CaseItem.from_parent(self, name=exp.id, nodeid=f"{self.nodeid}::{exp.id}", expanded=exp)
+
+
+def impl_specs(config: pytest.Config) -> tuple[str, ...]:
+    """The ``--impl`` SPECs of this run (the NumPy reference when none is given)."""
+    return tuple(config.getoption("harness_impl") or (IMPL_DEFAULT,))
+
+
+def impl_of(config: pytest.Config, path: Path, case_id: str) -> str | None:
+    """The name of the implementation an expanded case id ran against (for a crash or timeout)."""
+    from harness.expand import expand
+    from harness.record import impl_name
+
+    base = case_id.split("[", 1)[0]
+    for case in load_file(path).cases if path.is_file() else ():
+        if case.id == base:
+            return next((impl_name(e) for e in expand(case, impl_specs(config)) if e.id == case_id), None)
+    return None
 
 
 class HarnessItem(pytest.Item):
@@ -64,6 +94,21 @@ class InvalidItem(HarnessItem):
     def runtest(self) -> None:
         self.result = invalid_record(self.error)
         raise CaseFailed(str(self.error))
+
+
+class SkippedItem(HarnessItem):
+    """A case whose implementation's framework (an optional extra) is not installed."""
+
+    def __init__(self, *, case, reason: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.case, self.reason = case, reason
+
+    def runtest(self) -> None:
+        case = self.case
+        self.result = CaseResult.not_run(self.name, "skipped", self.reason, base_id=case.id, file=case.display_path,
+                                         line=case.line, op=case.op.name,
+                                         repro=f"python -m harness verify {case.display_path}")
+        pytest.skip(self.reason)
 
 
 def invalid_record(err: CaseError, **fields) -> CaseResult:

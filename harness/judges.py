@@ -94,20 +94,21 @@ def shown(value: Any) -> Any:
     return str(value) if isinstance(value, Raised) else jsonable(value)
 
 
-def judge_error(spec: Any, ref: Any, out: Any) -> list[dict]:
+def judge_error(spec: Any, ref: Any, out: Any, side_name: str = "reference") -> list[dict]:
     """``expect_error`` (a class name, or ``{type, match}``): each side must raise that class;
-    TF's message must match ``match``."""
+    TF's message must match ``match``. ``side_name`` names the implementation under test."""
     name, pattern = (spec, None) if isinstance(spec, str) else (spec["type"], spec.get("match"))
     checks = []
-    for side, value in (("tf", out), ("reference", ref)):
+    for key, value in (("tf", out), ("reference", ref)):
         if value is NOT_RUN:
             continue
-        check = {"name": f"{side} raises {name}", "ok": False}
+        side = "tf" if key == "tf" else side_name
+        check = {"name": f"{key} raises {name}", "ok": False}
         if not isinstance(value, Raised):
             check["message"] = f"expect_error: {side} did not raise {name}; it returned {jsonable(leaves(value)[0][1], 10)}"
         elif name not in value.names:
             check["message"] = f"expect_error: {side} raised {value} (not a {name})"
-        elif side == "tf" and pattern and not re.search(pattern, str(value.exc)):
+        elif key == "tf" and pattern and not re.search(pattern, str(value.exc)):
             check["message"] = f"expect_error: tf raised {name} but its message does not match {pattern!r}: {value}"
         else:
             check.update(ok=True, message="", error=str(value))
@@ -127,14 +128,15 @@ def value_tolerance(tol: Tolerance, dtype: str, out: Any) -> tuple[Tolerance, st
     return default_tolerance(precision), f"TF returns {precision} for {dtype} inputs: compared at {precision}'s tolerance"
 
 
-def judge_value(ref: Any, out: Any, tol: Tolerance) -> dict:
-    """``reference vs tf``: shape, dtype, NaN/inf positions, then the tolerance, leaf by leaf."""
-    return compare_trees("reference vs tf", ref, out, tol, check_dtype=True, names=("reference", "tf"))
+def judge_value(ref: Any, out: Any, tol: Tolerance, side: str = "reference") -> dict:
+    """``reference vs tf`` (``side vs tf``: the implementation under test against TF): shape,
+    dtype, NaN/inf positions, then the tolerance, leaf by leaf."""
+    return compare_trees(f"{side} vs tf", ref, out, tol, check_dtype=True, names=(side, "tf"))
 
 
-def reference_raised(ref: Raised) -> dict:
+def reference_raised(ref: Raised, side: str = "reference") -> dict:
     detail = "".join(traceback.format_exception_only(type(ref.exc), ref.exc)).strip()
-    return {"name": "reference runs", "ok": False, "message": f"reference raised {detail[:800]}"}
+    return {"name": f"{side} runs", "ok": False, "message": f"{side} raised {detail[:800]}"}
 
 
 def pair_expect(expect: Any, output: Any) -> Any:
@@ -146,7 +148,8 @@ def pair_expect(expect: Any, output: Any) -> Any:
     return np.asarray(expect, dtype=np.float64)
 
 
-def judge_expect(spec: Any, ref: Any, out: Any, tol: Tolerance, dtype: str) -> tuple[list[dict], Any, Tolerance]:
+def judge_expect(spec: Any, ref: Any, out: Any, tol: Tolerance, dtype: str,
+                 side: str = "reference") -> tuple[list[dict], Any, Tolerance]:
     """``expect`` (a value, or ``{value, tolerance}``) against TF's output and the reference's
     (dtype not checked) at ``tol`` (the value tolerance) or its own; returns the checks, the
     expected value as written (None when it does not fit the output) and the tolerance."""
@@ -159,8 +162,9 @@ def judge_expect(spec: Any, ref: Any, out: Any, tol: Tolerance, dtype: str) -> t
         expected = pair_expect(value, out)
     except ValueError as exc:
         return [{"name": "expect", "ok": False, "message": f"expect: {exc}"}], None, tol
-    checks = [compare_trees(f"expect vs {side}", got, expected, tol, check_dtype=False, names=(side, "expect"))
-              for side, got in (("tf", out), ("reference", ref)) if not isinstance(got, Raised)]
+    checks = [compare_trees(f"expect vs {key}", got, expected, tol, check_dtype=False,
+                            names=("tf" if key == "tf" else side, "expect"))
+              for key, got in (("tf", out), ("reference", ref)) if not isinstance(got, Raised)]
     return checks, jsonable(expected), tol
 
 
@@ -198,7 +202,7 @@ def _reduced(spec: dict, theirs: Any) -> Any:
 
 
 def judge_related(key: str, label: str, spec: dict, mine: dict[str, Any], theirs: dict[str, Any],
-                  tol: Tolerance) -> list[dict]:
+                  tol: Tolerance, side_name: str = "reference") -> list[dict]:
     """``same_as`` (``key``) or ``differs_from``: on each side (``mine`` and ``theirs`` map
     ``tf``/``reference`` to this case's and the other computation's result), they must agree
     (differ) within ``tol``."""
@@ -206,7 +210,7 @@ def judge_related(key: str, label: str, spec: dict, mine: dict[str, Any], theirs
     for side in ("tf", "reference"):
         if mine[side] is NOT_RUN:
             continue
-        name = f"{label} ({side})"
+        name = f"{label} ({side if side == 'tf' else side_name})"
         other = theirs[side]
         if isinstance(other, Raised):
             checks.append({"name": name, "ok": False, "message": f"{name}: raised {other}"})
@@ -234,10 +238,10 @@ def gradient_tolerance(dtype: str, out: Any, method: str) -> tuple[Tolerance, st
 
 
 def judge_gradients(ref_grads: dict, tf_grads: dict, wrt: tuple[str, ...], tol: Tolerance,
-                    method: str) -> list[dict]:
-    """Each differentiated argument's reference gradient against TF's."""
-    return [compare_trees(f"grad {name}: reference ({method}) vs tf", ref_grads[name], tf_grads[name], tol,
-                          check_dtype=False, names=("reference", "tf")) for name in wrt]
+                    method: str, side: str = "reference") -> list[dict]:
+    """Each differentiated argument's gradient by the implementation under test (``side``) against TF's."""
+    return [compare_trees(f"grad {name}: {side} ({method}) vs tf", ref_grads[name], tf_grads[name], tol,
+                          check_dtype=False, names=(side, "tf")) for name in wrt]
 
 
 def output_facts(out: Any) -> tuple[list | None, bool]:

@@ -53,6 +53,7 @@ EXAMPLES = {
     "differs_from": "differs_from: [{op: tf.nn.log_softmax, args: {logits: $logits}}]",
     "matrix": "matrix: {args.axis: [0, -1]}",
     "xfail": "xfail: why this case is expected to fail",
+    "impl": "impl: [torch-native]",
     "rtol": "rtol: 1e-5",
     "atol": "atol: 1e-6",
     "ulp": "ulp: 4",

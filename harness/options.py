@@ -25,6 +25,8 @@ class Option:
     cli: bool = True
     """False: the plugin's only (``verify`` fills it in itself)."""
     metavar: str | None = None
+    repeat: bool = False
+    """Given any number of times; the value is the list (``--impl torch --impl jax``)."""
 
     @property
     def dest(self) -> str:
@@ -34,6 +36,8 @@ class Option:
         if self.flag:
             return {"action": "store_true", "help": self.help}
         kwargs: dict = {"default": default, "help": self.help}
+        if self.repeat:
+            kwargs["action"] = "append"
         if self.type is not None:
             kwargs["type"] = self.type
         if self.choices is not None:
@@ -52,6 +56,8 @@ class Option:
         """``verify``'s value of this option as the plugin's argument (none when unset)."""
         if self.flag:
             return [f"--harness-{self.name}"] if value else []
+        if self.repeat:
+            return [f"--harness-{self.name}={v}" for v in value or ()]
         return [] if value is None else [f"--harness-{self.name}={value}"]
 
 
@@ -71,6 +77,9 @@ OPTIONS: tuple[Option, ...] = (
                             "TF; TensorFlow is not imported", metavar="DIR"),
     Option("full-results", False, "keep every case's outputs and inputs in results.json (a passed case keeps only "
                                   "what the reports need)", flag=True),
+    Option("impl", None, "the implementation under test: numpy (the NumPy reference, default), torch, jax, a module "
+                         "name or a path to a .py file; repeatable (ids then end in the implementation's name)",
+           repeat=True, metavar="SPEC"),
     Option("command", None, argparse.SUPPRESS, cli=False),
 )
 """Options shared by ``verify`` and the plugin (``-k``, ``-x``, ``-n``, ``--lf`` are pytest's own)."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shlex
 
+from harness import impls
 from harness.expand import Expanded
-from harness.result import CaseResult
+from harness.result import CaseResult, is_value_check
 
 
 REPRO_REPORT_DIR = "reports/repro"
@@ -19,13 +20,19 @@ def repro_command(path: str, case_id: str | None = None) -> str:
     return f"python -m harness verify {shlex.quote(target)} --report-dir {REPRO_REPORT_DIR} -n 0"
 
 
+def impl_name(exp: Expanded) -> str | None:
+    """The name of the case's implementation under test (None: TF alone)."""
+    return None if exp.impl is None or exp.case.data.get("reference", True) is False else impls.load(exp.impl).name
+
+
 def start(exp: Expanded) -> CaseResult:
     """The case as written: ids, place, op, dtype, tolerance, description; no verdict yet."""
     data = exp.case.data
     return CaseResult(
         id=exp.id, base_id=exp.case.id, params=exp.params, file=exp.case.display_path, line=exp.case.line,
-        op=exp.op.name, dtype=exp.dtype, rtol=exp.tolerance.rtol, atol=exp.tolerance.atol, ulp=exp.tolerance.ulp,
-        tolerance_reason=exp.tolerance.reason, repro=repro_command(exp.case.display_path, exp.id), description=data.get("description"),
+        op=exp.op.name, dtype=exp.dtype, impl=impl_name(exp), rtol=exp.tolerance.rtol, atol=exp.tolerance.atol,
+        ulp=exp.tolerance.ulp, tolerance_reason=exp.tolerance.reason, repro=repro_command(exp.case.display_path, exp.id),
+        description=data.get("description"),
         source=data.get("source"), xfail_reason=data.get("xfail"), warnings=list(exp.warnings), diff=None)
 
 
@@ -39,9 +46,10 @@ def verdict(checks: list[dict], xfail: str | None) -> tuple[str, str]:
 
 
 def decisive_check(checks: list[dict]) -> dict | None:
-    """The check whose errors the case reports: ``reference vs tf`` unless it passed and
-    another check with element errors failed (a wrong ``expect``: its error, not 0)."""
-    main = next((c for c in checks if c["name"] == "reference vs tf"), None)
+    """The check whose errors the case reports: ``reference vs tf`` (``torch vs tf``: the
+    implementation under test against TF) unless it passed and another check with element
+    errors failed (a wrong ``expect``: its error, not 0)."""
+    main = next((c for c in checks if is_value_check(c["name"])), None)
     if main is not None and not main["ok"]:
         return main
     return next((c for c in checks if not c["ok"] and c.get("max_abs_err") is not None), main)

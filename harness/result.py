@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
-RUN_KEYS = ("id", "base_id", "params", "file", "line", "op", "dtype", "status", "message",
+RUN_KEYS = ("id", "base_id", "params", "file", "line", "op", "dtype", "impl", "status", "message",
             "max_abs_err", "max_rel_err", "max_ulp", "rtol", "atol", "ulp", "tolerance_reason",
             "time_reference_s", "time_tf_s", "repro", "description", "source", "xfail_reason", "warnings",
             "checks", "outputs", "inputs", "diff")
 """Keys of every case that ran, in the order they are written."""
 
-NOT_RUN_KEYS = ("id", "base_id", "params", "file", "line", "op", "dtype", "status", "message",
+NOT_RUN_KEYS = ("id", "base_id", "params", "file", "line", "op", "dtype", "impl", "status", "message",
                 "max_abs_err", "max_rel_err", "max_ulp", "rtol", "atol", "time_reference_s", "time_tf_s", "repro")
 """Keys of a case that did not run (invalid input, a crash, a timeout)."""
 
@@ -39,6 +39,9 @@ class CaseResult:
     line: int | None = None
     op: str | None = None
     dtype: str | None = None
+    impl: str | None = None
+    """The name of the implementation under test (``numpy``: the NumPy reference); None for a
+    case that checks TF alone (``reference: false``) or an invalid one."""
     max_abs_err: float | None = None
     max_rel_err: float | None = None
     max_ulp: float | None = None
@@ -84,10 +87,10 @@ class CaseResult:
     @classmethod
     def not_run(cls, case_id: str, status: str, message: str, *, file: str | None, line: int | None,
                 repro: str, base_id: str | None = None, op: str | None = None, dtype: str | None = None,
-                invalid_input: bool | None = None) -> "CaseResult":
+                invalid_input: bool | None = None, impl: str | None = None) -> "CaseResult":
         """The short result of a case that did not run: invalid input, a crash or a timeout."""
         return cls(id=case_id, status=status, message=message, base_id=base_id, file=file, line=line, op=op,
-                   dtype=dtype, repro=repro, invalid_input=invalid_input, ran=False)
+                   dtype=dtype, repro=repro, invalid_input=invalid_input, ran=False, impl=impl)
 
     @property
     def mode(self) -> str | None:
@@ -118,6 +121,12 @@ class CaseResult:
 
 _RECORD_FIELDS = frozenset(f.name for f in fields(CaseResult)) - {"ran", "extra", "layout"}
 """The fields a results.json entry may set."""
+
+
+def is_value_check(name: str) -> bool:
+    """Whether a check is the main value comparison, ``reference vs tf`` (``torch vs tf`` when
+    the implementation under test is the torch port)."""
+    return name.endswith(" vs tf") and not name.startswith(("grad ", "expect ", "same_as", "differs_from"))
 
 
 def as_result(case: "CaseResult | Mapping[str, Any]") -> CaseResult:

@@ -23,6 +23,7 @@ from harness.outputs import leaves
 from harness.registry import OpSpec, get_op
 from harness.result import CaseResult
 from harness.reuse import reuse
+from harness.impls.side import implementation_side, skip_reason
 from harness.sides import (NOT_RUN, NUMPY_REFERENCE, Implementation, Invocation, Raised, SideUnavailable, TFSide,
                            attempt)
 from harness.tolerances import Tolerance
@@ -82,12 +83,17 @@ class CaseRun:
     compare no value (every output NaN/inf on both sides) fails instead of warning."""
 
     def __init__(self, exp: Expanded, *, timing_repeats: int = TIMING_REPEATS, strict: bool = False,
-                 tf_side: TFSide | None = None, implementation: Implementation = NUMPY_REFERENCE) -> None:
+                 tf_side: TFSide | None = None, implementation: Implementation | None = None) -> None:
         self.exp = exp
         self.timing_repeats = timing_repeats
         self.strict = strict
         self.tf = tfexec.LIVE_TF if tf_side is None else tf_side
-        self.implementation = None if exp.case.data.get("reference", True) is False else implementation
+        if exp.case.data.get("reference", True) is False or exp.impl is None:
+            self.implementation = None
+        else:
+            self.implementation = implementation or implementation_side(exp.impl)
+        self.side = getattr(self.implementation, "name", NUMPY_REFERENCE.name)
+        """How messages name the implementation under test: ``reference`` for the NumPy reference."""
         self.checks: list[dict] = []
         self.result = record.start(exp)
         self.cost = {"check_s": 0.0, "tf_s": 0.0, "reference_s": 0.0, "timing_s": 0.0, "traced": False}
@@ -133,6 +139,14 @@ class CaseRun:
         self.cost["tf_s"] += time.perf_counter() - t2
         return ref, out, tf_call
 
+    def _judge_inputs_kept(self) -> None:
+        """An implementation that modified its input arrays in place fails the case."""
+        modified = getattr(self.implementation, "modified", None)
+        if modified:
+            self.checks.append({"name": f"{self.side} keeps its inputs", "ok": False,
+                                "message": f"{self.side} modified its input {', '.join(modified)} in place "
+                                           "(the harness gave it copies; TF got the originals)"})
+
     # -- the case -----------------------------------------------------------------------
     def run(self) -> CaseResult:
         try:
@@ -149,6 +163,9 @@ class CaseRun:
         except inputs.InputError as exc:
             return self._finish("error", f"{exp.case.display_path}:{exp.case.line}: {exc}")
         res.inputs = {k: inputs.describe(v) for k, v in args.items()}
+        not_run = getattr(self.implementation, "not_run_reason", lambda op, dtype: None)(exp.op, exp.dtype)
+        if not_run:
+            return self._finish("skipped", not_run)
         if exp.op.check is not None:
             problem = exp.op.check(init, args)
             if problem and not exp.case.data.get("expect_error"):
@@ -158,10 +175,13 @@ class CaseRun:
         skip = _unsupported_dtype(out, exp.dtype)
         if skip:
             return self._finish("skipped", f"{exp.op.name} in {exp.dtype}: TF says {skip}")
+        if skip_reason(ref):
+            return self._finish("skipped", skip_reason(ref))
+        self._judge_inputs_kept()
         res.outputs = {"reference": judges.shown(ref), "tf": judges.shown(out)}
         expect_error = judges.by_mode(exp.case.data.get("expect_error"), exp.mode)
         if expect_error is not None:
-            self.checks += judges.judge_error(expect_error, ref, out)
+            self.checks += judges.judge_error(expect_error, ref, out, self.side)
         else:
             self._judge_values(inv, ref, out)
             self._time(inv, ref, out, tf_call)
@@ -182,7 +202,7 @@ class CaseRun:
             return
         expect = self._expect()
         if expect is not None:  # a default tolerance follows TF's precision, as for the values
-            checks, expected, etol = judges.judge_expect(expect, ref, out, tol, exp.dtype)
+            checks, expected, etol = judges.judge_expect(expect, ref, out, tol, exp.dtype, self.side)
             self.checks += checks
             if expected is not None:
                 self.result.outputs["expect"] = expected
@@ -220,13 +240,13 @@ class CaseRun:
                 res.warnings.append(f"reference raised {ref}; TF in {exp.mode} mode returned values, checked against "
                                     f"expect: {{{exp.mode}: ...}} only")
                 return True
-            self.checks.append(judges.reference_raised(ref))
+            self.checks.append(judges.reference_raised(ref, self.side))
             return False
-        main = judges.judge_value(ref, out, tol)
+        main = judges.judge_value(ref, out, tol, self.side)
         self.checks.append(main)
         res.output_shape, res.truncated = judges.output_facts(out)
         res.diff = judges.diff_grid(main, tol)
-        if not main["ok"] and main.get("kind") == "tolerance":
+        if not main["ok"] and main.get("kind") == "tolerance" and self.implementation is NUMPY_REFERENCE:
             res.arbitration = arbitrate(lambda wide: self.implementation.call(inv.with_args(wide)), inv.args,
                                         ref, out, exp.dtype)
         return True
@@ -242,8 +262,11 @@ class CaseRun:
             return
         o_ref, o_out, _ = self._sides(Invocation(other, o_init, o_args, inv.mode, inv.dtype, case=self.exp,
                                                  name=f"{key}[{j}]"))
+        if skip_reason(o_ref):  # the implementation lacks the other op: TF's side is still checked
+            self.result.warnings.append(f"{label}: checked on TF only ({skip_reason(o_ref)})")
+            ref = NOT_RUN
         self.checks += judges.judge_related(key, label, spec, {"tf": out, "reference": ref},
-                                            {"tf": o_out, "reference": o_ref}, self.exp.tolerance)
+                                            {"tf": o_out, "reference": o_ref}, self.exp.tolerance, self.side)
 
     def _judge_grads(self, inv: Invocation, out: Any) -> None:
         """TF's GradientTape gradient of sum(output * cotangent) against the implementation's."""
@@ -256,7 +279,10 @@ class CaseRun:
         ref_grads = attempt(lambda: self.implementation.gradients(inv, cot, wrt))
         self.cost["tf_s"] += t1 - t0
         self.cost["reference_s"] += time.perf_counter() - t1
-        for side, value in (("tf", tf_grads), ("reference", ref_grads)):
+        if skip_reason(ref_grads):
+            res.warnings.append(f"gradients not checked: {skip_reason(ref_grads)}")
+            return
+        for side, value in (("tf", tf_grads), (self.side, ref_grads)):
             if isinstance(value, Raised):
                 self.checks.append({"name": f"grad ({side})", "ok": False, "message": f"grad: {side} raised {value}"})
         if isinstance(tf_grads, Raised) or isinstance(ref_grads, Raised):
@@ -267,7 +293,7 @@ class CaseRun:
         if warning:
             res.warnings.append(warning)
         res.grad_tolerance = {"rtol": tol.rtol, "atol": tol.atol}
-        checks = judges.judge_gradients(ref_grads, tf_grads, wrt, tol, method)
+        checks = judges.judge_gradients(ref_grads, tf_grads, wrt, tol, method, self.side)
         self.checks += checks
         failed = next((c for c in checks if not c["ok"]), None)
         if failed is not None and res.diff is None:

@@ -16,6 +16,7 @@ ID_PATTERN = r"^[A-Za-z0-9._-]+$"
 CASE_KEYS = [
     "id", "op", "source", "description", "args", "init", "dtypes", "tolerance", "expect",
     "expect_error", "same_as", "differs_from", "matrix", "xfail", "grad", "cotangent", "modes", "reference",
+    "impl",
 ]
 MODES = list(VOCAB_MODES)
 
@@ -114,6 +115,9 @@ _case_properties = {
     },
     "modes": {"type": "array", "items": {"enum": MODES}, "minItems": 1, "uniqueItems": True,
               "description": "TF execution modes: eager, function (tf.function), xla (jit_compile=True)"},
+    "impl": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "uniqueItems": True,
+             "description": "implementations this case checks whatever --impl says (numpy, torch, jax, "
+                            "torch-native, jax-native, a module name or a .py path)"},
 }
 assert sorted(_case_properties) == sorted(CASE_KEYS)
 

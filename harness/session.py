@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness import atomicio
-from harness.items import display_path
+from harness.items import display_path, impl_of, impl_specs
 from harness.loader import load_file
 from harness.report import results as results_mod
 from harness.result import CaseResult
@@ -119,8 +119,11 @@ class Session:
         message = (f"{path}:{line}: {case_id} ran past the {timeout:g} s timeout; its worker was stopped and the run went on"
                    if timed_out else
                    f"{path}:{line}: {case_id} crashed its worker process (a TF abort or segfault?); the run went on")
+        impl = impl_of(self.config, full, case_id)
+        if impl:
+            message += f" (implementation under test: {impl})"
         return CaseResult.not_run(case_id, "timeout" if timed_out else "crashed", message, base_id=base, file=path,
-                                  line=line, repro=repro_command(path, case_id))
+                                  line=line, repro=repro_command(path, case_id), impl=impl)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session, exitstatus) -> None:
@@ -157,6 +160,7 @@ class Session:
             "command": self.config.getoption("harness_command") or shlex.join(["pytest", *map(str, self.config.invocation_params.args)]),
             "argv": list(self.config.invocation_params.args),
             "paths": [str(a) for a in self.config.args],
+            "impls": list(impl_specs(self.config)),
             "interrupted": interrupted,
         }
         goldens = self.config.getoption("harness_goldens")

@@ -66,7 +66,7 @@ def test_passing_suite_exits_0_and_writes_three_reports(cli, write_case, tmp_pat
     out = cli("verify", str(path.parent), "--report-dir", str(tmp_path / "rep"), "-n", "0")
     assert out.returncode == 0, out.stdout + out.stderr
     data = results(tmp_path / "rep")
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     assert data["summary"]["passed"] == 2
     assert {"python", "numpy", "tensorflow", "keras", "git_commit"} <= set(data["environment"])
     case = data["cases"][0]

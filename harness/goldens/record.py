@@ -143,7 +143,7 @@ def record(paths: list[str], directory: str, *, quiet: bool = False) -> int:
                 continue
             if entry is None:
                 continue
-            entries[exp.id] = entry
+            entries[exp.tf_id] = entry  # one TF computation for all of a case's implementations
             counts["cases"] += 1
             counts["errors"] += any("error" in c for c in entry["calls"].values())
             counts["unavailable"] += any(c.get("unavailable") for c in entry["calls"].values())

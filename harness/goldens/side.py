@@ -93,7 +93,7 @@ class GoldenTF:
 
     def recorded(self, exp, what: str, key: str) -> dict:
         """The recorded call of ``exp`` with content ``key`` (``what`` names it in messages)."""
-        entry = (self.store.cases_of(exp.case.display_path) or {}).get(exp.id)
+        entry = (self.store.cases_of(exp.case.display_path) or {}).get(exp.tf_id)
         if entry is None:
             raise self._missing(exp, "this case was not recorded")
         call = next((c for c in entry.get("calls", {}).values() if isinstance(c, dict) and c.get("key") == key), None)

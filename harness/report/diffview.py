@@ -20,7 +20,7 @@ from markupsafe import Markup
 from harness.report import svg
 from harness.report.fmt import depth, fmt_num, fmt_value, index_text
 from harness.report.ledger import Errors, as_float, element_errors, leaves
-from harness.result import CaseResult, as_result
+from harness.result import CaseResult, as_result, is_value_check
 from harness.tolerances import Tolerance
 
 GRID_MAX_ROWS = 64
@@ -63,7 +63,7 @@ def diff_source(case: CaseResult | Mapping[str, Any]) -> DiffSource:
     grad_tol = case.grad_tolerance if isinstance(case.grad_tolerance, Mapping) else {}
     for check in failing:
         name = str(check.get("name", ""))
-        if name.startswith("reference vs tf"):
+        if is_value_check(name):
             value.check = check
             return value
         match = _GRAD_CHECK.match(name)

@@ -178,6 +178,7 @@ def _case_view(n: int, case: CaseResult) -> dict:
         "id": str(case.id or case.base_id or "(no id)"),
         "op": case.op or "",
         "dtype": case.dtype or "",
+        "impl": case.impl or "",
         "mode": matrix.case_mode(case) if case.op else "",
         "baseline": str(label) if label else "",
         "loc": _loc(case),
@@ -277,24 +278,25 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def timing_rows(cases: Iterable[CaseResult | Mapping[str, Any]]) -> list[dict]:
-    """Per op: number of cases, median reference and TF time, and TF/reference ratio."""
-    counts: dict[str, int] = {}
-    times: dict[tuple[str, str], list[float]] = {}
+def timing_rows(cases: Iterable[CaseResult | Mapping[str, Any]], by: str = "op") -> list[dict]:
+    """Per op and implementation under test (``by="impl"``: per implementation): number of
+    cases, the implementation's and TF's median time, and the TF/implementation ratio."""
+    counts: dict[tuple[str, str], int] = {}
+    times: dict[tuple[str, str, str], list[float]] = {}
     for case in map(as_result, cases):
         if not case.op:
             continue
-        op = str(case.op)
-        counts[op] = counts.get(op, 0) + 1
+        key = (str(case.op) if by == "op" else "", str(case.impl or ""))
+        counts[key] = counts.get(key, 0) + 1
         for side, t in (("ref", case.time_reference_s), ("tf", case.time_tf_s)):
             t = _as_float(t)
             if t is not None and math.isfinite(t):
-                times.setdefault((op, side), []).append(t)
+                times.setdefault((*key, side), []).append(t)
     rows = []
-    for op in sorted(counts):
-        ref, tf = _median(times.get((op, "ref"), [])), _median(times.get((op, "tf"), []))
+    for key in sorted(counts):
+        ref, tf = _median(times.get((*key, "ref"), [])), _median(times.get((*key, "tf"), []))
         ratio = tf / ref if ref and tf is not None else None
-        rows.append({"op": op, "n": counts[op], "ref_s": ref, "tf_s": tf,
+        rows.append({"op": key[0], "impl": key[1], "n": counts[key], "ref_s": ref, "tf_s": tf,
                      "ref": fmt_time(ref), "tf": fmt_time(tf), "ratio": fmt_ratio(ratio)})
     return rows
 
@@ -442,14 +444,14 @@ ON_DEMAND_STATUSES = frozenset({"passed"})
 """Statuses whose detail block is not in the page's markup: it is built in the browser, when
 its row is opened, from compact data embedded in the page (:func:`page_data`)."""
 
-DETAIL_FIELDS = ("id", "status", "baseline", "op", "dtype", "mode", "loc", "description", "source", "params",
+DETAIL_FIELDS = ("id", "status", "baseline", "op", "dtype", "mode", "impl", "loc", "description", "source", "params",
                  "message", "xfail_reason", "tolerance", "tolerance_reason", "abs", "rel", "ulp", "t_ref", "t_tf",
                  "traces", "repro", "warnings", "checks", "shape")
 """The fields of one on-demand case record, in order (the page's script reads them by position)."""
 CHECK_FIELDS = ("name", "ok", "abs", "rel", "ulp", "worst", "message")
 
 
-ROW_FIELDS = ("n", "status", "baseline", "id", "op", "dtype", "mode", "abs", "abs_v", "rel", "rel_v", "ulp", "ulp_v",
+ROW_FIELDS = ("n", "status", "baseline", "id", "op", "dtype", "mode", "impl", "abs", "abs_v", "rel", "rel_v", "ulp", "ulp_v",
               "tolerance", "tolerance_reason", "t_ref", "t_ref_v", "t_tf", "t_tf_v", "loc")
 """The fields of one case-table row, in order (the page's script reads them by position)."""
 
@@ -519,6 +521,8 @@ def build_view(results: Mapping[str, Any]) -> dict:
     coverage = _coverage(results.get("coverage"))
     baseline = _baseline(results, cases)
     ledger_view = _ledger(raw_cases, cases)
+    impls = _choices(c["impl"] for c in cases if c["impl"])
+    show_impl = impls not in ([], ["numpy"])
     return {
         "schema_version": results.get("schema_version"),
         "verdict": _verdict(counts),
@@ -539,12 +543,17 @@ def build_view(results: Mapping[str, Any]) -> dict:
         "filters": {"op": _choices(c["op"] for c in cases),
                     "dtype": _choices((c["dtype"] for c in cases), matrix.DTYPE_ORDER),
                     "mode": _choices((c["mode"] for c in cases), matrix.MODE_ORDER),
+                    "impl": impls,
                     "baseline": baseline["labels"] if baseline else []},
+        "show_impl": show_impl,
+        "impl_matrix": matrix.by_impl(raw_cases, STATUSES),
+        "impl_timing": timing_rows(raw_cases, by="impl"),
         "matrix": _matrix(raw_cases, results.get("coverage")),
         "suite_hist": _suite_histogram(raw_cases),
         "ledger": ledger_view,
         "timing": timing,
-        "timing_svg": svg.timing_chart(timing),
+        "timing_svg": svg.timing_chart([{**t, "op": f"{t['op']} · {t['impl']}"} for t in timing]
+                                       if show_impl else timing),
         "coverage": coverage,
         "uncovered": sum(1 for row in coverage if row["cases"] == 0),
     }

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.result import CaseResult, as_result
+from harness.result import CaseResult, as_result, is_value_check
 
 from harness.precision import possible_precisions
 from harness.tolerances import DEFAULTS, Tolerance, ulp_distance
@@ -269,8 +269,9 @@ def _entry(label: str, kind: str, room: Headroom, tolerance: str, *, is_override
             "reason": reason, "flags": flags}
 
 
-def _positions_only(case: CaseResult, name: str) -> bool:
-    return any(isinstance(c, Mapping) and c.get("name") == name and c.get("positions_only")
+def _positions_only(case: CaseResult) -> bool:
+    """Whether the value check (``reference vs tf``, ``torch vs tf`` ...) compared positions only."""
+    return any(isinstance(c, Mapping) and is_value_check(str(c.get("name"))) and c.get("positions_only")
                for c in case.checks or [])
 
 
@@ -283,7 +284,7 @@ def headrooms(case: CaseResult | Mapping[str, Any]) -> dict[str, Headroom]:
         return {str(label): _stored(room) for label, room in case.ledger.items()}
     outputs = case.outputs if isinstance(case.outputs, Mapping) else {}
     rooms: dict[str, Headroom] = {}
-    if case.max_abs_err is None and case.max_ulp is None and not _positions_only(case, "reference vs tf"):
+    if case.max_abs_err is None and case.max_ulp is None and not _positions_only(case):
         return _expect_room(case, outputs, rooms)
     rtol, atol, ulp = as_float(case.rtol), as_float(case.atol), case.ulp
     ulp = int(ulp) if isinstance(ulp, (int, float)) and not isinstance(ulp, bool) else None
@@ -327,7 +328,7 @@ def case_entries(case: CaseResult | Mapping[str, Any]) -> list[dict]:
         tolerance = f"ulp ≤ {int(ulp)}" if ulp is not None else f"rtol {_g(as_float(case.rtol))} / atol {_g(as_float(case.atol))}"
         entries.append(_entry("value", "override" if is_override else "default", rooms["value"], tolerance,
                               is_override=is_override, reason=reason,
-                              positions_only=_positions_only(case, "reference vs tf")))
+                              positions_only=_positions_only(case)))
     if "expect" in rooms and isinstance(case.expect_tolerance, Mapping):
         tol = case.expect_tolerance
         ulp = _expect_ulp(tol)

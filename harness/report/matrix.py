@@ -94,3 +94,31 @@ def build(cases: Sequence[CaseResult | Mapping[str, Any]], coverage: Any, status
     spans = [(d, sum(1 for dd, _ in columns if dd == d)) for d in dtypes]
     uncovered = sorted(op for op, none in no_cases.items() if none and not any(k[0] == op for k in groups))
     return {"columns": columns, "dtypes": [(d, n) for d, n in spans if n], "rows": rows, "no_cases": uncovered}
+
+
+def by_impl(cases: Sequence[CaseResult | Mapping[str, Any]], statuses: Sequence[str]) -> dict:
+    """The coverage matrix op × implementation under test: ``{"impls": [name], "rows": [{"op",
+    "cells"}]}``, a cell (None where the implementation has no case of the op) holding
+    ``status`` (the worst, by ``statuses`` order), ``n``, ``passed`` (passed or xfailed) and
+    ``counts`` by status. Cases without an implementation (TF alone) are left out."""
+    rank = {s: i for i, s in enumerate(statuses)}
+    groups: dict[tuple[str, str], dict] = {}
+    for case in map(as_result, cases):
+        if not case.op or not case.impl:
+            continue
+        cell = groups.setdefault((str(case.op), str(case.impl)), {"n": 0, "passed": 0, "counts": {}})
+        status = str(case.status or "error")
+        cell["n"] += 1
+        cell["passed"] += status in ("passed", "xfailed")
+        cell["counts"][status] = cell["counts"].get(status, 0) + 1
+    impls = sorted({impl for _, impl in groups}, key=lambda name: (name != "numpy", name))
+    rows = []
+    for op in sorted({op for op, _ in groups}):
+        cells = []
+        for impl in impls:
+            cell = groups.get((op, impl))
+            if cell is not None:
+                cell = {**cell, "status": min(cell["counts"], key=lambda s: rank.get(s, len(rank)))}
+            cells.append(cell)
+        rows.append({"op": op, "cells": cells})
+    return {"impls": impls, "rows": rows}

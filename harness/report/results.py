@@ -1,19 +1,24 @@
 """``results.json``: versioned, with the environment and timestamps, written atomically with
 ``index.html`` (and ``junit.xml``) as one set (:func:`write_report`).
 
-Schema (``schema_version`` 2)::
+Schema (``schema_version`` 3)::
 
-    {"schema_version": 2,
-     "run": {"id", "started", "finished", "duration_s", "argv", "paths", "interrupted"},
-     "environment": {"python", "numpy", "tensorflow", "keras", "platform", "cpu", "cpu_flags", "git_commit"},
+    {"schema_version": 3,
+     "run": {"id", "started", "finished", "duration_s", "argv", "paths", "impls", "interrupted"},
+     "environment": {"python", "numpy", "tensorflow", "keras", "torch", "jax", "optax", "platform", "cpu",
+                     "cpu_flags", "git_commit"},
      "summary": {"passed": n, "failed": n, "error": n, "skipped": n, "xfailed": n, "xpassed": n},
      "warnings": [...],
-     "cases": [{"id", "file", "line", "op", "dtype", "status", "message", "max_abs_err", "max_rel_err",
+     "cases": [{"id", "file", "line", "op", "dtype", "impl", "status", "message", "max_abs_err", "max_rel_err",
                 "max_ulp", "rtol", "atol", "time_reference_s", "time_tf_s", "cost", "repro", ...}]}
 
 A passed case keeps neither ``outputs`` nor ``inputs`` (unless ``--full-results``): it has
 ``ledger`` instead, the headrooms the tolerance ledger shows (:func:`case_record`). Version 1
 files (every case with its outputs) are read as they are.
+
+Version 3 (implementations under test) added ``run.impls`` (the ``--impl`` SPECs), the
+versions of torch, jax and optax, and each case's ``impl`` (the name of the implementation
+under test; ``time_reference_s`` and ``outputs.reference`` are that implementation's).
 """
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ from harness.report.ledger import headroom_record
 from harness.result import CaseResult, as_result
 from harness.vocab import STATUSES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TRIMMED_STATUSES = frozenset({"passed"})
 """Statuses whose results.json entry leaves out ``outputs`` and ``inputs`` (unless ``--full-results``)."""
@@ -87,6 +92,9 @@ def environment(root: Path) -> dict:
         "numpy": numpy.__version__,
         "tensorflow": _version("tensorflow", "tensorflow-cpu", "tensorflow", "tf-nightly-cpu", "tf-nightly"),
         "keras": _version("keras", "keras"),
+        "torch": _version("torch", "torch"),
+        "jax": _version("jax", "jax"),
+        "optax": _version("optax", "optax"),
         "platform": platform.platform(),
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
