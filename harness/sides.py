@@ -11,8 +11,10 @@ and its materialized arguments, in one TF execution mode. Each side answers it:
   are :class:`harness.goldens.side.GoldenTF` (``verify --goldens``).
 * the **implementation under test** (:class:`Implementation`): the same three methods, with
   ``gradients`` also naming how it took them (``analytic``, ``finite-difference/float64``).
-  The NumPy reference is :class:`NumpyReference`; a port or a user's module of ops is another
-  object with these methods.
+  The NumPy reference is :class:`NumpyReference`; a port or a user's module of ops
+  (``verify --impl``) is :class:`harness.impls.side.PortSide`, which may also answer
+  ``not_run_reason(op, dtype)`` (an op or dtype it does not run: the case is skipped) and
+  ``modified`` (the inputs its last call changed in place: the case fails).
 
 Either side may raise: :func:`attempt` keeps a raised error as a value (:class:`Raised`),
 which the judges compare like any result. A side that cannot answer at all (no recorded

@@ -11,6 +11,7 @@ import pytest
 
 from harness import impls
 from harness.impls import atlas
+from tests.conftest import ROOT
 
 pytest.importorskip("torch")
 pytest.importorskip("jax")
@@ -86,3 +87,22 @@ def test_atlas_lists_each_port_with_verdicts_and_divergences(ports_run, tmp_path
     assert "float32 ✓" in section
     torch_ops = impls.load("torch").ops
     assert all(f"## `{op}`" in text for op in torch_ops)
+
+
+def test_ports_against_goldens_give_the_live_verdicts_without_importing_tf(ports_run, tmp_path):
+    """``verify --goldens --impl``: the ports judged against TF's recorded results, in a process
+    where ``import tensorflow`` fails, give the verdicts and numbers of the live-TF run."""
+    from tests.test_goldens import _no_tf_cli
+
+    report = tmp_path / "gold"
+    proc = _no_tf_cli("verify", "cases/grads", "cases/ports", "--goldens", "goldens", "--impl", "torch", "--impl",
+                      "jax", "-k", "float32 and not function and not xla", "--report-dir", str(report), "-n", "0",
+                      "--timing-repeats", "0", cwd=ROOT)
+    assert proc.returncode in (0, 1), proc.stdout[-2000:] + proc.stderr[-2000:]  # 1: the ports' known failures
+    gold = json.loads((report / "results.json").read_text())
+    _, _, live = ports_run
+    facts = lambda data: {c["id"]: (c["impl"], c["status"]) for c in data["cases"]}  # noqa: E731
+    assert facts(gold) == facts(live) and len(facts(gold)) > 100
+    errors = lambda data: {c["id"]: c["max_abs_err"] or 0.0 for c in data["cases"]}  # noqa: E731
+    assert errors(gold) == pytest.approx(errors(live), rel=1e-3, abs=1e-6)  # TF's threads may round a reduction apart
+    assert {c["impl"] for c in gold["cases"]} == {"torch", "jax", "torch-native", "jax-native"}

@@ -11,7 +11,7 @@ The contract of an implementation module (README, "Checking your own port"):
 A callable is called with keyword arguments only: the case's ``args`` by TF's keyword names
 and, for a Keras loss class, its ``init`` arguments too; arguments the case does not give
 are not passed. :func:`load` turns a SPEC (``numpy``, ``torch``, ``jax``, an importable
-module name or a path to a ``.py`` file) into an :class:`Implementation`; a module that
+module name or a path to a ``.py`` file) into a :class:`PortModule`; a module that
 breaks the contract is an :class:`ImplError` with a one-line ``file:line: field: problem (fix)``.
 """
 from __future__ import annotations
@@ -44,8 +44,9 @@ class ImplUnavailable(ImplError):
 
 
 @dataclass(frozen=True)
-class Implementation:
-    """A loaded implementation: its ops, framework and where it came from."""
+class PortModule:
+    """A loaded implementation module: its ops, framework and where it came from. The runner
+    calls it through :class:`harness.impls.side.PortSide`, an :class:`harness.sides.Implementation`."""
 
     name: str
     framework: str
@@ -149,7 +150,7 @@ def _attr(module: Any, origin: str, field: str, default: Any, ok: Callable[[Any]
     return value
 
 
-def from_module(module: Any, origin: str, default_name: str) -> Implementation:
+def from_module(module: Any, origin: str, default_name: str) -> PortModule:
     """Check a module against the contract and wrap it."""
     ops = _check_ops(module, origin)
     name = _attr(module, origin, "NAME", default_name, lambda v: isinstance(v, str) and bool(_NAME.match(v)),
@@ -159,14 +160,14 @@ def from_module(module: Any, origin: str, default_name: str) -> Implementation:
     dtypes = _attr(module, origin, "DTYPES", _FLOAT_DTYPES,
                    lambda v: isinstance(v, (list, tuple)) and set(v) <= set(_FLOAT_DTYPES),
                    f"DTYPES lists some of {', '.join(_FLOAT_DTYPES)}")
-    return Implementation(name=name, framework=framework, ops=ops, origin=origin, dtypes=tuple(dtypes),
+    return PortModule(name=name, framework=framework, ops=ops, origin=origin, dtypes=tuple(dtypes),
                           is_reference=bool(getattr(module, "IS_REFERENCE", False)))
 
 
-_LOADED: dict[str, Implementation] = {}
+_LOADED: dict[str, PortModule] = {}
 
 
-def load(spec: str) -> Implementation:
+def load(spec: str) -> PortModule:
     """The implementation named by SPEC (loaded once per process)."""
     if spec not in _LOADED:
         module, origin = _import_spec(spec)

@@ -26,7 +26,7 @@ import ml_dtypes
 import numpy as np
 
 from harness import finite_differences
-from harness.impls import Implementation
+from harness.impls import PortModule
 from harness.outputs import flatten
 from harness.registry import OpSpec
 from harness.vocab import LOW_PRECISION
@@ -167,7 +167,7 @@ def backend(framework: str) -> Any:
 # --- calls ---------------------------------------------------------------------------
 
 
-def check_runs(impl: Implementation, op: OpSpec, dtype: str) -> None:
+def check_runs(impl: PortModule, op: OpSpec, dtype: str) -> None:
     """Raise :class:`ImplSkipped` when ``impl`` does not provide ``op`` or run ``dtype``."""
     if not impl.provides(op.name):
         raise ImplSkipped(f"{impl.name} does not implement {op.name}")
@@ -175,7 +175,7 @@ def check_runs(impl: Implementation, op: OpSpec, dtype: str) -> None:
         raise ImplSkipped(f"{impl.name} does not run {dtype} (its DTYPES: {', '.join(impl.dtypes)})")
 
 
-def unsupported_dtype(impl: Implementation, exc: BaseException, dtype: str) -> str | None:
+def unsupported_dtype(impl: PortModule, exc: BaseException, dtype: str) -> str | None:
     """The framework's own reason when it has no kernel for a low-precision dtype, else None."""
     if dtype in LOW_PRECISION and _UNSUPPORTED.search(f"{type(exc).__name__}: {exc}"):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -183,7 +183,7 @@ def unsupported_dtype(impl: Implementation, exc: BaseException, dtype: str) -> s
     return None
 
 
-def _convert(impl: Implementation, args: dict, wrt: tuple = ()) -> tuple[dict, dict]:
+def _convert(impl: PortModule, args: dict, wrt: tuple = ()) -> tuple[dict, dict]:
     """(framework tensors, plain values) of a case's arguments."""
     fw = backend(impl.framework)
     tensors, values = {}, {}
@@ -206,35 +206,35 @@ def _same(before: np.ndarray, after: np.ndarray) -> bool:
     return np.array_equal(before.astype(np.float64), after.astype(np.float64), equal_nan=True)
 
 
-def _modified(impl: Implementation, args: dict, tensors: dict) -> list[str]:
+def _modified(impl: PortModule, args: dict, tensors: dict) -> list[str]:
     """The arguments whose framework copy differs from the harness's array after the call."""
     fw = backend(impl.framework)
     return [name for name, given in tensors.items()
             if not all(_same(a, fw.numpy(t)) for a, t in zip(_as_list(args[name]), _as_list(given)))]
 
 
-def to_numpy(impl: Implementation, out: Any) -> Any:
+def to_numpy(impl: PortModule, out: Any) -> Any:
     """An implementation's result as NumPy, keeping list/tuple structure."""
     if isinstance(out, (list, tuple)):
         return type(out)(to_numpy(impl, v) for v in out)
     return backend(impl.framework).numpy(out)
 
 
-def call(impl: Implementation, op: OpSpec, init: dict, args: dict) -> Called:
+def call(impl: PortModule, op: OpSpec, init: dict, args: dict) -> Called:
     """``impl.ops[op](**init, **args)`` on copies of the inputs, as NumPy."""
     tensors, values = _convert(impl, args)
     out = impl.ops[op.name](**init, **tensors, **values)
     return Called(to_numpy(impl, backend(impl.framework).sync(out)), _modified(impl, args, tensors))
 
 
-def timer(impl: Implementation, op: OpSpec, init: dict, args: dict) -> Callable[[], Any]:
+def timer(impl: PortModule, op: OpSpec, init: dict, args: dict) -> Callable[[], Any]:
     """A callable that repeats the call with the inputs converted once (for timing)."""
     tensors, values = _convert(impl, args)
     fn, fw = impl.ops[op.name], backend(impl.framework)
     return lambda: fw.sync(fn(**init, **tensors, **values))
 
 
-def gradient(impl: Implementation, op: OpSpec, init: dict, args: dict, wrt: tuple[str, ...],
+def gradient(impl: PortModule, op: OpSpec, init: dict, args: dict, wrt: tuple[str, ...],
              cotangent: list) -> tuple[dict, str]:
     """(gradients as NumPy, method) of ``sum(output * cotangent)`` with respect to ``wrt``."""
     if impl.is_reference:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from harness.impls import Implementation, adapter
+from harness.impls import PortModule, adapter
 
 
 class PortSide:
-    """The runner's view of one :class:`~harness.impls.Implementation`."""
+    """The runner's view of one :class:`~harness.impls.PortModule`."""
 
-    def __init__(self, impl: Implementation) -> None:
+    def __init__(self, impl: PortModule) -> None:
         self.impl = impl
         self.name = impl.name
         self.modified: list[str] = []
