@@ -28,6 +28,8 @@ XP = pc.XP(float32=jnp.float32, float64=jnp.float64, cast=lambda x, dtype: jnp.a
            where=jnp.where, size=lambda x: jnp.size(x), total=jnp.sum, dtype=lambda x: jnp.asarray(x).dtype,
            ones_like=jnp.ones_like)
 _LOW = (jnp.float16, jnp.bfloat16)
+V1_DEFAULT = pc.V1_DEFAULT
+_v1 = functools.partial(pc.v1_loss, XP)  # a TF1 loss: per-element function, then compute_weighted_loss
 
 
 def _pair(y_true, y_pred):
@@ -314,7 +316,6 @@ NN = {
         lambda labels, logits: optax.softmax_cross_entropy_with_integer_labels(logits, labels),
     "tf.nn.weighted_cross_entropy_with_logits": weighted_cross_entropy_with_logits,
     "tf.nn.log_poisson_loss": log_poisson_loss,
-    "tf.nn.compute_average_loss": functools.partial(pc.compute_average_loss, XP),
     "tf.nn.scale_regularization_loss": lambda regularization_loss: jnp.sum(regularization_loss),
     "tf.clip_by_global_norm": clip_by_global_norm,
     "tf.nn.ctc_loss": ctc_loss,
@@ -323,8 +324,6 @@ NN = {
 
 # --- tf.compat.v1.losses -----------------------------------------------------------------------
 
-V1_DEFAULT = pc.V1_DEFAULT
-_v1 = functools.partial(pc.v1_loss, XP)
 
 
 def _v1_log_loss(labels, predictions, epsilon=1e-7):
@@ -342,11 +341,7 @@ def _v1_softmax(labels, logits, label_smoothing=0):
 
 def _v1_sparse(labels, logits, weights=1.0, reduction=V1_DEFAULT):
     """Labels [B, 1] squeezed to [B], weights of one more rank lose their last axis."""
-    if labels.ndim == logits.ndim and labels.shape[-1] == 1:
-        labels = labels[..., 0]
-    weights = jnp.asarray(weights)
-    if weights.ndim == labels.ndim + 1:
-        weights = weights[..., 0]
+    labels, weights = pc.v1_sparse_shapes(XP, labels, logits, weights)
     return pc.v1_reduce(XP, optax.softmax_cross_entropy_with_integer_labels(logits, labels), weights, reduction)
 
 
@@ -366,8 +361,6 @@ V1 = {
     "tf.compat.v1.losses.sigmoid_cross_entropy": _v1(_v1_sigmoid, "multi_class_labels", "logits", float32=False),
     "tf.compat.v1.losses.softmax_cross_entropy": _v1(_v1_softmax, "onehot_labels", "logits", float32=False),
     "tf.compat.v1.losses.sparse_softmax_cross_entropy": _v1_sparse,
-    "tf.compat.v1.losses.compute_weighted_loss":
-        lambda losses, weights=1.0, reduction=V1_DEFAULT: pc.v1_reduce(XP, losses, weights, reduction),
 }
 
-OPS = {**NN, **V1, **pc.keras_ops(XP, KERAS_FUNCTIONS)}
+OPS = {**NN, **V1, **pc.framework_free_ops(XP), **pc.keras_ops(XP, KERAS_FUNCTIONS)}

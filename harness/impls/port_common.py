@@ -15,6 +15,7 @@ to the losses' dtype.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -139,6 +140,17 @@ def v1_loss(xp: XP, per_element: Callable[..., Any], first: str = "labels", seco
     return wraps(loss, "v1_reduce", per_element)
 
 
+def v1_sparse_shapes(xp: XP, labels: Any, logits: Any, weights: Any) -> tuple[Any, Any]:
+    """``tf.compat.v1.losses.sparse_softmax_cross_entropy``'s shapes: labels [B, 1] squeezed to
+    [B]; weights (float32) of one more rank than the labels lose their last axis."""
+    if labels.ndim == logits.ndim and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    weights = xp.cast(weights, xp.float32)
+    if weights.ndim == labels.ndim + 1:
+        weights = weights[..., 0]
+    return labels, weights
+
+
 def v1_reduce(xp: XP, losses: Any, weights: Any = 1.0, reduction: str = V1_DEFAULT) -> Any:
     """``tf.compat.v1.losses.compute_weighted_loss`` (float32 inside, cast back)."""
     dtype = xp.dtype(losses)
@@ -203,3 +215,11 @@ def keras_ops(xp: XP, functions: dict) -> dict:
         ops["tf.keras.losses.CategoricalGeneralizedCrossEntropy"] = keras_class(
             xp, functions["categorical_generalized_cross_entropy"], q=0.5)
     return ops
+
+
+def framework_free_ops(xp: XP) -> dict:
+    """The OPS entries written once here for both ports: ``tf.nn.compute_average_loss`` and
+    ``tf.compat.v1.losses.compute_weighted_loss``."""
+    return {"tf.nn.compute_average_loss": functools.partial(compute_average_loss, xp),
+            "tf.compat.v1.losses.compute_weighted_loss":
+                lambda losses, weights=1.0, reduction=V1_DEFAULT: v1_reduce(xp, losses, weights, reduction)}
