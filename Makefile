@@ -1,7 +1,7 @@
 # Two commands do everything on a fresh machine: `make verify` and `make test`.
 # Both create .venv and install the pinned dependencies (requirements.lock) first; the lock
 # includes the optional implementations under test (pyproject's `torch` and `jax` extras:
-# torch==2.13.0, the CPU wheel, and jax/jaxlib/optax), so `make test` tests both ports.
+# jax/jaxlib/optax, and torch==2.13.0, the CPU wheel, on Linux x86_64), so `make test` tests both ports.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
