@@ -13,6 +13,7 @@ import functools
 import inspect
 import json
 import re
+import shlex
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
@@ -124,15 +125,22 @@ def render(records: list[dict], ports: dict[str, Any], source: str) -> str:
     return "\n".join(lines)
 
 
+def _command(run: dict) -> str:
+    """The verify command of a run as typed, without where it wrote its report."""
+    words = shlex.split(run.get("command") or "python -m harness verify " + " ".join(
+        [*(run.get("paths") or []), *(f"--impl {i}" for i in run.get("impls") or [])]))
+    drop = {i for i, w in enumerate(words) if w == "--report-dir"}
+    return shlex.join(w for i, w in enumerate(words)
+                      if i not in drop and i - 1 not in drop and not w.startswith("--report-dir="))
+
+
 def main(results: list[str], out: str | None) -> int:
     from harness import impls
 
     records = [case for path in results for case in json.loads(Path(path).read_text())["cases"]]
     ports = {name: impls.load(name) for name in PORTS}
     runs = [json.loads(Path(path).read_text()).get("run", {}) for path in results]
-    source = " and ".join("`python -m harness verify " + " ".join([*(run.get("paths") or []),
-                                                                    *(f"--impl {i}" for i in run.get("impls") or [])])
-                          + "`" for run in runs)
+    source = " and ".join(f"`{_command(run)}`" for run in runs)
     text = render(records, ports, source)
     if out:
         from harness import atomicio

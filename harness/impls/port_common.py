@@ -221,5 +221,4 @@ def framework_free_ops(xp: XP) -> dict:
     """The OPS entries written once here for both ports: ``tf.nn.compute_average_loss`` and
     ``tf.compat.v1.losses.compute_weighted_loss``."""
     return {"tf.nn.compute_average_loss": functools.partial(compute_average_loss, xp),
-            "tf.compat.v1.losses.compute_weighted_loss":
-                lambda losses, weights=1.0, reduction=V1_DEFAULT: v1_reduce(xp, losses, weights, reduction)}
+            "tf.compat.v1.losses.compute_weighted_loss": functools.partial(v1_reduce, xp)}
