@@ -22,7 +22,7 @@ def repro_command(path: str, case_id: str | None = None) -> str:
 
 def impl_name(exp: Expanded) -> str | None:
     """The name of the case's implementation under test (None: TF alone)."""
-    return None if exp.impl is None or exp.case.data.get("reference", True) is False else impls.load(exp.impl).name
+    return None if exp.impl is None or exp.case.data.get("reference", True) is False else impls.name_of(exp.impl)
 
 
 def start(exp: Expanded) -> CaseResult:

@@ -2,6 +2,8 @@
 (conversions, keyword arguments, modified inputs, skips, gradients) against real TensorFlow."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 
 import numpy as np
@@ -33,6 +35,23 @@ def test_builtin_ports_load_with_their_framework(spec):
     assert impl.name == spec and impl.framework == spec and not impl.is_reference
     assert len(impl.ops) >= 30
     assert set(impl.ops) <= set(registry().names())
+
+
+@pytest.mark.parametrize("spec", sorted(impls.BUILTINS))
+def test_a_builtin_is_named_by_its_spec_before_and_after_loading(spec):
+    assert set(impls.BUILTIN_NEEDS) == set(impls.BUILTINS)
+    named_early = impls.name_of(spec)
+    assert named_early == spec == impls.load(spec).name == impls.name_of(spec)
+
+
+def test_collecting_port_cases_imports_no_framework():
+    """The built-ins' names are known without importing torch or jax: the port cases expand (and
+    a run that deselects them starts) without paying for either import."""
+    code = ("import sys; from pathlib import Path; from harness.loader import load_file; from harness.expand import expand\n"
+            "ids = [e.id for f in sorted(Path('cases/ports').glob('*.yaml')) for c in load_file(f).cases for e in expand(c, ('numpy',))]\n"
+            "print(len(ids), sorted(m for m in ('torch', 'jax', 'optax') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(None, 1)
+    assert int(out[0]) > 20 and out[1].strip() == "[]"
 
 
 def test_file_port_imports_its_siblings_and_defaults_its_name(tmp_path):

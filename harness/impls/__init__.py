@@ -29,7 +29,11 @@ from harness.vocab import FLOAT_DTYPES
 FRAMEWORKS = ("numpy", "torch", "jax")
 BUILTINS = {"numpy": "harness.impls.numpy_ref", "torch": "harness.impls.torch_ops", "jax": "harness.impls.jax_ops",
             "torch-native": "harness.impls.torch_native", "jax-native": "harness.impls.jax_native"}
-"""Built-in SPECs: the reference, the two faithful ports, and the native functions that diverge (cases/ports/)."""
+"""Built-in SPECs: the reference, the two faithful ports, and the native functions that diverge (cases/ports/).
+A built-in's ``NAME`` is its SPEC."""
+BUILTIN_NEEDS = {"numpy": (), "torch": ("torch",), "jax": ("jax", "optax"), "torch-native": ("torch",),
+                 "jax-native": ("jax", "optax")}
+"""The optional packages each built-in imports (its extra: the SPEC's first word)."""
 DEFAULT = "numpy"
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 _FLOAT_DTYPES = FLOAT_DTYPES
@@ -116,11 +120,15 @@ def _import_spec(spec: str) -> tuple[Any, str]:
         module = importlib.import_module(target)
     except ImportError as exc:
         if spec in BUILTINS:
-            raise ImplUnavailable(f"--impl {spec}: needs {exc.name} ({spec} is an optional extra: "
-                            f"pip install 'tf-parity[{spec.split('-')[0]}]')") from None
+            raise _unavailable(spec, exc.name) from None
         raise ImplError(f"--impl {spec}: cannot import {target!r}: {exc} "
                         "(give numpy, torch, jax, an importable module name or a path to a .py file)") from None
     return module, getattr(module, "__file__", None) or target
+
+
+def _unavailable(spec: str, missing: str | None) -> ImplUnavailable:
+    return ImplUnavailable(f"--impl {spec}: needs {missing} ({spec} is an optional extra: "
+                           f"pip install 'tf-parity[{spec.split('-')[0]}]')")
 
 
 def _check_ops(module: Any, origin: str) -> dict:
@@ -184,4 +192,18 @@ def case_impls(data: Mapping[str, Any], requested: tuple[str, ...]) -> list[tupl
     if data.get("reference", True) is False:
         return [(None, "tf")]
     specs = list(data.get("impl") or requested or (DEFAULT,))
-    return [(spec, load(spec).name) for spec in specs]
+    return [(spec, name_of(spec)) for spec in specs]
+
+
+def name_of(spec: str) -> str:
+    """The ``NAME`` of SPEC's implementation. A built-in's is its SPEC, known without importing
+    its framework (torch and jax take seconds to import, which a run whose port cases are
+    deselected, or a collection, should not pay): only that its packages are installed is checked
+    here (:class:`ImplUnavailable` if not), and the module is imported by its first case. Any
+    other SPEC is loaded (and checked against the contract) now."""
+    if spec in BUILTINS and spec not in _LOADED:
+        missing = next((m for m in BUILTIN_NEEDS[spec] if importlib.util.find_spec(m) is None), None)
+        if missing:
+            raise _unavailable(spec, missing)
+        return spec
+    return load(spec).name
