@@ -170,7 +170,7 @@ def _where_time_goes(junit: Path, top: int = 8) -> dict:
             "slowest_cases": [{"case": n, "seconds": round(t, 3)} for t, n in sorted(slowest, reverse=True)[:5]]}
 
 
-def verify_run(jobs: str, cases: str = "cases/", shard: str | None = None, goldens: str | None = None,
+def verify_run(jobs: str, cases: str | list[str] = "cases/", shard: str | None = None, goldens: str | None = None,
                extra: tuple[str, ...] = ()) -> dict:
     """One ``python -m harness verify`` run, timed by the ``bench.timeline`` plugin."""
     with tempfile.TemporaryDirectory(prefix="tf-parity-bench-") as tmp:
@@ -178,7 +178,7 @@ def verify_run(jobs: str, cases: str = "cases/", shard: str | None = None, golde
         env = {**os.environ, "PYTEST_PLUGINS": "bench.timeline", "BENCH_TIMELINE": prefix,
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                "TF_CPP_MIN_LOG_LEVEL": "3"}
-        cmd = [sys.executable, "-m", "harness", "verify", cases, "--timing-repeats", "0", "-n", jobs,
+        cmd = [sys.executable, "-m", "harness", "verify", *([cases] if isinstance(cases, str) else cases), "--timing-repeats", "0", "-n", jobs,
                *(["--shard", shard] if shard else []), *(["--goldens", goldens] if goldens else []), *extra,
                "--report-dir", str(Path(tmp) / "report")]
         t0 = time.time()
@@ -309,6 +309,11 @@ def goldens(cases: str, directory: str = "goldens") -> dict:
                                     and out.get("startup_and_collection_s", 99) < GOLDENS_GOAL["startup_s"]),
                    "met_per_cpu_s": bool(per_cpu and per_cpu >= GOLDENS_GOAL["checks_per_s"])}
     out["n2"] = verify_run("2", cases, goldens=directory)
+    ports = Path(cases) / "ports"
+    if ports.is_dir():  # the port cases' cost is torch's and jax's (imports, jax compiling each primitive)
+        out["without_ports"] = verify_run("0", [str(p) for p in sorted(Path(cases).iterdir())
+                                                if p != ports and (p.is_dir() or p.suffix in (".yaml", ".yml"))],
+                                          goldens=directory)
     full = verify_run("0", cases, goldens=directory, extra=("--full-results",))
     out["full_results_json"] = full.get("results_json")
     return out
@@ -584,6 +589,8 @@ def _describe_goldens(g: dict) -> list[str]:
                      f"{'met' if goal['met_per_cpu_s'] else 'NOT met'} per CPU second")
     if g.get("n2"):
         lines.append("  " + _describe_goldens_run(g["n2"]))
+    if g.get("without_ports"):
+        lines.append("  without cases/ports (the NumPy reference alone): " + _describe_goldens_run(g["without_ports"]))
     size, full = g.get("results_json") or {}, g.get("full_results_json") or {}
     if size:
         lines.append(f"  results.json: {size.get('bytes'):,} bytes, {size.get('bytes_per_passed_case')} bytes per passed "
