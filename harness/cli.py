@@ -272,6 +272,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="every registered op, not only those the cases use (exit 1 if some op has no case)")
     goldens_cli.add_parsers(sub)
     sub.add_parser("fuzz", help="hypothesis fuzzing of reference vs TF (python -m harness fuzz --help)", add_help=False)
+    sub.add_parser("mutate", help="mutation testing: would the cases catch a one-token bug in the implementation? "
+                   "(python -m harness mutate --help)", add_help=False)
     return parser
 
 
@@ -313,6 +315,10 @@ def main(argv: list[str] | None = None) -> int:
         from harness.fuzz import main as fuzz_main
 
         return fuzz_main(argv[1:])
+    if argv[:1] == ["mutate"]:
+        from harness.mutate.cli import main as mutate_main
+
+        return mutate_main(argv[1:])
     ns, extra = parser.parse_known_args(argv)
     if ns.command == "verify":
         return _verify(ns, extra, command_line(argv))

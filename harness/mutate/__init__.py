@@ -1,0 +1,1 @@
+"""Mutation testing of an implementation under test (``python -m harness mutate``)."""

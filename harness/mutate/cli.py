@@ -1,0 +1,150 @@
+"""``python -m harness mutate``: how many one-token bugs in the implementation would the cases catch?
+
+PATH arguments ending in ``.py`` restrict the mutated files (default: every file of the
+implementation); the others are case files or directories (default ``cases/``).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import importlib
+import importlib.util
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+from harness.mutate import engine, mutants as mutants_mod, report
+from harness.report.results import write_atomic
+
+REFERENCE = "reference"
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
+REVIEWED = Path(__file__).resolve().parent / "equivalent.yaml"
+"""The reviewed equivalent mutants of the built-in reference."""
+
+
+class SpecError(ValueError):
+    """An --impl SPEC that cannot be loaded (one line)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m harness mutate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="*", help="case files or directories (default cases/); FILE.py: mutate only these files")
+    p.add_argument("--impl", default=REFERENCE, help="the implementation: 'reference' (harness/reference), "
+                   "a .py file or an importable module with an OPS dict {TF op name: callable}")
+    p.add_argument("--max", type=int, default=0, help="mutants to run, sampled with --seed (0: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-n", "--jobs", type=int, default=2, help="worker processes for the mutants (default 2)")
+    p.add_argument("--equivalent", default=None, help="reviewed YAML list of equivalent mutants "
+                   "(file, function, change, reason); default for the reference: harness/mutate/equivalent.yaml")
+    p.add_argument("--report-dir", default="reports", help="where mutate.json and mutate.html go")
+    p.add_argument("--fail-under", type=float, default=0.0, help="exit 1 when the score is below this percentage")
+    return p
+
+
+def _import_file(path: Path):
+    name = f"_tf_parity_port_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_port(spec: str):
+    """A user's implementation: a .py file or a module name holding ``OPS``; its ops replace the
+    reference in the registry for this process (with finite-difference gradients)."""
+    from harness.registry import UnknownOpError, registry
+
+    try:
+        module = _import_file(Path(spec)) if spec.endswith(".py") else importlib.import_module(spec)
+    except (OSError, ImportError, SyntaxError) as exc:
+        raise SpecError(f"--impl {spec}: cannot import it ({type(exc).__name__}: {exc})") from None
+    ops = getattr(module, "OPS", None)
+    if not isinstance(ops, dict) or not ops:
+        raise SpecError(f"{module.__file__}:1: OPS: missing or empty (define OPS = {{'tf.nn.softmax': my_softmax, ...}})")
+    reg = registry()
+    for name, fn in ops.items():
+        try:
+            op = reg.get(name)
+        except UnknownOpError as exc:
+            raise SpecError(f"{module.__file__}:1: OPS: {exc}") from None
+        reg._ops[op.name] = dataclasses.replace(op, reference=fn, grad=None)
+    return module, set(ops)
+
+
+def _targets(ns, sources: list[str]) -> tuple[list[engine.Target], set | None, str]:
+    if ns.impl == REFERENCE:
+        files = sorted(p for p in REFERENCE_DIR.glob("*.py") if p.name != "__init__.py")
+        targets = [engine.Target(p, f"harness/reference/{p.name}", importlib.import_module(f"harness.reference.{p.stem}"))
+                   for p in files]
+        ops, name = None, "harness/reference"
+    else:
+        module, ops = load_port(ns.impl)
+        path = Path(module.__file__)
+        targets, name = [engine.Target(path, path.name, module)], ns.impl
+    if sources:
+        wanted = {Path(s).resolve() for s in sources}
+        missing = wanted - {t.path.resolve() for t in targets}
+        if missing:
+            raise SpecError(f"{sorted(missing)[0]}: not a file of the implementation {name}")
+        targets = [t for t in targets if t.path.resolve() in wanted]
+    return targets, ops, name
+
+
+def _progress(label: str):
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        if time.monotonic() - last[0] > 10 or done == total:
+            last[0] = time.monotonic()
+            print(f"mutate: {label} {done}/{total}", file=sys.stderr, flush=True)
+    return show
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = _parser().parse_args(argv)
+    sources = [p for p in ns.paths if p.endswith(".py")]
+    case_paths = [Path(p) for p in ns.paths if not p.endswith(".py")] or [Path("cases")]
+    for p in case_paths:
+        if not p.exists():
+            print(f"harness: {p}: no such file or directory (give a case file or a directory of them)", file=sys.stderr)
+            return 2
+    try:
+        targets, ops, name = _targets(ns, sources)
+        reviewed = Path(ns.equivalent) if ns.equivalent else (REVIEWED if ns.impl == REFERENCE else None)
+        equivalents = report.load_equivalents(reviewed) if reviewed else {}
+    except (SpecError, report.EquivalentError) as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
+    return _run(ns, targets, ops, name, case_paths, equivalents)
+
+
+def _run(ns, targets, ops, name, case_paths, equivalents) -> int:
+    started, t0 = dt.datetime.now(dt.timezone.utc), time.perf_counter()
+    all_mutants = [m for t in targets for m in mutants_mod.generate(t.path, t.display)]
+    chosen = all_mutants
+    if ns.max and ns.max < len(all_mutants):
+        chosen = sorted(random.Random(ns.seed).sample(all_mutants, ns.max), key=all_mutants.index)
+    exps, problems = engine.load_cases(case_paths, ops)
+    for p in problems:
+        print(f"harness: {p}", file=sys.stderr)
+    base = engine.run_baseline(exps, targets, _progress("baseline"))
+    t1 = time.perf_counter()
+    outcomes = engine.run_mutants(chosen, base, targets, ns.jobs, _progress("mutants"))
+    t2 = time.perf_counter()
+    run = {"started": started.isoformat(timespec="seconds"), "argv": sys.argv[1:], "impl": name,
+           "files": [t.display for t in targets], "cases": len(exps),
+           "judged": sum(s in engine.JUDGED for s in base.status.values()), "generated": len(all_mutants),
+           "max": ns.max or None, "seed": ns.seed, "jobs": ns.jobs,
+           "baseline_s": round(t1 - t0, 1), "mutants_s": round(t2 - t1, 1), "duration_s": round(t2 - t0, 1)}
+    data = report.build(chosen, outcomes, base, equivalents, run)
+    out = Path(ns.report_dir)
+    write_atomic(out / "mutate.json", json.dumps(data, indent=1) + "\n")
+    write_atomic(out / "mutate.html", report.render_html(data))
+    sys.stdout.write("\n".join(report.summary_lines(data)) + f"\nreport: {out / 'mutate.json'}\nreport: {out / 'mutate.html'}\n")
+    score = data["summary"]["score"]
+    return 1 if score is not None and score < ns.fail_under else (2 if problems else 0)

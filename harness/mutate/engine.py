@@ -1,0 +1,186 @@
+"""Mutation testing of an implementation under test against the cases.
+
+1. **Baseline**, once, in this process: every expanded case runs on the unmutated
+   implementation with live TF, recording TF's results (:mod:`harness.mutate.tfreplay`),
+   each case's verdict and the lines of the target files it executes (``sys.settrace``).
+2. **Mutants**, in forked worker processes that inherit the baseline: a mutant's code is put
+   in its live function, and only the cases that executed its line run, cheapest first, with
+   TF replayed. The first case whose verdict differs from its baseline kills the mutant (a
+   mutant running past its time budget is killed by timeout); otherwise it survived.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import sys
+import time
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.expand import Expanded, expand
+from harness.loader import discover, load_file
+from harness.mutate.mutants import Mutant, applied
+from harness.mutate.tfreplay import TFReplay
+
+JUDGED = ("passed", "xfailed")
+"""Baseline verdicts a mutant can change; failing, erroring and skipped cases select no mutant."""
+MUTANT_BUDGET_S = 20.0
+"""Seconds a mutant may take beyond ten times its cases' baseline time before it counts as killed (timeout)."""
+
+
+@dataclass
+class Target:
+    """A file under mutation: its path, the name shown, and its imported module."""
+
+    path: Path
+    display: str
+    module: types.ModuleType
+
+
+@dataclass
+class Baseline:
+    exps: list[Expanded]
+    status: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    lines: dict[str, set] = field(default_factory=dict)  # case id -> {(file, line)}
+    inputs: dict[str, dict] = field(default_factory=dict)
+    replay: TFReplay = field(default_factory=TFReplay)
+
+
+def load_cases(paths: list[Path], ops: set[str] | None = None) -> tuple[list[Expanded], list[str]]:
+    """Expanded cases under ``paths`` (only those of ``ops`` when given) and the load problems."""
+    exps, problems = [], []
+    for path in discover(paths):
+        loaded = load_file(path, _shown(path))
+        problems += [f"{e.file}:{e.line}: {e.field}: {e.problem}" for e in loaded.errors]
+        for case in loaded.cases:
+            if ops is None or case.op.name in ops:
+                exps += expand(case)
+    return exps, problems
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _status(result) -> str:
+    return result["status"] if isinstance(result, dict) else result.status
+
+
+class _LineTracer:
+    """``sys.settrace`` hook collecting (file, line) of the target files' executed lines."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files = files  # co_filename -> display name
+        self.hits: set = set()
+
+    def __call__(self, frame, event, arg):
+        shown = self.files.get(frame.f_code.co_filename)
+        if shown is None:
+            return None
+        self.hits.add((shown, frame.f_lineno))
+
+        def local(frame, event, arg):
+            if event == "line":
+                self.hits.add((shown, frame.f_lineno))
+            return local
+        return local
+
+
+def run_baseline(exps: list[Expanded], targets: list[Target], progress=None) -> Baseline:
+    """Every case once with live TF: verdicts, TF's results, the target lines each executes."""
+    from harness.runner import run_expanded
+
+    base = Baseline(exps)
+    files = {str(t.path.resolve()): t.display for t in targets}
+    files.update({t.module.__file__: t.display for t in targets})
+    with base.replay.installed():
+        for i, exp in enumerate(exps):
+            tracer = _LineTracer(files)
+            t0 = time.perf_counter()
+            with base.replay.case(exp.id):
+                sys.settrace(tracer)
+                try:
+                    result = run_expanded(exp, timing_repeats=0)
+                finally:
+                    sys.settrace(None)
+            base.seconds[exp.id] = time.perf_counter() - t0
+            base.status[exp.id] = _status(result)
+            base.lines[exp.id] = tracer.hits
+            base.inputs[exp.id] = dict(result["inputs"] if isinstance(result, dict) else result.inputs)
+            if progress:
+                progress(i + 1, len(exps))
+    base.replay.recording = False
+    return base
+
+
+class _Timeout(BaseException):
+    """Raised by the alarm inside a mutant's cases (a BaseException: the runner does not catch it)."""
+
+
+def _alarm(signum, frame):
+    raise _Timeout()
+
+
+_STATE: dict = {}
+
+
+def covering(base: Baseline, mutant: Mutant) -> list[Expanded]:
+    """The judged cases that execute the mutant's line, cheapest first."""
+    key = (mutant.file, mutant.line)
+    found = [e for e in base.exps if base.status[e.id] in JUDGED and key in base.lines[e.id]]
+    return sorted(found, key=lambda e: base.seconds[e.id])
+
+
+def run_mutant(mutant: Mutant) -> dict:
+    """One mutant in this (forked) process: ``{status, killed_by, detail, cases_run, covering}``."""
+    from harness.runner import run_expanded
+
+    base: Baseline = _STATE["baseline"]
+    target: Target = _STATE["targets"][mutant.file]
+    cases = covering(base, mutant)
+    out = {"id": mutant.id, "covering": [e.id for e in cases], "cases_run": 0, "killed_by": None, "detail": ""}
+    if not cases:
+        return {**out, "status": "survived", "detail": "no case executes this line"}
+    budget = MUTANT_BUDGET_S + 10 * sum(base.seconds[e.id] for e in cases)
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, budget)
+    try:
+        with applied(target.module, target.path, mutant), base.replay.installed():
+            for exp in cases:
+                out["cases_run"] += 1
+                with base.replay.case(exp.id):
+                    status = _status(run_expanded(exp, timing_repeats=0))
+                if status != base.status[exp.id]:
+                    return {**out, "status": "killed", "killed_by": exp.id,
+                            "detail": f"{base.status[exp.id]} -> {status}"}
+    except _Timeout:
+        return {**out, "status": "killed", "killed_by": exp.id, "detail": f"timeout after {budget:.0f} s"}
+    except Exception as exc:  # the mutant broke the harness around the case: a detected change
+        return {**out, "status": "killed", "killed_by": exp.id, "detail": f"{type(exc).__name__}: {exc}"[:300]}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    return {**out, "status": "survived"}
+
+
+def run_mutants(mutants: list[Mutant], base: Baseline, targets: list[Target], jobs: int, progress=None) -> list[dict]:
+    """Each mutant's outcome, in the mutants' order; ``jobs`` forked processes."""
+    _STATE.update(baseline=base, targets={t.display: t for t in targets})
+    results: dict[str, dict] = {}
+    if jobs <= 1:
+        for m in mutants:
+            results[m.id] = run_mutant(m)
+            if progress:
+                progress(len(results), len(mutants))
+    else:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(jobs, maxtasksperchild=200) as pool:
+            for r in pool.imap_unordered(run_mutant, mutants, chunksize=2):
+                results[r["id"]] = r
+                if progress:
+                    progress(len(results), len(mutants))
+    return [results[m.id] for m in mutants]
