@@ -10,7 +10,7 @@ REPORTS ?= reports
 JOBS ?= auto
 ARGS ?=
 
-.PHONY: setup verify test bench browser clean goldens drift check-goldens
+.PHONY: setup verify test bench browser mutate clean goldens drift check-goldens
 
 setup: $(STAMP)
 
@@ -28,6 +28,12 @@ verify: setup
 
 test: setup browser
 	$(PY) -m pytest tests -n $(JOBS) $(ARGS)
+
+# Mutation testing of harness/reference: one-token mutants, each run against the cases that
+# execute its line (TF recorded once); $(REPORTS)/mutate.html and mutate.json. Fails below 95%.
+MUTATE_JOBS ?= 2
+mutate: setup
+	$(PY) -m harness mutate --report-dir $(REPORTS) -n $(MUTATE_JOBS) --fail-under 95 $(ARGS)
 
 # Headless Chromium for the report's browser tests; skipped (the tests say why) when it cannot be installed.
 browser:

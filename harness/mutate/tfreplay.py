@@ -11,6 +11,7 @@ the recording does not have (a mutant that makes the runner ask TF something new
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import Any
 
 from harness import tfbridge, tfexec
@@ -36,10 +37,14 @@ class TFReplay:
         """Record ``compute()`` (result or raised error) or replay it."""
         key = self._next_key()
         if self.recording:
+            tracer = sys.gettrace()
+            sys.settrace(None)  # the line tracer follows the implementation, not TF's Python
             try:
                 self.calls[key] = (True, compute())
             except Exception as exc:  # TF raising is a result the runner judges
                 self.calls[key] = (False, exc)
+            finally:
+                sys.settrace(tracer)
         if key not in self.calls:
             raise ReplayMiss(f"no recorded TF result for call {key[1]} of {key[0]}")
         ok, value = self.calls[key]

@@ -1,0 +1,148 @@
+"""Mutation testing (``python -m harness mutate``): the mutants, their selection by coverage,
+TF replay, the report, a user's port, and the reference's known hole closed by a case."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from harness.mutate import engine, mutants, report
+from harness.mutate.cli import main as mutate_main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SOURCE = textwrap.dedent('''\
+    import numpy as np
+
+
+    def f(x, y=1):
+        """Docstring: not mutated."""
+        if x < y:
+            raise ValueError(f"x {x + 1} too small")
+        return np.sum(x) * y + max(x, y)
+    ''')
+
+
+def _module(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_mutants_one_token_each_and_not_in_messages_or_defaults(tmp_path):
+    path = tmp_path / "src.py"
+    path.write_text(SOURCE)
+    found = {(m.line, m.operator) for m in mutants.generate(path, "src.py")}
+    assert (6, "< -> <=") in found
+    assert (8, "sum -> mean") in found
+    assert (8, "* -> /") in found
+    assert (8, "max -> min") in found
+    assert (8, "1 -> 2") not in found and all(line != 7 for line, _ in found)  # the raise and its f-string
+    assert all(line > 4 for line, _ in found)  # the default y=1 stays
+
+
+def test_applied_mutant_runs_in_the_live_function_and_is_undone(tmp_path):
+    path = tmp_path / "src.py"
+    path.write_text(SOURCE)
+    module = _module(path, "_mut_src")
+    keep = module.f  # another module's reference to the function sees the mutant too
+    times = next(m for m in mutants.generate(path, "src.py") if m.operator == "* -> /")
+    assert keep(4, 2) == 4 * 2 + 4
+    with mutants.applied(module, path, times):
+        assert keep(4, 2) == 4 / 2 + 4
+    assert keep(4, 2) == 4 * 2 + 4
+
+
+def test_unbroadcast_hole_is_killed_by_its_case():
+    """vjp.unbroadcast's `lead + i` -> `lead - i` is killed by the rank-3 pos_weight case
+    (real TF recorded once, replayed for the mutants)."""
+    import harness.reference.vjp as vjp
+
+    target = engine.Target(Path(vjp.__file__), "harness/reference/vjp.py", vjp)
+    chosen = [m for m in mutants.generate(target.path, target.display)
+              if m.function == "unbroadcast" and m.change == "lead + i  ->  lead - i"]
+    assert chosen
+    exps, problems = engine.load_cases([ROOT / "cases/mutation/vjp.yaml"])
+    assert not problems
+    base = engine.run_baseline(exps, [target])
+    assert set(base.status.values()) == {"passed"}
+    outcomes = engine.run_mutants(chosen, base, [target], jobs=1)
+    assert [o["status"] for o in outcomes] == ["killed"] * len(chosen)
+    assert all(o["killed_by"].startswith("mut-vjp-unbroadcast-pos-weight-") for o in outcomes)
+    assert base.replay.calls and not base.replay.recording
+
+
+PORT = textwrap.dedent('''\
+    import numpy as np
+
+
+    def softmax(logits, axis=-1):
+        x = np.asarray(logits)
+        if x.ndim == 0:
+            return x * 0.0 + 1.0
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        return e / np.sum(e, axis=axis, keepdims=True)
+
+
+    OPS = {"tf.nn.softmax": softmax}
+    ''')
+
+CASES = textwrap.dedent('''\
+    cases:
+      - id: port-softmax
+        op: tf.nn.softmax
+        args:
+          logits: [[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]]
+    ''')
+
+
+def test_user_port_score_and_survivors(tmp_path):
+    (tmp_path / "port.py").write_text(PORT)
+    (tmp_path / "cases.yaml").write_text(CASES)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "harness", "mutate", "--impl", str(tmp_path / "port.py"),
+                           str(tmp_path / "cases.yaml"), "--report-dir", str(out), "-n", "2"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads((out / "mutate.json").read_text())
+    s = data["summary"]
+    assert s["killed"] > 0 and s["survived"] > 0 and s["mutants"] == s["killed"] + s["survived"]
+    assert f"score {s['score']:.1f}%" in proc.stdout
+    rows = data["mutants"]
+    assert [r["status"] for r in rows] == sorted((r["status"] for r in rows), key=report.STATUS_ORDER.get)
+    unreached = [r for r in rows if r["line"] == 7]  # x.ndim == 0: no case takes the branch
+    assert unreached and all(r["status"] == "survived" and not r["covering"] for r in unreached)
+    assert "survived port.py:7 softmax" in proc.stdout
+    shifted = next(r for r in rows if r["change"] == "np.max  ->  np.min")  # softmax is shift-invariant here
+    assert shifted["status"] == "survived" and shifted["covering"] == ["port-softmax[float32]"]
+    assert "tf.nn.softmax" in shifted["suggestion"]
+    assert [o["op"] for o in data["ops"]] == ["tf.nn.softmax"]
+    page = (out / "mutate.html").read_text()
+    assert "e = np.exp(x - np.max(x, axis=axis, keepdims=True))" in page and "mutation score" in page
+
+
+def test_bad_equivalent_list_and_bad_impl_are_one_line_errors(tmp_path, capsys):
+    bad = tmp_path / "eq.yaml"
+    bad.write_text("- {file: a.py, function: f, change: x}\n")
+    assert mutate_main(["--equivalent", str(bad), str(ROOT / "cases/mutation")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "entry 1: reason: missing" in err
+    port = tmp_path / "noops.py"
+    port.write_text("X = 1\n")
+    assert mutate_main(["--impl", str(port), str(ROOT / "cases/mutation")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "OPS: missing or empty" in err
+
+
+def test_reviewed_equivalents_name_real_mutants():
+    """Every reviewed entry matches a mutant the reference still has (no stale reasons)."""
+    from harness.mutate.cli import REFERENCE_DIR, REVIEWED
+
+    listed = report.load_equivalents(REVIEWED)
+    have = {(m.file, m.function, m.change) for p in REFERENCE_DIR.glob("*.py")
+            for m in mutants.generate(p, f"harness/reference/{p.name}")}
+    assert set(listed) <= have
