@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--jobs", type=int, default=2, help="worker processes for the mutants (default 2)")
     p.add_argument("--equivalent", default=None, help="reviewed YAML list of equivalent mutants "
                    "(file, function, change, reason); default for the reference: harness/mutate/equivalent.yaml")
+    p.add_argument("--modes", default="eager", help="TF modes of the cases to run, comma-separated, or 'all' "
+                   "(default eager: the implementation does not depend on the mode, and a tf.function trace or XLA "
+                   "compile costs 26-95 eager checks)")
     p.add_argument("--report-dir", default="reports", help="where mutate.json and mutate.html go")
     p.add_argument("--fail-under", type=float, default=0.0, help="exit 1 when the score is below this percentage")
     return p
@@ -129,7 +132,8 @@ def _run(ns, targets, ops, name, case_paths, equivalents) -> int:
     chosen = all_mutants
     if ns.max and ns.max < len(all_mutants):
         chosen = sorted(random.Random(ns.seed).sample(all_mutants, ns.max), key=all_mutants.index)
-    exps, problems = engine.load_cases(case_paths, ops)
+    modes = None if ns.modes == "all" else tuple(ns.modes.split(","))
+    exps, problems = engine.load_cases(case_paths, ops, modes)
     for p in problems:
         print(f"harness: {p}", file=sys.stderr)
     base = engine.run_baseline(exps, targets, _progress("baseline"))
@@ -139,7 +143,7 @@ def _run(ns, targets, ops, name, case_paths, equivalents) -> int:
     run = {"started": started.isoformat(timespec="seconds"), "argv": sys.argv[1:], "impl": name,
            "files": [t.display for t in targets], "cases": len(exps),
            "judged": sum(s in engine.JUDGED for s in base.status.values()), "generated": len(all_mutants),
-           "max": ns.max or None, "seed": ns.seed, "jobs": ns.jobs,
+           "max": ns.max or None, "seed": ns.seed, "jobs": ns.jobs, "modes": ns.modes,
            "baseline_s": round(t1 - t0, 1), "mutants_s": round(t2 - t1, 1), "duration_s": round(t2 - t0, 1)}
     data = report.build(chosen, outcomes, base, equivalents, run)
     out = Path(ns.report_dir)

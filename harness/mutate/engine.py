@@ -6,10 +6,13 @@
 2. **Mutants**, in forked worker processes that inherit the baseline: a mutant's code is put
    in its live function, and only the cases that executed its line run, cheapest first, with
    TF replayed. The first case whose verdict differs from its baseline kills the mutant (a
-   mutant running past its time budget is killed by timeout); otherwise it survived.
+   mutant running past its time budget is killed by timeout); otherwise it survived, and the
+   cases whose outputs it changed within tolerance are kept: a survivor that changed none is
+   a candidate equivalent, one that changed some slipped through the tolerance.
 """
 from __future__ import annotations
 
+import json
 import multiprocessing
 import signal
 import sys
@@ -45,18 +48,20 @@ class Baseline:
     seconds: dict[str, float] = field(default_factory=dict)
     lines: dict[str, set] = field(default_factory=dict)  # case id -> {(file, line)}
     inputs: dict[str, dict] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)  # case id -> its outputs as JSON text
     replay: TFReplay = field(default_factory=TFReplay)
 
 
-def load_cases(paths: list[Path], ops: set[str] | None = None) -> tuple[list[Expanded], list[str]]:
-    """Expanded cases under ``paths`` (only those of ``ops`` when given) and the load problems."""
+def load_cases(paths: list[Path], ops: set[str] | None = None, modes: tuple[str, ...] | None = None,
+               ) -> tuple[list[Expanded], list[str]]:
+    """Expanded cases under ``paths`` (only those of ``ops`` and ``modes`` when given) and the load problems."""
     exps, problems = [], []
     for path in discover(paths):
         loaded = load_file(path, _shown(path))
         problems += [f"{e.file}:{e.line}: {e.field}: {e.problem}" for e in loaded.errors]
         for case in loaded.cases:
             if ops is None or case.op.name in ops:
-                exps += expand(case)
+                exps += [e for e in expand(case) if modes is None or e.mode in modes]
     return exps, problems
 
 
@@ -67,8 +72,17 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def _field(result, name: str):
+    return result[name] if isinstance(result, dict) else getattr(result, name)
+
+
 def _status(result) -> str:
-    return result["status"] if isinstance(result, dict) else result.status
+    return _field(result, "status")
+
+
+def _outputs_text(result) -> str:
+    """A case's reported outputs (both sides, gradients) as comparable text (NaN equals NaN)."""
+    return json.dumps(_field(result, "outputs"), sort_keys=True, default=str)
 
 
 class _LineTracer:
@@ -111,7 +125,8 @@ def run_baseline(exps: list[Expanded], targets: list[Target], progress=None) -> 
             base.seconds[exp.id] = time.perf_counter() - t0
             base.status[exp.id] = _status(result)
             base.lines[exp.id] = tracer.hits
-            base.inputs[exp.id] = dict(result["inputs"] if isinstance(result, dict) else result.inputs)
+            base.inputs[exp.id] = dict(_field(result, "inputs"))
+            base.outputs[exp.id] = _outputs_text(result)
             if progress:
                 progress(i + 1, len(exps))
     base.replay.recording = False
@@ -143,7 +158,8 @@ def run_mutant(mutant: Mutant) -> dict:
     base: Baseline = _STATE["baseline"]
     target: Target = _STATE["targets"][mutant.file]
     cases = covering(base, mutant)
-    out = {"id": mutant.id, "covering": [e.id for e in cases], "cases_run": 0, "killed_by": None, "detail": ""}
+    out = {"id": mutant.id, "covering": [e.id for e in cases], "cases_run": 0, "killed_by": None, "detail": "",
+           "changed_within_tolerance": []}
     if not cases:
         return {**out, "status": "survived", "detail": "no case executes this line"}
     budget = MUTANT_BUDGET_S + 10 * sum(base.seconds[e.id] for e in cases)
@@ -154,10 +170,12 @@ def run_mutant(mutant: Mutant) -> dict:
             for exp in cases:
                 out["cases_run"] += 1
                 with base.replay.case(exp.id):
-                    status = _status(run_expanded(exp, timing_repeats=0))
-                if status != base.status[exp.id]:
+                    result = run_expanded(exp, timing_repeats=0)
+                if _status(result) != base.status[exp.id]:
                     return {**out, "status": "killed", "killed_by": exp.id,
-                            "detail": f"{base.status[exp.id]} -> {status}"}
+                            "detail": f"{base.status[exp.id]} -> {_status(result)}"}
+                if _outputs_text(result) != base.outputs[exp.id]:
+                    out["changed_within_tolerance"].append(exp.id)
     except _Timeout:
         return {**out, "status": "killed", "killed_by": exp.id, "detail": f"timeout after {budget:.0f} s"}
     except Exception as exc:  # the mutant broke the harness around the case: a detected change

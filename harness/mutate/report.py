@@ -58,6 +58,11 @@ def _describe_inputs(base: Baseline, case_id: str) -> str:
 
 def suggestion(base: Baseline, m: Mutant, outcome: dict) -> str:
     """What case would kill a survivor: the op and the arguments that reach the line."""
+    changed = outcome.get("changed_within_tolerance") or []
+    if changed:
+        return (f"{', '.join(_ops_of(base, changed)[:3])}: changes the outputs of {len(changed)} case(s) within their "
+                f"tolerance, e.g. {changed[0]} ({_describe_inputs(base, changed[0])}): a tighter tolerance, or inputs "
+                f"where `{m.change}` moves the result further, would kill it")
     if outcome["covering"]:
         first = outcome["covering"][0]
         ops = _ops_of(base, outcome["covering"])
@@ -79,7 +84,9 @@ def build(mutants: list[Mutant], outcomes: list[dict], base: Baseline, equivalen
     for m, o in zip(mutants, outcomes):
         reason = equivalents.get((m.file, m.function, m.change))
         status = "equivalent" if reason and o["status"] == "survived" else o["status"]
+        changed = o.get("changed_within_tolerance", [])
         row = {**m.to_dict(), **o, "status": status, "covering": o["covering"][:10], "covering_count": len(o["covering"]),
+               "changed_within_tolerance": changed[:10], "changed_count": len(changed),
                "equivalent_reason": reason if status == "equivalent" else None,
                "suggestion": suggestion(base, m, o) if status == "survived" else None}
         rows.append(row)
