@@ -162,11 +162,14 @@ def run_mutant(mutant: Mutant) -> dict:
            "changed_within_tolerance": []}
     if not cases:
         return {**out, "status": "survived", "detail": "no case executes this line"}
+    mutation = applied(target.module, target.path, mutant)
+    if not mutation.swaps:
+        return {**out, "status": "survived", "detail": "no live function holds this code (it never runs)"}
     budget = MUTANT_BUDGET_S + 10 * sum(base.seconds[e.id] for e in cases)
     signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, budget)
     try:
-        with applied(target.module, target.path, mutant), base.replay.installed():
+        with mutation, base.replay.installed():
             for exp in cases:
                 out["cases_run"] += 1
                 with base.replay.case(exp.id):

@@ -11,16 +11,17 @@ Operators (each mutant changes one token inside a function body):
 * reductions and extrema by name: ``.sum <-> .mean``, ``.max <-> .min``, ``maximum <-> minimum``,
   ``amax <-> amin``, ``argmax <-> argmin``, and the builtins ``max <-> min``.
 
-A mutant is applied by compiling the whole mutated module and giving the enclosing top-level
-function (or method) the mutated code object (``func.__code__``): every reference to the
+A mutant is applied by compiling the whole mutated module and giving every live function
+whose code changed (the enclosing function, and closures it made at import time, such as a
+factory's loss classes) the mutated code object (``func.__code__``): every reference to the
 function (op records, other modules' imports) then runs the mutant, and restoring the old
-code object undoes it. Default values, decorators and module-level statements are not mutated.
+code objects undoes it. Default values, decorators and module-level statements are not mutated.
 """
 from __future__ import annotations
 
 import ast
 import copy
-import inspect
+import gc
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,53 +143,59 @@ def generate(path: Path, display: str) -> list[Mutant]:
     return out
 
 
-def mutated_code(path: Path, mutant: Mutant) -> types.CodeType:
-    """The code object of the mutant's function, compiled from the mutated module."""
+def _mutated_module(path: Path, mutant: Mutant) -> types.CodeType:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     fn = dict(_functions(tree))[mutant.function]
     index, k = divmod(mutant._index, 16)
     node = list(_body_nodes(fn))[index]
     list(_edits(node))[k][1](node)
-    code = compile(tree, str(path), "exec")
-    return _find_code(code, mutant.function)
+    return compile(tree, str(path), "exec", dont_inherit=True)
 
 
-def _find_code(code: types.CodeType, qualname: str) -> types.CodeType:
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            if const.co_qualname == qualname:
-                return const
-            if "." in qualname and const.co_name == qualname.split(".")[0]:
-                found = _find_code(const, qualname)
-                if found is not None:
-                    return found
-    return None
+def _code_pairs(old: types.CodeType, new: types.CodeType):
+    """(original, mutated) code objects that differ, walking both modules' nested code in step."""
+    if old != new:
+        yield old, new
+    olds = [c for c in old.co_consts if isinstance(c, types.CodeType)]
+    news = [c for c in new.co_consts if isinstance(c, types.CodeType)]
+    for a, b in zip(olds, news):
+        yield from _code_pairs(a, b)
 
 
-def live_function(module: types.ModuleType, qualname: str) -> types.FunctionType:
-    """The module's function object for ``qualname`` (through decorators, staticmethod, classmethod)."""
-    obj = module
-    for part in qualname.split("."):
-        obj = inspect.getattr_static(obj, part)
-    if isinstance(obj, (staticmethod, classmethod)):
-        obj = obj.__func__
-    if isinstance(obj, property):
-        obj = obj.fget
-    return inspect.unwrap(obj)
+_LIVE: dict[str, dict] = {}
+
+
+def _live_functions(filename: str) -> dict[tuple[str, int], list]:
+    """Every function object alive in this process whose code comes from ``filename``, by
+    (qualname, first line): top-level functions, methods, and closures made at import time
+    (a loss class built by a factory), found once per process through the garbage collector."""
+    if filename not in _LIVE:
+        table: dict[tuple[str, int], list] = {}
+        for obj in gc.get_objects():
+            if isinstance(obj, types.FunctionType) and obj.__code__.co_filename == filename:
+                table.setdefault((obj.__code__.co_qualname, obj.__code__.co_firstlineno), []).append(obj)
+        _LIVE[filename] = table
+    return _LIVE[filename]
 
 
 class applied:
-    """Context manager: the mutant's code in the live function, the original restored on exit."""
+    """Context manager: every live function of the mutated code runs the mutant (its
+    ``__code__`` swapped), the originals restored on exit."""
 
     def __init__(self, module: types.ModuleType, path: Path, mutant: Mutant) -> None:
-        self.fn = live_function(module, mutant.function)
-        self.code = mutated_code(path, mutant)
+        filename = module.__file__
+        original = compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
+        live = _live_functions(filename)
+        self.swaps = [(fn, new) for old, new in _code_pairs(original, _mutated_module(path, mutant))
+                      for fn in live.get((old.co_qualname, old.co_firstlineno), []) if fn.__code__ == old]
 
     def __enter__(self):
-        self.saved = self.fn.__code__
-        self.fn.__code__ = self.code
+        self.saved = [(fn, fn.__code__) for fn, _ in self.swaps]
+        for fn, new in self.swaps:
+            fn.__code__ = new
         return self
 
     def __exit__(self, *exc):
-        self.fn.__code__ = self.saved
+        for fn, code in self.saved:
+            fn.__code__ = code
         return False

@@ -94,7 +94,10 @@ def build(mutants: list[Mutant], outcomes: list[dict], base: Baseline, equivalen
         for tally in [by_file[m.file]] + [by_op[op] for op in ops]:
             tally[status] += 1
     rows.sort(key=lambda r: (STATUS_ORDER[r["status"]], r["file"], r["line"]))
-    return {"schema": "tf-parity-mutate/1", "run": run, "summary": _tally(_sum(by_file.values())),
+    summary = _tally(_sum(by_file.values()))
+    summary["survived_within_tolerance"] = sum(r["status"] == "survived" and r["changed_count"] > 0 for r in rows)
+    summary["survived_unexecuted"] = sum(r["status"] == "survived" and not r["covering_count"] for r in rows)
+    return {"schema": "tf-parity-mutate/1", "run": run, "summary": summary,
             "files": [{"file": f, **_tally(t)} for f, t in sorted(by_file.items())],
             "ops": [{"op": op, **_tally(t)} for op, t in sorted(by_op.items(), key=lambda kv: _tally(kv[1])["score"] or 0)],
             "mutants": rows}
@@ -136,7 +139,8 @@ def summary_lines(data: dict) -> list[str]:
     s, run = data["summary"], data["run"]
     score = "n/a" if s["score"] is None else f"{s['score']:.1f}%"
     lines = [f"mutate: {run['impl']}: {s['mutants']} mutants, {s['killed']} killed, {s['survived']} survived, "
-             f"{s['equivalent']} equivalent: score {score} of non-equivalent mutants "
+             f"{s['equivalent']} equivalent: score {score} of non-equivalent mutants; of the survivors "
+             f"{s['survived_unexecuted']} ran in no case, {s['survived_within_tolerance']} changed outputs within tolerance "
              f"({run['duration_s']:.0f} s: baseline {run['baseline_s']:.0f} s, mutants {run['mutants_s']:.0f} s)"]
     for r in data["mutants"]:
         if r["status"] != "survived":
