@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 import types
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,7 +170,8 @@ def run_mutant(mutant: Mutant) -> dict:
     signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, budget)
     try:
-        with mutation, base.replay.installed():
+        with mutation, base.replay.installed(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a mutant's overflow or invalid-value warnings are its own
             for exp in cases:
                 out["cases_run"] += 1
                 with base.replay.case(exp.id):

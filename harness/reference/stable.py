@@ -90,19 +90,6 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)) without overflow: uses exp(-|x|) on both branches."""
-    x = np.asarray(x)
-    e = np.exp(-np.abs(x))
-    return select(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-
-def softplus(x: np.ndarray) -> np.ndarray:
-    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))."""
-    x = np.asarray(x)
-    return maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
-
-
 def shift_by_max(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """x - max(x) along ``axis``, the first step of TF's softmax-family kernels.
 
