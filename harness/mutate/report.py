@@ -66,7 +66,7 @@ def suggestion(base: Baseline, m: Mutant, outcome: dict) -> str:
     if outcome["covering"]:
         first = outcome["covering"][0]
         ops = _ops_of(base, outcome["covering"])
-        return (f"{', '.join(ops[:3])}: {len(outcome['covering'])} case(s) run this line and pass with `{m.change}`, "
+        return (f"{', '.join(ops[:3])}: {len(outcome['covering'])} case(s) run this line and give the same outputs with `{m.change}`, "
                 f"e.g. {first} ({_describe_inputs(base, first)}); add one whose output depends on it: other shapes, "
                 f"axes or values than these (a rank-3 or broadcast input, a value on the branch's other side)")
     entering = _entering(base, m)
