@@ -20,6 +20,8 @@ from harness.mutate import engine, mutants as mutants_mod, report
 from harness.report.results import write_atomic
 
 REFERENCE = "reference"
+REFERENCE_NAMES = (REFERENCE, "numpy")
+"""SPECs naming the built-in NumPy reference (``numpy`` as ``verify --impl`` calls it)."""
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 REVIEWED = Path(__file__).resolve().parent / "equivalent.yaml"
 """The reviewed equivalent mutants of the built-in reference."""
@@ -64,7 +66,7 @@ def load_port(spec: str):
 
     try:
         module = _import_file(Path(spec)) if spec.endswith(".py") else importlib.import_module(spec)
-    except (OSError, ImportError, SyntaxError) as exc:
+    except Exception as exc:  # the user's module failing at import is their error, told in one line
         raise SpecError(f"--impl {spec}: cannot import it ({type(exc).__name__}: {exc})") from None
     ops = getattr(module, "OPS", None)
     if not isinstance(ops, dict) or not ops:
@@ -80,7 +82,7 @@ def load_port(spec: str):
 
 
 def _targets(ns, sources: list[str]) -> tuple[list[engine.Target], set | None, str]:
-    if ns.impl == REFERENCE:
+    if ns.impl in REFERENCE_NAMES:
         files = sorted(p for p in REFERENCE_DIR.glob("*.py") if p.name != "__init__.py")
         targets = [engine.Target(p, f"harness/reference/{p.name}", importlib.import_module(f"harness.reference.{p.stem}"))
                    for p in files]
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     try:
         targets, ops, name = _targets(ns, sources)
-        reviewed = Path(ns.equivalent) if ns.equivalent else (REVIEWED if ns.impl == REFERENCE else None)
+        reviewed = Path(ns.equivalent) if ns.equivalent else (REVIEWED if ns.impl in REFERENCE_NAMES else None)
         equivalents = report.load_equivalents(reviewed) if reviewed else {}
     except (SpecError, report.EquivalentError) as exc:
         print(f"harness: {exc}", file=sys.stderr)
