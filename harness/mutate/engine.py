@@ -169,6 +169,7 @@ def run_mutant(mutant: Mutant) -> dict:
     budget = MUTANT_BUDGET_S + 10 * sum(base.seconds[e.id] for e in cases)
     signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, budget)
+    exp = cases[0]
     try:
         with mutation, base.replay.installed(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a mutant's overflow or invalid-value warnings are its own
