@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from harness import atomicio
 from harness.mutate import engine, mutants as mutants_mod, report
-from harness.report.results import write_atomic
 
 REFERENCE = "reference"
 REFERENCE_NAMES = (REFERENCE, "numpy")
@@ -149,8 +149,10 @@ def _run(ns, targets, ops, name, case_paths, equivalents) -> int:
            "baseline_s": round(t1 - t0, 1), "mutants_s": round(t2 - t1, 1), "duration_s": round(t2 - t0, 1)}
     data = report.build(chosen, outcomes, base, equivalents, run)
     out = Path(ns.report_dir)
-    write_atomic(out / "mutate.json", json.dumps(data, indent=1) + "\n")
-    write_atomic(out / "mutate.html", report.render_html(data))
+    with atomicio.locked(out):  # the pair is published together
+        staged = [(atomicio.stage(out / "mutate.json", json.dumps(data, indent=1) + "\n"), out / "mutate.json"),
+                  (atomicio.stage(out / "mutate.html", report.render_html(data)), out / "mutate.html")]
+        atomicio.publish(staged)
     sys.stdout.write("\n".join(report.summary_lines(data)) + f"\nreport: {out / 'mutate.json'}\nreport: {out / 'mutate.html'}\n")
     score = data["summary"]["score"]
     return 1 if score is not None and score < ns.fail_under else (2 if problems else 0)
