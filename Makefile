@@ -30,10 +30,10 @@ test: setup browser
 	$(PY) -m pytest tests -n $(JOBS) $(ARGS)
 
 # Mutation testing of harness/reference: one-token mutants, each run against the cases that
-# execute its line (TF recorded once); $(REPORTS)/mutate.html and mutate.json. Fails below 95%.
+# execute its line, TF's results read from goldens/; $(REPORTS)/mutate.html and mutate.json. Fails below 95%.
 MUTATE_JOBS ?= 2
 mutate: setup
-	$(PY) -m harness mutate --report-dir $(REPORTS) -n $(MUTATE_JOBS) --fail-under 95 $(ARGS)
+	$(PY) -m harness mutate --goldens goldens --report-dir $(REPORTS) -n $(MUTATE_JOBS) --fail-under 95 $(ARGS)
 
 # Headless Chromium for the report's browser tests; skipped (the tests say why) when it cannot be installed.
 browser:

@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from harness.mutate import engine, mutants, report
 from harness.mutate.cli import main as mutate_main
 
@@ -57,10 +59,12 @@ def test_applied_mutant_runs_in_the_live_function_and_is_undone(tmp_path):
     assert keep(4, 2) == 4 * 2 + 4
 
 
-def test_unbroadcast_hole_is_killed_by_its_case():
+@pytest.mark.parametrize("goldens", [None, "goldens"], ids=["live-tf", "goldens"])
+def test_unbroadcast_hole_is_killed_by_its_case(goldens):
     """vjp.unbroadcast's `lead + i` -> `lead - i` is killed by the rank-3 pos_weight case
-    (real TF recorded once, replayed for the mutants)."""
+    (real TF asked once, live or read from the committed goldens, replayed for the mutants)."""
     import harness.reference.vjp as vjp
+    from harness.goldens.side import golden_side
 
     target = engine.Target(Path(vjp.__file__), "harness/reference/vjp.py", vjp)
     chosen = [m for m in mutants.generate(target.path, target.display)
@@ -68,12 +72,29 @@ def test_unbroadcast_hole_is_killed_by_its_case():
     assert chosen
     exps, problems = engine.load_cases([ROOT / "cases/mutation/vjp.yaml"])
     assert not problems
-    base = engine.run_baseline(exps, [target])
+    side = golden_side(str(ROOT / goldens)) if goldens else None
+    base = engine.run_baseline(exps, [target], tf_side=side)
     assert set(base.status.values()) == {"passed"}
     outcomes = engine.run_mutants(chosen, base, [target], jobs=1)
     assert [o["status"] for o in outcomes] == ["killed"] * len(chosen)
     assert all(o["killed_by"].startswith("mut-vjp-unbroadcast-pos-weight-") for o in outcomes)
     assert base.replay.calls and not base.replay.recording
+
+
+def test_case_without_golden_is_an_error_and_selects_no_mutant(tmp_path, monkeypatch):
+    """With --goldens, a case the goldens do not hold is an error (the record command named);
+    it covers no mutant."""
+    import harness.reference.vjp as vjp
+    from harness.goldens.side import golden_side
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "new.yaml").write_text(CASES)
+    target = engine.Target(Path(vjp.__file__), "harness/reference/vjp.py", vjp)
+    exps, _ = engine.load_cases([tmp_path / "new.yaml"])
+    base = engine.run_baseline(exps, [target], tf_side=golden_side(str(ROOT / "goldens")))
+    assert set(base.status.values()) == {"error"}
+    some = next(iter(mutants.generate(target.path, target.display)))
+    assert engine.covering(base, some) == []
 
 
 PORT = textwrap.dedent('''\

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from harness import atomicio
+from harness.goldens import cli as goldens_cli
 from harness.mutate import engine, mutants as mutants_mod, report
 
 REFERENCE = "reference"
@@ -45,27 +46,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--modes", default="eager", help="TF modes of the cases to run, comma-separated, or 'all' "
                    "(default eager: the implementation does not depend on the mode, and a tf.function trace or XLA "
                    "compile costs 26-95 eager checks)")
+    p.add_argument("--goldens", metavar="DIR", default=None, help="TF's results read from the goldens in DIR "
+                   "(python -m harness record) instead of running TF; a case not recorded there is an error and "
+                   "selects no mutant")
     p.add_argument("--report-dir", default="reports", help="where mutate.json and mutate.html go")
     p.add_argument("--fail-under", type=float, default=0.0, help="exit 1 when the score is below this percentage")
     return p
 
 
-def _import_file(path: Path):
-    name = f"_tf_parity_port_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def load_port(spec: str):
-    """A user's implementation: a .py file or a module name holding ``OPS``; its ops replace the
-    reference in the registry for this process (with finite-difference gradients)."""
+    """A user's implementation: a .py file or a module name holding ``OPS`` ``{TF op name:
+    callable}``; its ops replace the reference in the registry for this process (with
+    finite-difference gradients). The one place a port is loaded: returns the module and its op names."""
     from harness.registry import UnknownOpError, registry
 
     try:
-        module = _import_file(Path(spec)) if spec.endswith(".py") else importlib.import_module(spec)
+        if spec.endswith(".py"):
+            name = f"_tf_parity_port_{Path(spec).stem}"
+            module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(name, spec))
+            sys.modules[name] = module
+            module.__spec__.loader.exec_module(module)
+        else:
+            module = importlib.import_module(spec)
     except Exception as exc:  # the user's module failing at import is their error, told in one line
         raise SpecError(f"--impl {spec}: cannot import it ({type(exc).__name__}: {exc})") from None
     ops = getattr(module, "OPS", None)
@@ -100,6 +102,15 @@ def _targets(ns, sources: list[str]) -> tuple[list[engine.Target], set | None, s
     return targets, ops, name
 
 
+def _tf_side(goldens: str | None):
+    """TF's side of the baseline: its results read from ``goldens`` when given, else live TF."""
+    if goldens is None:
+        return None
+    from harness.goldens.side import golden_side
+
+    return golden_side(goldens)
+
+
 def _progress(label: str):
     last = [0.0]
 
@@ -118,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         if not p.exists():
             print(f"harness: {p}: no such file or directory (give a case file or a directory of them)", file=sys.stderr)
             return 2
+    problem = goldens_cli.unusable(ns.goldens)
+    if problem:
+        print(f"harness: {problem}", file=sys.stderr)
+        return 2
     try:
         targets, ops, name = _targets(ns, sources)
         reviewed = Path(ns.equivalent) if ns.equivalent else (REVIEWED if ns.impl in REFERENCE_NAMES else None)
@@ -138,14 +153,14 @@ def _run(ns, targets, ops, name, case_paths, equivalents) -> int:
     exps, problems = engine.load_cases(case_paths, ops, modes)
     for p in problems:
         print(f"harness: {p}", file=sys.stderr)
-    base = engine.run_baseline(exps, targets, _progress("baseline"))
+    base = engine.run_baseline(exps, targets, _progress("baseline"), _tf_side(ns.goldens))
     t1 = time.perf_counter()
     outcomes = engine.run_mutants(chosen, base, targets, ns.jobs, _progress("mutants"))
     t2 = time.perf_counter()
     run = {"started": started.isoformat(timespec="seconds"), "argv": sys.argv[1:], "impl": name,
            "files": [t.display for t in targets], "cases": len(exps),
            "judged": sum(s in engine.JUDGED for s in base.status.values()), "generated": len(all_mutants),
-           "max": ns.max or None, "seed": ns.seed, "jobs": ns.jobs, "modes": ns.modes,
+           "max": ns.max or None, "seed": ns.seed, "jobs": ns.jobs, "modes": ns.modes, "goldens": ns.goldens,
            "baseline_s": round(t1 - t0, 1), "mutants_s": round(t2 - t1, 1), "duration_s": round(t2 - t0, 1)}
     data = report.build(chosen, outcomes, base, equivalents, run)
     out = Path(ns.report_dir)

@@ -1,7 +1,8 @@
 """Mutation testing of an implementation under test against the cases.
 
 1. **Baseline**, once, in this process: every expanded case runs on the unmutated
-   implementation with live TF, recording TF's results (:mod:`harness.mutate.tfreplay`),
+   implementation with a TF side (live TF, or TF's results read from goldens), recording
+   TF's answers (:class:`harness.mutate.tfreplay.ReplayTF`),
    each case's verdict and the lines of the target files it executes (``sys.settrace``).
 2. **Mutants**, in forked worker processes that inherit the baseline: a mutant's code is put
    in its live function, and only the cases that executed its line run, cheapest first, with
@@ -25,7 +26,7 @@ from pathlib import Path
 from harness.expand import Expanded, expand
 from harness.loader import discover, load_file
 from harness.mutate.mutants import Mutant, applied
-from harness.mutate.tfreplay import TFReplay
+from harness.mutate.tfreplay import ReplayTF
 
 JUDGED = ("passed", "xfailed")
 """Baseline verdicts a mutant can change; failing, erroring and skipped cases select no mutant."""
@@ -50,7 +51,7 @@ class Baseline:
     lines: dict[str, set] = field(default_factory=dict)  # case id -> {(file, line)}
     inputs: dict[str, dict] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)  # case id -> its outputs as JSON text
-    replay: TFReplay = field(default_factory=TFReplay)
+    replay: ReplayTF | None = None
 
 
 def load_cases(paths: list[Path], ops: set[str] | None = None, modes: tuple[str, ...] | None = None,
@@ -106,30 +107,31 @@ class _LineTracer:
         return local
 
 
-def run_baseline(exps: list[Expanded], targets: list[Target], progress=None) -> Baseline:
-    """Every case once with live TF: verdicts, TF's results, the target lines each executes."""
+def run_baseline(exps: list[Expanded], targets: list[Target], progress=None, tf_side=None) -> Baseline:
+    """Every case once with ``tf_side`` (default live TF; :class:`harness.goldens.side.GoldenTF`
+    reads TF's recorded results): verdicts, TF's answers, the target lines each executes."""
+    from harness import tfexec
     from harness.runner import run_expanded
 
-    base = Baseline(exps)
+    base = Baseline(exps, replay=ReplayTF(tfexec.LIVE_TF if tf_side is None else tf_side))
     files = {str(t.path.resolve()): t.display for t in targets}
     files.update({t.module.__file__: t.display for t in targets})
-    with base.replay.installed():
-        for i, exp in enumerate(exps):
-            tracer = _LineTracer(files)
-            t0 = time.perf_counter()
-            with base.replay.case(exp.id):
-                sys.settrace(tracer)
-                try:
-                    result = run_expanded(exp, timing_repeats=0)
-                finally:
-                    sys.settrace(None)
-            base.seconds[exp.id] = time.perf_counter() - t0
-            base.status[exp.id] = _status(result)
-            base.lines[exp.id] = tracer.hits
-            base.inputs[exp.id] = dict(_field(result, "inputs"))
-            base.outputs[exp.id] = _outputs_text(result)
-            if progress:
-                progress(i + 1, len(exps))
+    for i, exp in enumerate(exps):
+        tracer = _LineTracer(files)
+        t0 = time.perf_counter()
+        base.replay.start_case()
+        sys.settrace(tracer)
+        try:
+            result = run_expanded(exp, timing_repeats=0, tf_side=base.replay)
+        finally:
+            sys.settrace(None)
+        base.seconds[exp.id] = time.perf_counter() - t0
+        base.status[exp.id] = _status(result)
+        base.lines[exp.id] = tracer.hits
+        base.inputs[exp.id] = dict(_field(result, "inputs"))
+        base.outputs[exp.id] = _outputs_text(result)
+        if progress:
+            progress(i + 1, len(exps))
     base.replay.recording = False
     return base
 
@@ -171,12 +173,12 @@ def run_mutant(mutant: Mutant) -> dict:
     signal.setitimer(signal.ITIMER_REAL, budget)
     exp = cases[0]
     try:
-        with mutation, base.replay.installed(), warnings.catch_warnings():
+        with mutation, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a mutant's overflow or invalid-value warnings are its own
             for exp in cases:
                 out["cases_run"] += 1
-                with base.replay.case(exp.id):
-                    result = run_expanded(exp, timing_repeats=0)
+                base.replay.start_case()
+                result = run_expanded(exp, timing_repeats=0, tf_side=base.replay)
                 if _status(result) != base.status[exp.id]:
                     return {**out, "status": "killed", "killed_by": exp.id,
                             "detail": f"{base.status[exp.id]} -> {_status(result)}"}
