@@ -18,14 +18,16 @@ from harness.mutate.mutants import Mutant
 
 STATUS_ORDER = {"survived": 0, "killed": 1, "equivalent": 2}
 EQUIVALENT_FIELDS = ("file", "function", "change", "reason")
+"""Required fields of a reviewed entry; ``source`` (the mutated line, stripped) is optional and
+narrows the entry to the mutants of that line."""
 
 
 class EquivalentError(ValueError):
     """A reviewed equivalent-mutants file that cannot be used (one line)."""
 
 
-def load_equivalents(path: Path) -> dict[tuple[str, str, str], str]:
-    """``{(file, function, change): reason}`` from a reviewed YAML list of those four keys."""
+def load_equivalents(path: Path) -> dict[tuple[str, str, str, str], str]:
+    """``{(file, function, change, source or ""): reason}`` from a reviewed YAML list."""
     try:
         rows = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     except (OSError, yaml.YAMLError) as exc:
@@ -36,8 +38,15 @@ def load_equivalents(path: Path) -> dict[tuple[str, str, str], str]:
         if missing:
             raise EquivalentError(f"{path}: entry {i + 1}: {', '.join(missing)}: missing "
                                   "(each entry needs file, function, change and reason)")
-        out[(row["file"], row["function"], row["change"])] = row["reason"]
+        out[(row["file"], row["function"], row["change"], str(row.get("source") or ""))] = row["reason"]
     return out
+
+
+def equivalent_reason(equivalents: dict, m: Mutant) -> str | None:
+    """The reviewed reason for mutant ``m``: an entry naming its line's source first, then one for
+    every line of its function with that change."""
+    return (equivalents.get((m.file, m.function, m.change, m.source_line))
+            or equivalents.get((m.file, m.function, m.change, "")))
 
 
 def _ops_of(base: Baseline, ids: list[str]) -> list[str]:
@@ -82,7 +91,7 @@ def build(mutants: list[Mutant], outcomes: list[dict], base: Baseline, equivalen
     by_file: dict[str, dict] = defaultdict(lambda: defaultdict(int))
     rows = []
     for m, o in zip(mutants, outcomes):
-        reason = equivalents.get((m.file, m.function, m.change))
+        reason = equivalent_reason(equivalents, m)
         status = "equivalent" if reason and o["status"] == "survived" else o["status"]
         changed = o.get("changed_within_tolerance", [])
         row = {**m.to_dict(), **o, "status": status, "covering": o["covering"][:10], "covering_count": len(o["covering"]),
