@@ -72,6 +72,7 @@ def test_unbroadcast_hole_is_killed_by_its_case(goldens):
     assert chosen
     exps, problems = engine.load_cases([ROOT / "cases/mutation/vjp.yaml"])
     assert not problems
+    exps = [e for e in exps if e.id.startswith("mut-vjp-unbroadcast-")]  # other cases of the file reach it too
     side = golden_side(str(ROOT / goldens)) if goldens else None
     base = engine.run_baseline(exps, [target], tf_side=side)
     assert set(base.status.values()) == {"passed"}
