@@ -6,11 +6,10 @@ implementation); the others are case files or directories (default ``cases/``).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import importlib
-import importlib.util
 import json
+import os
 import random
 import sys
 import time
@@ -36,8 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m harness mutate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="*", help="case files or directories (default cases/); FILE.py: mutate only these files")
-    p.add_argument("--impl", default=REFERENCE, help="the implementation: 'reference' (harness/reference), "
-                   "a .py file or an importable module with an OPS dict {TF op name: callable}")
+    p.add_argument("--impl", default=REFERENCE, help="the implementation, as verify --impl names it: 'numpy' "
+                   "or 'reference' (harness/reference), torch, jax, a .py file or an importable module with an OPS dict "
+                   "{TF op name: callable}")
     p.add_argument("--max", type=int, default=0, help="mutants to run, sampled with --seed (0: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-n", "--jobs", type=int, default=2, help="worker processes for the mutants (default 2)")
@@ -54,33 +54,43 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_port(spec: str):
-    """A user's implementation: a .py file or a module name holding ``OPS`` ``{TF op name:
-    callable}``; its ops replace the reference in the registry for this process (with
-    finite-difference gradients). The one place a port is loaded: returns the module and its op names."""
-    from harness.registry import UnknownOpError, registry
+def _module_of(path: Path):
+    """The imported module whose file is ``path``."""
+    return next(m for m in list(sys.modules.values())
+                if getattr(m, "__file__", None) and Path(m.__file__).resolve() == path.resolve())
+
+
+FORK_SAFE_THREADS = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+"""Set to 1 before a port is imported when mutants run in forked workers: a framework's thread
+pool started before ``fork`` (torch's OpenMP, XLA's) deadlocks the child, and the workers
+already use the cores."""
+
+
+def _port_targets(ns) -> tuple[list[engine.Target], set, str]:
+    """A port loaded as ``verify --impl SPEC`` loads it (:func:`harness.impls.load`): the files
+    that define its ops' functions, its op names, its name. A JAX port's mutants run in this
+    process (``-n 1``): XLA compiling in a forked child hangs."""
+    from harness import impls
+
+    spec = ns.impl
+    if ns.jobs > 1:
+        for var in FORK_SAFE_THREADS:
+            os.environ.setdefault(var, "1")
 
     try:
-        if spec.endswith(".py"):
-            name = f"_tf_parity_port_{Path(spec).stem}"
-            module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(name, spec))
-            sys.modules[name] = module
-            module.__spec__.loader.exec_module(module)
-        else:
-            module = importlib.import_module(spec)
-    except Exception as exc:  # the user's module failing at import is their error, told in one line
-        raise SpecError(f"--impl {spec}: cannot import it ({type(exc).__name__}: {exc})") from None
-    ops = getattr(module, "OPS", None)
-    if not isinstance(ops, dict) or not ops:
-        raise SpecError(f"{module.__file__}:1: OPS: missing or empty (define OPS = {{'tf.nn.softmax': my_softmax, ...}})")
-    reg = registry()
-    for name, fn in ops.items():
-        try:
-            op = reg.get(name)
-        except UnknownOpError as exc:
-            raise SpecError(f"{module.__file__}:1: OPS: {exc}") from None
-        reg._ops[op.name] = dataclasses.replace(op, reference=fn, grad=None)
-    return module, set(ops)
+        impl = impls.load(spec)
+    except impls.ImplError as exc:
+        raise SpecError(str(exc)) from None
+    if impl.framework == "jax" and ns.jobs > 1:
+        print(f"mutate: {spec}: a JAX port's mutants run in this process (-n 1): XLA compiling in a forked "
+              "worker hangs", file=sys.stderr)
+        ns.jobs = 1
+    paths = {Path(impl.origin).resolve()} if impl.origin.endswith(".py") else set()
+    paths |= {Path(fn.__code__.co_filename).resolve() for fn in impl.ops.values() if hasattr(fn, "__code__")}
+    here = Path.cwd().resolve()
+    targets = [engine.Target(p, engine.shown(p) if p.is_relative_to(here) else p.name, _module_of(p))
+               for p in sorted(paths) if p.is_file()]
+    return targets, set(impl.ops), spec
 
 
 def _targets(ns, sources: list[str]) -> tuple[list[engine.Target], set | None, str]:
@@ -90,9 +100,7 @@ def _targets(ns, sources: list[str]) -> tuple[list[engine.Target], set | None, s
                    for p in files]
         ops, name = None, "harness/reference"
     else:
-        module, ops = load_port(ns.impl)
-        path = Path(module.__file__)
-        targets, name = [engine.Target(path, path.name, module)], ns.impl
+        targets, ops, name = _port_targets(ns)
     if sources:
         wanted = {Path(s).resolve() for s in sources}
         missing = wanted - {t.path.resolve() for t in targets}
@@ -150,7 +158,7 @@ def _run(ns, targets, ops, name, case_paths, equivalents) -> int:
     if ns.max and ns.max < len(all_mutants):
         chosen = sorted(random.Random(ns.seed).sample(all_mutants, ns.max), key=all_mutants.index)
     modes = None if ns.modes == "all" else tuple(ns.modes.split(","))
-    exps, problems = engine.load_cases(case_paths, ops, modes)
+    exps, problems = engine.load_cases(case_paths, ops, modes, None if ops is None else ns.impl)
     for p in problems:
         print(f"harness: {p}", file=sys.stderr)
     base = engine.run_baseline(exps, targets, _progress("baseline"), _tf_side(ns.goldens))

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.expand import Expanded, expand
+from harness.impls import DEFAULT as DEFAULT_IMPL
 from harness.loader import discover, load_file
 from harness.mutate.mutants import Mutant, applied
 from harness.mutate.tfreplay import ReplayTF
@@ -55,19 +56,22 @@ class Baseline:
 
 
 def load_cases(paths: list[Path], ops: set[str] | None = None, modes: tuple[str, ...] | None = None,
-               ) -> tuple[list[Expanded], list[str]]:
-    """Expanded cases under ``paths`` (only those of ``ops`` and ``modes`` when given) and the load problems."""
+               impl: str | None = None) -> tuple[list[Expanded], list[str]]:
+    """Expanded cases under ``paths`` (only those of ``ops`` and ``modes`` when given) and the load
+    problems; ``impl``: the SPEC of the implementation under test (``verify --impl``), default the reference."""
     exps, problems = [], []
     for path in discover(paths):
-        loaded = load_file(path, _shown(path))
+        loaded = load_file(path, shown(path))
         problems += [f"{e.file}:{e.line}: {e.field}: {e.problem}" for e in loaded.errors]
         for case in loaded.cases:
             if ops is None or case.op.name in ops:
-                exps += [e for e in expand(case) if modes is None or e.mode in modes]
+                exps += [e for e in expand(case, (impl or DEFAULT_IMPL,))
+                         if e.impl == (impl or DEFAULT_IMPL) and (modes is None or e.mode in modes)]
     return exps, problems
 
 
-def _shown(path: Path) -> str:
+def shown(path: Path) -> str:
+    """``path`` relative to the working directory when under it (as case files are named), else as given."""
     try:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:

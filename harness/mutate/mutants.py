@@ -23,6 +23,7 @@ import ast
 import copy
 import gc
 import types
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,8 +172,12 @@ def _live_functions(filename: str) -> dict[tuple[str, int], list]:
     (a loss class built by a factory), found once per process through the garbage collector."""
     if filename not in _LIVE:
         table: dict[tuple[str, int], list] = {}
-        for obj in gc.get_objects():
-            if isinstance(obj, types.FunctionType) and obj.__code__.co_filename == filename:
+        with warnings.catch_warnings():  # isinstance() on some frameworks' deprecated module proxies warns
+            warnings.simplefilter("ignore")
+            objects = gc.get_objects()
+            functions = [obj for obj in objects if isinstance(obj, types.FunctionType)]
+        for obj in functions:
+            if obj.__code__.co_filename == filename:
                 table.setdefault((obj.__code__.co_qualname, obj.__code__.co_firstlineno), []).append(obj)
         _LIVE[filename] = table
     return _LIVE[filename]
