@@ -562,7 +562,7 @@ def bench_summary(run: Path | None) -> dict:
 # --- printing -----------------------------------------------------------------------------
 
 def _t(seconds) -> str:
-    from harness.report.bench_page import fmt_time
+    from harness.report.fmt import fmt_time
 
     return fmt_time(seconds) if isinstance(seconds, (int, float)) else "?"
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import atomicio
+from harness.report.fmt import fmt_time
 
 SIDES = ("reference", "tf")
 SIZE_ORDER = ("small", "medium", "large")
@@ -82,15 +83,6 @@ def ratio(entry: dict) -> float | None:
 
 
 # --- formatting -------------------------------------------------------------------------
-
-def fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds * 1e9:.3g} ns"
-
 
 def _geomean(values: list[float]) -> float | None:
     values = [v for v in values if v and v > 0]
