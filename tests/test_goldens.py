@@ -262,3 +262,28 @@ def test_a_store_refuses_another_tf_and_drops_goldens_of_removed_case_files(tmp_
     assert not (tmp_path / "gold" / "removed.json").exists()
     with pytest.raises(GoldenError, match="holds goldens of TF 2.21.0 / Keras 3.15.1, this is TF 2.15.1"):
         store.write({"kept.yaml": {}}, {"tensorflow": "2.15.1", "keras": "2.15.0"}, "cmd", "now")
+
+
+def test_a_case_whose_port_is_not_installed_is_still_recorded(tmp_path, monkeypatch):
+    """TF's side does not depend on the implementation: `record` keys a port case by its tf_id,
+    whether or not the port's framework is installed where TF is."""
+    from harness import impls
+    from harness.goldens.record import collect
+
+    (tmp_path / "p.yaml").write_text(textwrap.dedent("""\
+        cases:
+          - id: p-softmax
+            op: tf.nn.softmax
+            impl: [torch, jax]
+            dtypes: [float32, float64]
+            args: {logits: [[1.0, 2.0, 0.5]]}
+        """))
+
+    def tf_ids():
+        by_file, errors = collect([str(tmp_path)])
+        assert errors == []
+        return sorted(exp.tf_id for checks in by_file.values() for exp in checks)
+
+    monkeypatch.setitem(impls.BUILTIN_NEEDS, "torch", ("tf_parity_no_such_module",))
+    monkeypatch.setitem(impls.BUILTIN_NEEDS, "jax", ("tf_parity_no_such_module",))
+    assert tf_ids() == ["p-softmax[float32]", "p-softmax[float64]"]
