@@ -131,7 +131,7 @@ def versions() -> dict:
         os.environ.setdefault(name, "1")  # sum in another order); before TF is first imported
     tfbridge.tf()
     env = environment(Path.cwd())
-    return {k: env[k] for k in ("tensorflow", "keras", "numpy", "python", "platform")}
+    return {k: env[k] for k in ("tensorflow", "keras", "tf_keras", "numpy", "python", "platform")}
 
 
 def record(paths: list[str], directory: str, *, quiet: bool = False) -> int:

@@ -66,6 +66,7 @@ class GoldenTF:
     def describe(self) -> dict:
         v = self.store.versions
         return {"dir": self.directory, "tensorflow": v.get("tensorflow"), "keras": v.get("keras"),
+                "tf_keras": v.get("tf_keras"),
                 "numpy": v.get("numpy"), "python": v.get("python"), "platform": v.get("platform"),
                 "recorded": self.store.manifest.get("recorded"), "text": self.store.describe()}
 

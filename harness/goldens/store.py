@@ -100,7 +100,9 @@ class GoldenStore:
     def describe(self) -> str:
         """``TF 2.21.0 (Keras 3.15.1, NumPy 2.4.6, Python 3.11.7), recorded 2026-12-06``."""
         v = self.versions
-        return (f"TF {v.get('tensorflow')} (Keras {v.get('keras')}, NumPy {v.get('numpy')}, Python {v.get('python')}), "
+        keras2 = f", tf_keras {v['tf_keras']}" if v.get("tf_keras") else ""
+        return (f"TF {v.get('tensorflow')} (Keras {v.get('keras')}{keras2}, NumPy {v.get('numpy')}, "
+                f"Python {v.get('python')}), "
                 f"recorded {self.manifest.get('recorded', '?')[:10]}")
 
     @staticmethod

@@ -305,6 +305,7 @@ def _environment(env: Any) -> tuple[list[tuple[str, str]], list[str]]:
     if not isinstance(env, Mapping):
         return [], []
     labels = {"python": "Python", "numpy": "NumPy", "tensorflow": "TensorFlow", "keras": "Keras",
+              "tf_keras": "tf_keras (Keras 2)",
               "platform": "platform", "cpu": "CPU", "git_commit": "git commit"}
     items = [(labels[k], str(env[k])) for k in labels if env.get(k) is not None]
     items += [(str(k), str(v)) for k, v in env.items()

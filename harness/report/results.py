@@ -5,7 +5,7 @@ Schema (``schema_version`` 3)::
 
     {"schema_version": 3,
      "run": {"id", "started", "finished", "duration_s", "argv", "paths", "impls", "interrupted"},
-     "environment": {"python", "numpy", "tensorflow", "keras", "torch", "jax", "optax", "platform", "cpu",
+     "environment": {"python", "numpy", "tensorflow", "keras", "tf_keras", "torch", "jax", "optax", "platform", "cpu",
                      "cpu_flags", "git_commit"},
      "summary": {"passed": n, "failed": n, "error": n, "skipped": n, "xfailed": n, "xpassed": n},
      "warnings": [...],
@@ -92,6 +92,7 @@ def environment(root: Path) -> dict:
         "numpy": numpy.__version__,
         "tensorflow": _version("tensorflow", "tensorflow-cpu", "tensorflow", "tf-nightly-cpu", "tf-nightly"),
         "keras": _version("keras", "keras"),
+        "tf_keras": _version("tf_keras", "tf-keras", "tf_keras"),
         "torch": _version("torch", "torch"),
         "jax": _version("jax", "jax"),
         "optax": _version("optax", "optax"),
