@@ -186,3 +186,37 @@ def test_builtin_port_runs_through_the_port_side(spec, tmp_path):
     ran = [c for r in data["mutants"] for c in r["covering"]]
     assert ran and all(c.endswith(f"-{spec}]") for c in ran)
     assert data["summary"]["killed"] > 0
+
+
+def test_reviewed_kind_rounding_is_left_out_of_the_score_and_counted_apart(tmp_path):
+    """A reviewed entry with `kind: rounding` (outputs change, by rounding only) is left out of the
+    score like an equivalent one, and the summary, the terminal line and the page say so; an unknown
+    kind is a one-line error."""
+    path = tmp_path / "src.py"
+    path.write_text(SOURCE)
+    found = mutants.generate(path, "src.py")
+    times = next(m for m in found if m.operator == "* -> /")
+    lower = next(m for m in found if m.operator == "< -> <=")
+    killed = next(m for m in found if m.operator == "sum -> mean")
+    reviewed = tmp_path / "eq.yaml"
+    reviewed.write_text(textwrap.dedent(f'''\
+        - {{file: src.py, function: f, change: "{times.change}", kind: rounding, reason: the same sum in another order}}
+        - {{file: src.py, function: f, change: "{lower.change}", reason: ties give the same result}}
+        '''))
+    equivalents = report.load_equivalents(reviewed)
+    outcome = {"covering": [], "cases_run": 0, "killed_by": None, "detail": "", "changed_within_tolerance": []}
+    outcomes = [{**outcome, "id": times.id, "status": "survived"}, {**outcome, "id": lower.id, "status": "survived"},
+                {**outcome, "id": killed.id, "status": "killed", "killed_by": "c"}]
+    run = {"impl": "src", "cases": 0, "judged": 0, "generated": 3, "max": None, "seed": 0, "jobs": 1,
+           "duration_s": 1.0, "baseline_s": 0.5, "mutants_s": 0.5}
+    data = report.build([times, lower, killed], outcomes, engine.Baseline([]), equivalents, run)
+    s = data["summary"]
+    assert (s["equivalent"], s["equivalent_rounding"], s["killed"], s["survived"], s["score"]) == (2, 1, 1, 0, 100.0)
+    kinds = {r["change"]: r["equivalent_kind"] for r in data["mutants"]}
+    assert kinds == {times.change: "rounding", lower.change: "equivalent", killed.change: None}
+    assert "2 equivalent (1 of them within rounding)" in report.summary_lines(data)[0]
+    page = report.render_html(data)
+    assert "2</b> equivalent (1 within rounding)" in page and page.count("within rounding</span>") == 1
+    reviewed.write_text('- {file: src.py, function: f, change: x, kind: close, reason: r}\n')
+    with pytest.raises(report.EquivalentError, match="entry 1: kind: 'close' is not one of equivalent, rounding"):
+        report.load_equivalents(reviewed)

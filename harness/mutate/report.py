@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -19,15 +20,25 @@ from harness.mutate.mutants import Mutant
 STATUS_ORDER = {"survived": 0, "killed": 1, "equivalent": 2}
 EQUIVALENT_FIELDS = ("file", "function", "change", "reason")
 """Required fields of a reviewed entry; ``source`` (the mutated line, stripped) is optional and
-narrows the entry to the mutants of that line."""
+narrows the entry to the mutants of that line; ``kind`` is one of :data:`REVIEWED_KINDS`."""
+REVIEWED_KINDS = ("equivalent", "rounding")
+"""``equivalent`` (the default): no input tells the mutant apart from the original.
+``rounding``: it changes outputs, but only by rounding that no case can push past TF's own
+(e.g. the same sum in another order); left out of the score like an equivalent one, and
+counted apart (``equivalent_rounding``)."""
+
+
+class Reviewed(NamedTuple):
+    reason: str
+    kind: str = "equivalent"
 
 
 class EquivalentError(ValueError):
     """A reviewed equivalent-mutants file that cannot be used (one line)."""
 
 
-def load_equivalents(path: Path) -> dict[tuple[str, str, str, str], str]:
-    """``{(file, function, change, source or ""): reason}`` from a reviewed YAML list."""
+def load_equivalents(path: Path) -> dict[tuple[str, str, str, str], Reviewed]:
+    """``{(file, function, change, source or ""): (reason, kind)}`` from a reviewed YAML list."""
     try:
         rows = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     except (OSError, yaml.YAMLError) as exc:
@@ -38,13 +49,16 @@ def load_equivalents(path: Path) -> dict[tuple[str, str, str, str], str]:
         if missing:
             raise EquivalentError(f"{path}: entry {i + 1}: {', '.join(missing)}: missing "
                                   "(each entry needs file, function, change and reason)")
-        out[(row["file"], row["function"], row["change"], str(row.get("source") or ""))] = row["reason"]
+        kind = row.get("kind", "equivalent")
+        if kind not in REVIEWED_KINDS:
+            raise EquivalentError(f"{path}: entry {i + 1}: kind: {kind!r} is not one of {', '.join(REVIEWED_KINDS)}")
+        out[(row["file"], row["function"], row["change"], str(row.get("source") or ""))] = Reviewed(row["reason"], kind)
     return out
 
 
-def equivalent_reason(equivalents: dict, m: Mutant) -> str | None:
-    """The reviewed reason for mutant ``m``: an entry naming its line's source first, then one for
-    every line of its function with that change."""
+def equivalent_reason(equivalents: dict, m: Mutant) -> Reviewed | None:
+    """The review of mutant ``m`` (reason and kind): an entry naming its line's source first, then
+    one for every line of its function with that change."""
     return (equivalents.get((m.file, m.function, m.change, m.source_line))
             or equivalents.get((m.file, m.function, m.change, "")))
 
@@ -91,12 +105,13 @@ def build(mutants: list[Mutant], outcomes: list[dict], base: Baseline, equivalen
     by_file: dict[str, dict] = defaultdict(lambda: defaultdict(int))
     rows = []
     for m, o in zip(mutants, outcomes):
-        reason = equivalent_reason(equivalents, m)
-        status = "equivalent" if reason and o["status"] == "survived" else o["status"]
+        review = equivalent_reason(equivalents, m)
+        status = "equivalent" if review and o["status"] == "survived" else o["status"]
         changed = o.get("changed_within_tolerance", [])
         row = {**m.to_dict(), **o, "status": status, "covering": o["covering"][:10], "covering_count": len(o["covering"]),
                "changed_within_tolerance": changed[:10], "changed_count": len(changed),
-               "equivalent_reason": reason if status == "equivalent" else None,
+               "equivalent_reason": review.reason if status == "equivalent" else None,
+               "equivalent_kind": review.kind if status == "equivalent" else None,
                "suggestion": suggestion(base, m, o) if status == "survived" else None}
         rows.append(row)
         ops = _ops_of(base, o["covering"] or _entering(base, m)) or ["(no case)"]
@@ -106,6 +121,7 @@ def build(mutants: list[Mutant], outcomes: list[dict], base: Baseline, equivalen
     summary = _tally(_sum(by_file.values()))
     summary["survived_within_tolerance"] = sum(r["status"] == "survived" and r["changed_count"] > 0 for r in rows)
     summary["survived_unexecuted"] = sum(r["status"] == "survived" and not r["covering_count"] for r in rows)
+    summary["equivalent_rounding"] = sum(r["equivalent_kind"] == "rounding" for r in rows)
     return {"schema": "tf-parity-mutate/1", "run": run, "summary": summary,
             "files": [{"file": f, **_tally(t)} for f, t in sorted(by_file.items())],
             "ops": [{"op": op, **_tally(t)} for op, t in sorted(by_op.items(), key=lambda kv: _tally(kv[1])["score"] or 0)],
@@ -148,7 +164,8 @@ def summary_lines(data: dict) -> list[str]:
     s, run = data["summary"], data["run"]
     score = "n/a" if s["score"] is None else f"{s['score']:.1f}%"
     lines = [f"mutate: {run['impl']}: {s['mutants']} mutants, {s['killed']} killed, {s['survived']} survived, "
-             f"{s['equivalent']} equivalent: score {score} of non-equivalent mutants; of the survivors "
+             f"{s['equivalent']} equivalent ({s['equivalent_rounding']} of them within rounding): score {score} of "
+             f"non-equivalent mutants; of the survivors "
              f"{s['survived_unexecuted']} ran in no case, {s['survived_within_tolerance']} changed outputs within tolerance "
              f"({run['duration_s']:.0f} s: baseline {run['baseline_s']:.0f} s, mutants {run['mutants_s']:.0f} s)"]
     for r in data["mutants"]:
