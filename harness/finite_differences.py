@@ -69,7 +69,8 @@ def finite_difference(op: OpSpec, init: dict, args: dict, wrt: tuple[str, ...], 
 
 def reference_gradient(op: OpSpec, init: dict, args: dict, wrt: tuple[str, ...], cotangent: list) -> tuple[dict, str]:
     """(gradients, method): ``analytic`` or ``finite-difference/float64`` (or ``/float32``)."""
-    if op.grad is not None:
-        return op.grad(init, args, cotangent, wrt), "analytic"
+    grads = None if op.grad is None else op.grad(init, args, cotangent, wrt)
+    if grads is not None:  # a rule returns None for inputs it does not cover
+        return grads, "analytic"
     grads, precision = finite_difference(op, init, args, wrt, cotangent)
     return grads, f"finite-difference/{precision}"

@@ -132,8 +132,9 @@ class OpSpec:
     grad: Callable[..., dict] | None = None
     """Analytic reference gradient: ``grad(init, args, cotangent, wrt) -> {name: array}``,
     the vector-Jacobian product of ``sum(output * cotangent)``; ``cotangent`` is a list with
-    one array per output leaf. Without it, gradients are taken by finite differences of the
-    reference in float64 (:mod:`harness.finite_differences`)."""
+    one array per output leaf. Without it (or where it returns None: inputs the rule does not
+    cover), gradients are taken by finite differences of the reference in float64
+    (:mod:`harness.finite_differences`)."""
     modes: tuple[str, ...] = MODES
     """TF execution modes the op runs in."""
     quirks: str = ""

@@ -15,6 +15,7 @@ from harness.reference import ctc
 from harness.reference import keras as K
 from harness.reference import keras_functions as KF
 from harness.reference import vjp as V
+from harness.reference import vjp_elementwise as VE
 from harness.reference.reductions import KERAS_REDUCTIONS, keras_squeeze_or_expand_to_same_rank
 from harness.registry import Arg, OpSpec
 
@@ -139,6 +140,48 @@ def keras_class(vjp, function):
     return grad
 
 
+def _elementwise_result(name, t0, p0, d, wrt):
+    """The asked-for gradients of an element-wise loss, back in each input's shape and dtype."""
+    if d is None:
+        return None
+    d_true, d_pred = d
+    return pick(wrt, y_true=d_true.reshape(t0.shape).astype(t0.dtype), y_pred=d_pred.reshape(p0.shape).astype(p0.dtype))
+
+
+def elementwise_function(name):
+    """A Keras function form of an element-wise loss (:mod:`harness.reference.vjp_elementwise`):
+    y_true cast to y_pred's dtype, per-example losses in y_pred's dtype."""
+    def grad(init, args, cotangent, wrt):
+        t0, p0 = np.asarray(args["y_true"]), np.asarray(args["y_pred"])
+        kwargs = {k: v for k, v in args.items() if k not in ("y_true", "y_pred")}
+        d = VE.per_example_vjp(name, t0.astype(p0.dtype), p0, cot(cotangent, p0.dtype), **kwargs)
+        return _elementwise_result(name, t0, p0, d, wrt)
+    grad.__doc__ = f"``{name}``'s element-wise gradient in y_pred's dtype."
+    return grad
+
+
+def elementwise_class(name):
+    """A Keras loss class around an element-wise loss: y_true/y_pred cast to float32 and
+    brought to the same rank, the Keras reduction's gradient, then the per-example one."""
+    def grad(init, args, cotangent, wrt):
+        t0, p0 = np.asarray(args["y_true"]), np.asarray(args["y_pred"])
+        t, p = keras_squeeze_or_expand_to_same_rank(t0.astype(KERAS_DTYPE), p0.astype(KERAS_DTYPE))
+        if t.shape != p.shape or p.ndim == 0:
+            return None
+        kwargs = {k: v for k, v in init.items() if k != "reduction"}
+        g = V.keras_reduce_vjp(p.shape[:-1], args.get("sample_weight"), None,
+                               init.get("reduction", "sum_over_batch_size"), cot(cotangent, KERAS_DTYPE))
+        return _elementwise_result(name, t0, p0, VE.per_example_vjp(name, t, p, g, **kwargs), wrt)
+    grad.__doc__ = f"``{name}``'s element-wise gradient through the Keras 3 reduction (float32)."
+    return grad
+
+
+def elementwise(fn):
+    """(class gradient, function gradient) of the element-wise loss ``fn``."""
+    name = _FUNCTION_REFERENCE.get(fn, fn)
+    return elementwise_class(name), elementwise_function(name)
+
+
 def _call_function(name):
     """TF call for a function form whose name starts upper-case (``MSE``): a plain call."""
     def call(tf, init, args):
@@ -206,7 +249,7 @@ OPS = [
                y_pred=ELEMENT_PROBABILITIES,
                grads=(keras_class(_binary, KF.binary_crossentropy), keras_function(_binary))),
     *loss_pair("MeanSquaredError", "mse", "mean squared error over the last axis",
-               differentiable=REGRESSION, aliases=("MSE",)),
+               differentiable=REGRESSION, aliases=("MSE",), grads=elementwise("mse")),
     *loss_pair("BinaryFocalCrossentropy", "binary_focal_crossentropy",
                "binary cross-entropy scaled by (1 - p_t)**gamma", BFCE_KW, y_true=PROBABILITY,
                y_pred=ELEMENT_PROBABILITIES),
@@ -237,23 +280,23 @@ OPS = [
     *loss_pair("Dice", "dice", "1 - Dice coefficient", (AXIS_NONE,), y_true=PROBABILITY,
                y_pred=Arg("y_pred", "float", kind="probability")),
     *loss_pair("Hinge", "hinge", "mean(max(1 - t p, 0)), 0/1 labels mapped to -1/1",
-               differentiable=REGRESSION, y_true=SIGNED),
+               differentiable=REGRESSION, y_true=SIGNED, grads=elementwise("hinge")),
     *loss_pair("Huber", "huber", "quadratic below delta, linear above",
-               (Arg("delta", "value", default=1.0),), differentiable=REGRESSION),
+               (Arg("delta", "value", default=1.0),), differentiable=REGRESSION, grads=elementwise("huber")),
     *loss_pair("KLDivergence", "kld", "sum(t log(t / p)), both clipped to [eps, 1]",
                aliases=("KLD", "kullback_leibler_divergence"),
-               y_true=Arg("y_true", "float", kind="probabilities"), y_pred=PROBABILITIES),
-    *loss_pair("LogCosh", "logcosh", "mean(log(cosh(p - t)))", differentiable=REGRESSION),
+               y_true=Arg("y_true", "float", kind="probabilities"), y_pred=PROBABILITIES, grads=elementwise("kld")),
+    *loss_pair("LogCosh", "logcosh", "mean(log(cosh(p - t)))", differentiable=REGRESSION, grads=elementwise("logcosh")),
     *loss_pair("MeanAbsoluteError", "mae", "mean absolute error over the last axis",
-               differentiable=REGRESSION, aliases=("MAE",)),
+               differentiable=REGRESSION, aliases=("MAE",), grads=elementwise("mae")),
     *loss_pair("MeanAbsolutePercentageError", "mape", "100 mean(|t - p| / max(|t|, eps))",
-               differentiable=REGRESSION, aliases=("MAPE",)),
+               differentiable=REGRESSION, aliases=("MAPE",), grads=elementwise("mape")),
     *loss_pair("MeanSquaredLogarithmicError", "msle", "mean((log(max(p, eps) + 1) - log(max(t, eps) + 1))**2)",
-               differentiable=REGRESSION, aliases=("MSLE",)),
+               differentiable=REGRESSION, aliases=("MSLE",), grads=elementwise("msle")),
     *loss_pair("Poisson", "poisson", "mean(p - t log(p + eps))", y_true=Arg("y_true", "float", kind="nonnegative"),
-               y_pred=Arg("y_pred", "float", doc="predicted rates", kind="nonnegative")),
+               y_pred=Arg("y_pred", "float", doc="predicted rates", kind="nonnegative"), grads=elementwise("poisson")),
     *loss_pair("SquaredHinge", "squared_hinge", "mean(max(1 - t p, 0)**2)", differentiable=REGRESSION,
-               y_true=SIGNED),
+               y_true=SIGNED, grads=elementwise("squared_hinge")),
     *loss_pair("Tversky", "tversky", "1 - TP / (TP + alpha FP + beta FN)", TVERSKY_KW, y_true=PROBABILITY,
                y_pred=Arg("y_pred", "float", kind="probability")),
 ]

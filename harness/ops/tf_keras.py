@@ -6,11 +6,15 @@ functions, not classes).
 take ``reduction`` in ``auto``/``none``/``sum``/``sum_over_batch_size`` (default ``auto``),
 ``SparseCategoricalCrossentropy`` has no ``axis`` and its function takes ``axis`` and
 ``ignore_class``. The argument records (roles and kinds) are shared with the Keras 3
-records. Gradients are finite differences of the reference (in the input dtype's
+records. The element-wise losses (regression, Poisson, KL divergence, hinges) have analytic
+gradients; the others' are finite differences of the reference (in the input dtype's
 precision: Keras 2 does not cast to float32).
 """
 from __future__ import annotations
 
+import numpy as np
+
+from harness.ops.common import cot
 from harness.ops.keras import (
     AXIS,
     BFCE_KW,
@@ -27,9 +31,12 @@ from harness.ops.keras import (
     SIGNED,
     Y_PRED,
     Y_TRUE,
+    _elementwise_result,
 )
 from harness.reference import tf_keras as K2
-from harness.reference.reductions import KERAS2_REDUCTIONS
+from harness.reference import vjp as V
+from harness.reference import vjp_elementwise as VE
+from harness.reference.reductions import KERAS2_REDUCTIONS, keras2_remove_squeezable_dimensions
 from harness.registry import Arg, OpSpec
 
 PREFIX = "tf_keras.losses."
@@ -60,24 +67,65 @@ def _function_call(name):
     return call
 
 
+def _pair(name, args):
+    """y_true and y_pred as the Keras 2 function computes with them: y_true in y_pred's dtype
+    (``huber``: both in float32)."""
+    t0, p0 = np.asarray(args["y_true"]), np.asarray(args["y_pred"])
+    dtype = np.float32 if name == "huber" else p0.dtype
+    return t0, p0, t0.astype(dtype), p0.astype(dtype)
+
+
+def elementwise_function(name):
+    """The gradient of a Keras 2 element-wise loss function (no rank adjustment)."""
+    def grad(init, args, cotangent, wrt):
+        t0, p0, t, p = _pair(name, args)
+        kwargs = {k: v for k, v in args.items() if k not in ("y_true", "y_pred")}
+        return _elementwise_result(name, t0, p0, VE.per_example_vjp(name, t, p, cot(cotangent, p.dtype), **kwargs), wrt)
+    grad.__doc__ = f"``{name}``'s element-wise gradient in y_pred's dtype (Keras 2)."
+    return grad
+
+
+def elementwise_class(name):
+    """The gradient of a Keras 2 loss class around an element-wise loss: squeezed (never
+    expanded) to a common rank, the Keras 2 reduction's gradient in the losses' dtype."""
+    def grad(init, args, cotangent, wrt):
+        t0, p0, t, p = _pair(name, args)
+        t, p = keras2_remove_squeezable_dimensions(t, p)
+        if t.shape != p.shape or p.ndim == 0:
+            return None
+        kwargs = {k: v for k, v in init.items() if k != "reduction"}
+        g = V.keras2_reduce_vjp(p.shape[:-1], args.get("sample_weight"), init.get("reduction", "auto"),
+                                cot(cotangent, p.dtype))
+        return _elementwise_result(name, t0, p0, VE.per_example_vjp(name, t, p, g, **kwargs), wrt)
+    grad.__doc__ = f"``{name}``'s element-wise gradient through the Keras 2 reduction."
+    return grad
+
+
 def loss_pair(cls, fn, summary, kwargs=(), y_true=Y_TRUE, y_pred=Y_PRED, fn_kwargs=None,
-              differentiable=("y_pred",), aliases=(), **record):
+              differentiable=("y_pred",), aliases=(), elementwise=False, **record):
     """The class ``cls`` (``init``: its constructor args + reduction) and the function ``fn``
     with its aliases (keyword args as ``value`` args); ``record`` holds further OpSpec
-    fields of both (``quirks``)."""
+    fields of both (``quirks``). ``elementwise``: ``fn`` is an element-wise loss with an
+    analytic gradient (:mod:`harness.reference.vjp_elementwise`)."""
     fn_kwargs = kwargs if fn_kwargs is None else fn_kwargs
+    class_grad, function_grad = (elementwise_class(fn), elementwise_function(fn)) if elementwise else (None, None)
     specs = [OpSpec(
         name=PREFIX + cls, reference=getattr(K2, cls), init=tuple(kwargs) + (REDUCTION,),
         args=(y_true, y_pred, SAMPLE_WEIGHT), differentiable=differentiable, tf_call=_class_call(cls),
-        summary=f"{summary}; reduced in the losses' dtype (Keras 2)", **record,
+        summary=f"{summary}; reduced in the losses' dtype (Keras 2)", grad=class_grad, **record,
     )]
     for name in (fn,) + tuple(aliases):
         specs.append(OpSpec(
             name=PREFIX + name, reference=getattr(K2, fn), args=(y_true, y_pred) + tuple(fn_kwargs),
-            differentiable=differentiable, tf_call=_function_call(name),
+            differentiable=differentiable, tf_call=_function_call(name), grad=function_grad,
             summary=f"{summary}; per example, in y_pred's dtype, no rank adjustment (Keras 2)", **record,
         ))
     return specs
+
+
+def elementwise_pair(*args, **kwargs):
+    """:func:`loss_pair` of an element-wise loss with an analytic gradient."""
+    return loss_pair(*args, elementwise=True, **kwargs)
 
 
 BCE_QUIRK = ("from probabilities, 1e-7 is added inside the log after clipping: p = 0, y = 1 costs 15.42 "
@@ -108,28 +156,28 @@ OPS = [
     *loss_pair("CosineSimilarity", "cosine_similarity", "-cosine similarity along axis", (AXIS,),
                differentiable=REGRESSION,
                quirks="tf.linalg.l2_normalize: a zero vector gives 0, NaN in float16 (1e-12 rounds to 0)"),
-    *loss_pair("Hinge", "hinge", "mean(max(1 - t p, 0)), 0/1 labels mapped to -1/1", y_true=SIGNED,
+    *elementwise_pair("Hinge", "hinge", "mean(max(1 - t p, 0)), 0/1 labels mapped to -1/1", y_true=SIGNED,
                differentiable=REGRESSION),
-    *loss_pair("Huber", "huber", "quadratic below delta, linear above; computed in float32",
+    *elementwise_pair("Huber", "huber", "quadratic below delta, linear above; computed in float32",
                (Arg("delta", "value", default=1.0),), differentiable=REGRESSION,
                quirks="both inputs are cast to float32: float16 and float64 inputs give a float32 loss"),
-    *loss_pair("KLDivergence", "kl_divergence", "sum(t log(t / p)), both clipped to [eps, 1]",
+    *elementwise_pair("KLDivergence", "kl_divergence", "sum(t log(t / p)), both clipped to [eps, 1]",
                y_true=Arg("y_true", "float", kind="probabilities"), y_pred=PROBABILITIES,
                aliases=("kld", "KLD", "kullback_leibler_divergence")),
-    *loss_pair("LogCosh", "log_cosh", "mean(log(cosh(p - t)))", differentiable=REGRESSION, aliases=("logcosh",),
+    *elementwise_pair("LogCosh", "log_cosh", "mean(log(cosh(p - t)))", differentiable=REGRESSION, aliases=("logcosh",),
                quirks=NO_SQUEEZE),
-    *loss_pair("MeanAbsoluteError", "mean_absolute_error", "mean absolute error over the last axis",
+    *elementwise_pair("MeanAbsoluteError", "mean_absolute_error", "mean absolute error over the last axis",
                differentiable=REGRESSION, aliases=("mae", "MAE"), quirks=NO_SQUEEZE),
-    *loss_pair("MeanAbsolutePercentageError", "mean_absolute_percentage_error",
+    *elementwise_pair("MeanAbsolutePercentageError", "mean_absolute_percentage_error",
                "100 mean(|t - p| / max(|t|, eps))", differentiable=REGRESSION, aliases=("mape", "MAPE"),
                quirks=NO_SQUEEZE),
-    *loss_pair("MeanSquaredError", "mean_squared_error", "mean squared error over the last axis",
+    *elementwise_pair("MeanSquaredError", "mean_squared_error", "mean squared error over the last axis",
                differentiable=REGRESSION, aliases=("mse", "MSE"), quirks=NO_SQUEEZE),
-    *loss_pair("MeanSquaredLogarithmicError", "mean_squared_logarithmic_error",
+    *elementwise_pair("MeanSquaredLogarithmicError", "mean_squared_logarithmic_error",
                "mean((log(max(p, eps) + 1) - log(max(t, eps) + 1))**2)", differentiable=REGRESSION,
                aliases=("msle", "MSLE"), quirks="float16 stays float16 (Keras 3 promotes it to float32)"),
-    *loss_pair("Poisson", "poisson", "mean(p - t log(p + eps))", y_true=Arg("y_true", "float", kind="nonnegative"),
+    *elementwise_pair("Poisson", "poisson", "mean(p - t log(p + eps))", y_true=Arg("y_true", "float", kind="nonnegative"),
                y_pred=Arg("y_pred", "float", doc="predicted rates", kind="nonnegative")),
-    *loss_pair("SquaredHinge", "squared_hinge", "mean(max(1 - t p, 0)**2)", y_true=SIGNED,
+    *elementwise_pair("SquaredHinge", "squared_hinge", "mean(max(1 - t p, 0)**2)", y_true=SIGNED,
                differentiable=REGRESSION),
 ]

@@ -418,3 +418,23 @@ def clip_by_global_norm_vjp(t_list, clip_norm, cot_list, cot_norm) -> list[np.nd
     d_norm = add(np.asarray(cot_norm).astype(dt), mul(d_inverse, div(div(-1.0, norm), norm)))
     d_sum = mul(div(mul(d_norm, 0.5), norm), 2.0)
     return [add(mul(c, scale), mul(t, d_sum)) for c, t in zip(cots, ts)]
+
+
+# --- Keras 2 --------------------------------------------------------------------------------
+
+
+def keras2_reduce_vjp(losses_shape, sample_weight, reduction, g) -> np.ndarray:
+    """dlosses (float64) of ``reductions.keras2_compute_weighted_loss`` without a mask: the
+    weights (squeezed or expanded to the losses' rank) times g, divided by the weighted
+    losses' element count for ``auto``/``sum_over_batch_size`` (0 for an empty batch, as
+    div_no_nan gives), summed back over the axes the losses were broadcast along."""
+    from harness.reference.reductions import keras2_adjust_weights
+
+    weights = np.asarray(1.0 if sample_weight is None else sample_weight, dtype=np.float64)
+    weights = keras2_adjust_weights(np.zeros(losses_shape), weights)
+    shape = np.broadcast_shapes(tuple(losses_shape), np.shape(weights))
+    d = np.broadcast_to(np.asarray(g, dtype=np.float64), shape)
+    if reduction in ("auto", "sum_over_batch_size"):
+        size = int(np.prod(shape))
+        d = d / size if size else np.zeros(shape)
+    return unbroadcast(d * weights, losses_shape)

@@ -1,0 +1,117 @@
+"""Analytic gradients of the element-wise Keras losses (Keras 3 ``tf.keras.losses`` and
+Keras 2 ``tf_keras.losses``): the regression losses, Poisson, the KL divergence and the
+hinges, whose per-example loss is the mean (the KL divergence: the sum) over the last axis
+of one element-wise term e(t, p).
+
+Each term's partial derivatives (de/dt, de/dp) are taken in float64 from the inputs as
+the forward pass sees them (already cast to its dtype), the way TF's registered gradients
+route them, kinks included:
+
+* ``Abs``: sign(x) (0 at 0); ``Maximum(x, y)``: to x where x >= y, else to y;
+  ``clip_by_value``: passes where the value is inside [low, high] (ties pass);
+* the hinges map 0/1 labels to 2 t - 1 only when every label is 0 or 1 (a ``cond`` on the
+  whole tensor): then dt = 2 dt'.
+
+:func:`per_example_vjp` turns them into the gradients of the per-example losses; the op
+records (``harness.ops.keras``, ``harness.ops.tf_keras``) add the reduction's gradient and
+the casts. Inputs outside what these rules cover (``y_true`` and ``y_pred`` of different
+shapes, which the function forms broadcast) get ``None``: finite differences then.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from harness.reference.keras_backend import EPSILON
+
+
+def _mse(t, p, **_):
+    d = 2.0 * (p - t)
+    return -d, d
+
+
+def _mae(t, p, **_):
+    d = np.sign(p - t)
+    return -d, d
+
+
+def _mape(t, p, **_):
+    scale = np.maximum(np.abs(t), EPSILON)
+    r = (t - p) / scale
+    s = 100.0 * np.sign(r)
+    d_scale = np.where(np.abs(t) >= EPSILON, np.sign(t), 0.0)  # Maximum: to |t| on ties
+    return s * (1.0 / scale - r / scale * d_scale), -s / scale
+
+
+def _msle(t, p, **_):
+    first, second = np.maximum(p, EPSILON) + 1.0, np.maximum(t, EPSILON) + 1.0
+    d = 2.0 * (np.log(first) - np.log(second))
+    return -d / second * (t >= EPSILON), d / first * (p >= EPSILON)
+
+
+def _huber(t, p, delta=1.0, **_):
+    x = p - t
+    d = np.where(np.abs(x) <= delta, x, delta * np.sign(x))
+    return -d, d
+
+
+def _log_cosh(t, p, **_):
+    d = np.tanh(p - t)
+    return -d, d
+
+
+def _poisson(t, p, **_):
+    return -np.log(p + EPSILON), 1.0 - t / (p + EPSILON)
+
+
+def _kl_divergence(t, p, **_):
+    tc, pc = np.clip(t, EPSILON, 1.0), np.clip(p, EPSILON, 1.0)
+    inside_t, inside_p = (t >= EPSILON) & (t <= 1.0), (p >= EPSILON) & (p <= 1.0)
+    return (np.log(tc / pc) + 1.0) * inside_t, -tc / pc * inside_p
+
+
+def _hinge_terms(t, p, squared):
+    binary = bool(np.all((t == 0) | (t == 1)))
+    labels = 2.0 * t - 1.0 if binary else t
+    margin = 1.0 - labels * p
+    active = margin >= 0  # Maximum(margin, 0): the margin gets the gradient on ties
+    scale = np.where(active, 2.0 * margin if squared else 1.0, 0.0)
+    return -p * scale * (2.0 if binary else 1.0), -labels * scale
+
+
+def _hinge(t, p, **_):
+    return _hinge_terms(t, p, squared=False)
+
+
+def _squared_hinge(t, p, **_):
+    return _hinge_terms(t, p, squared=True)
+
+
+TERMS = {
+    "mean_squared_error": (_mse, "mean"),
+    "mean_absolute_error": (_mae, "mean"),
+    "mean_absolute_percentage_error": (_mape, "mean"),
+    "mean_squared_logarithmic_error": (_msle, "mean"),
+    "huber": (_huber, "mean"),
+    "log_cosh": (_log_cosh, "mean"),
+    "poisson": (_poisson, "mean"),
+    "kl_divergence": (_kl_divergence, "sum"),
+    "hinge": (_hinge, "mean"),
+    "squared_hinge": (_squared_hinge, "mean"),
+}
+"""Loss name -> (its term's partial derivatives, how the last axis is reduced)."""
+
+
+def per_example_vjp(name: str, y_true, y_pred, g, **kwargs):
+    """(dy_true, dy_pred) in float64 of the per-example losses ``name`` (shape ``y_pred``'s
+    without its last axis) for the cotangent ``g`` of those losses; None when ``y_true`` and
+    ``y_pred`` differ in shape or have no axis to reduce."""
+    t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if t.shape != p.shape or p.ndim == 0:
+        return None
+    term, reduce = TERMS[name]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        d_t, d_p = term(t, p, **kwargs)
+        g = np.asarray(g, dtype=np.float64)[..., None]
+        if reduce == "mean":
+            g = g / p.shape[-1]
+        return d_t * g, d_p * g
