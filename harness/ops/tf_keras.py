@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.ops.common import cot
+from harness.ops.common import cot, pick
 from harness.ops.keras import (
     AXIS,
     BFCE_KW,
@@ -101,23 +101,93 @@ def elementwise_class(name):
     return grad
 
 
+# --- the cross-entropies' gradients (formulas in harness.reference.vjp) --------------------
+
+
+def _categorical(y_true, y_pred, g, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Keras 2 smooths by the size of ``axis``; the rest is Keras 3's backend."""
+    t = np.asarray(y_true).astype(y_pred.dtype)
+    if t.shape != y_pred.shape:
+        return None
+    if label_smoothing:
+        ls = K2._c(label_smoothing, y_pred)
+        t = t * (K2._c(1.0, y_pred) - ls) + ls / K2._c(t.shape[axis], y_pred)
+    return V.keras_categorical_vjp(t, y_pred, g, from_logits=from_logits, axis=axis)
+
+
+def _sparse(y_true, y_pred, g, from_logits=False, axis=-1, ignore_class=None):
+    """Labels of one rank less (or ending in 1), classes last, nothing ignored; else None."""
+    t = np.asarray(y_true)
+    fits = t.ndim == y_pred.ndim - 1 or (t.ndim == y_pred.ndim and t.shape[-1] == 1)
+    if ignore_class is not None or axis % y_pred.ndim != y_pred.ndim - 1 or not fits:
+        return None
+    return V.keras_sparse_categorical_vjp(t, y_pred, g, from_logits=from_logits)
+
+
+def _sparse_class(y_true, y_pred, g, from_logits=False, ignore_class=None):
+    return _sparse(y_true, y_pred, g, from_logits, -1, ignore_class)
+
+
+def _binary(y_true, y_pred, g, from_logits=False, label_smoothing=0.0, axis=-1):
+    t = np.asarray(y_true).astype(y_pred.dtype)
+    if t.shape != y_pred.shape:
+        return None
+    t = K2._smooth_binary(t, y_pred, label_smoothing)
+    return V.keras2_binary_vjp(t, y_pred, g, from_logits=from_logits, axis=axis)
+
+
+def function_grad(vjp):
+    """A Keras 2 function form whose ``vjp(y_true, y_pred, g, **kwargs)`` gives dy_pred in
+    y_pred's dtype (or None: finite differences)."""
+    def grad(init, args, cotangent, wrt):
+        p = np.asarray(args["y_pred"])
+        kwargs = {k: v for k, v in args.items() if k not in ("y_true", "y_pred")}
+        d = vjp(args["y_true"], p, cot(cotangent, p.dtype), **kwargs)
+        return None if d is None else pick(wrt, y_pred=np.asarray(d).astype(p.dtype))
+    grad.__doc__ = f"``{vjp.__name__}`` in y_pred's dtype (Keras 2)."
+    return grad
+
+
+def class_grad(vjp, function):
+    """A Keras 2 loss class: squeezed (never expanded) to a common rank, the per-example
+    losses of ``function`` (None when it masks: finite differences), the Keras 2
+    reduction's gradient in the losses' dtype, then ``vjp``."""
+    def grad(init, args, cotangent, wrt):
+        p0 = np.asarray(args["y_pred"])
+        t, p = keras2_remove_squeezable_dimensions(np.asarray(args["y_true"]), p0)
+        kwargs = {k: v for k, v in init.items() if k != "reduction"}
+        losses = function(t, p, **kwargs)
+        losses, mask = losses if isinstance(losses, tuple) else (losses, None)
+        if mask is not None:
+            return None
+        losses = np.asarray(losses)
+        g = V.keras2_reduce_vjp(losses.shape, args.get("sample_weight"), init.get("reduction", "auto"),
+                                cot(cotangent, losses.dtype)).astype(losses.dtype)
+        d = vjp(t, p, g, **kwargs)
+        return None if d is None else pick(wrt, y_pred=np.asarray(d).reshape(p0.shape).astype(p0.dtype))
+    grad.__doc__ = class_grad.__doc__
+    return grad
+
+
 def loss_pair(cls, fn, summary, kwargs=(), y_true=Y_TRUE, y_pred=Y_PRED, fn_kwargs=None,
-              differentiable=("y_pred",), aliases=(), elementwise=False, **record):
+              differentiable=("y_pred",), aliases=(), elementwise=False, grads=None, **record):
     """The class ``cls`` (``init``: its constructor args + reduction) and the function ``fn``
     with its aliases (keyword args as ``value`` args); ``record`` holds further OpSpec
     fields of both (``quirks``). ``elementwise``: ``fn`` is an element-wise loss with an
     analytic gradient (:mod:`harness.reference.vjp_elementwise`)."""
     fn_kwargs = kwargs if fn_kwargs is None else fn_kwargs
-    class_grad, function_grad = (elementwise_class(fn), elementwise_function(fn)) if elementwise else (None, None)
+    if elementwise:
+        grads = (elementwise_class(fn), elementwise_function(fn))
+    cls_grad, fn_grad = grads or (None, None)
     specs = [OpSpec(
         name=PREFIX + cls, reference=getattr(K2, cls), init=tuple(kwargs) + (REDUCTION,),
         args=(y_true, y_pred, SAMPLE_WEIGHT), differentiable=differentiable, tf_call=_class_call(cls),
-        summary=f"{summary}; reduced in the losses' dtype (Keras 2)", grad=class_grad, **record,
+        summary=f"{summary}; reduced in the losses' dtype (Keras 2)", grad=cls_grad, **record,
     )]
     for name in (fn,) + tuple(aliases):
         specs.append(OpSpec(
             name=PREFIX + name, reference=getattr(K2, fn), args=(y_true, y_pred) + tuple(fn_kwargs),
-            differentiable=differentiable, tf_call=_function_call(name), grad=function_grad,
+            differentiable=differentiable, tf_call=_function_call(name), grad=fn_grad,
             summary=f"{summary}; per example, in y_pred's dtype, no rank adjustment (Keras 2)", **record,
         ))
     return specs
@@ -137,14 +207,17 @@ OPS = [
     *loss_pair("SparseCategoricalCrossentropy", "sparse_categorical_crossentropy",
                "cross-entropy with integer labels", SCCE_CLASS_KW, y_true=INT_LABELS, y_pred=CLASS_PROBABILITIES,
                fn_kwargs=SCCE_FN_KW,
+               grads=(class_grad(_sparse_class, K2._scce_class), function_grad(_sparse)),
                quirks="ignore_class gathers the valid rows; every label ignored gives NaN in the class "
                       "(Keras 3: 0); the function takes any class axis"),
     *loss_pair("CategoricalCrossentropy", "categorical_crossentropy",
                "cross-entropy with one-hot (or soft) labels", CCE_KW, y_true=ONE_HOT, y_pred=CLASS_PROBABILITIES,
+               grads=(class_grad(_categorical, K2.categorical_crossentropy), function_grad(_categorical)),
                quirks="label smoothing divides by the size of `axis` (Keras 3: the last dimension)"),
     *loss_pair("BinaryCrossentropy", "binary_crossentropy",
                "binary cross-entropy, epsilon inside the log, mean over axis", CCE_KW, y_true=PROBABILITY,
-               y_pred=ELEMENT_PROBABILITIES, quirks=BCE_QUIRK),
+               y_pred=ELEMENT_PROBABILITIES, quirks=BCE_QUIRK,
+               grads=(class_grad(_binary, K2.binary_crossentropy), function_grad(_binary))),
     *loss_pair("BinaryFocalCrossentropy", "binary_focal_crossentropy",
                "binary cross-entropy scaled by (1 - p_t)**gamma", BFCE_KW, y_true=PROBABILITY,
                y_pred=ELEMENT_PROBABILITIES, quirks=BCE_QUIRK),

@@ -438,3 +438,29 @@ def keras2_reduce_vjp(losses_shape, sample_weight, reduction, g) -> np.ndarray:
         size = int(np.prod(shape))
         d = d / size if size else np.zeros(shape)
     return unbroadcast(d * weights, losses_shape)
+
+
+def keras2_binary_vjp(target, output, g, from_logits=False, axis=-1) -> np.ndarray:
+    """doutput of Keras 2's ``binary_crossentropy`` = reduce_mean(bce, axis), the mean's
+    gradient g / count in output's dtype (float16 too: Keras 2 does not upcast).
+
+    From logits bce is the sigmoid cross-entropy. From probabilities bce =
+    -(t log(o + eps) + (1 - t) log(1 - o + eps)), o = clip(p, eps, 1 - eps): do =
+    (t a) reciprocal(o + eps) - ((1 - t) a) reciprocal(1 - o + eps), a = -g, zero where p
+    was clipped."""
+    output = np.asarray(output)
+    dt = output.dtype
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    count = int(np.prod([output.shape[a] for a in axes]))
+    gm = np.broadcast_to(np.expand_dims(np.asarray(g).astype(dt), axes), output.shape)
+    gm = ew(np.divide, dt, gm, count)
+    t = np.asarray(target).astype(dt)
+    if from_logits:
+        return sigmoid_xent_vjp(t, output, gm)[1]
+    mul, add, sub = (lambda a, b, op=op: ew(op, dt, a, b) for op in (np.multiply, np.add, np.subtract))
+    o = _clip(output, EPSILON, 1.0 - EPSILON)
+    a = -gm
+    d_pos = mul(mul(t, a), ew(np.reciprocal, dt, add(o, EPSILON)))
+    d_neg = mul(mul(sub(1, t), a), ew(np.reciprocal, dt, add(sub(1, o), EPSILON)))
+    d_o = sub(d_pos, d_neg)
+    return stable.select(_clip_mask(output, EPSILON, 1.0 - EPSILON), d_o, np.zeros_like(d_o))
