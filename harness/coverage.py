@@ -49,18 +49,20 @@ def _note(cov: OpCoverage, section: str, name: str, value, role: str) -> None:
     cov.values.setdefault(f"{section}.{name}", set()).add(shown)
 
 
-def collect(paths: list[Path], all_ops: bool = False) -> dict[str, OpCoverage]:
+def collect(paths: list[Path], all_ops: bool = False, loaded: dict | None = None) -> dict[str, OpCoverage]:
     """Coverage of the ops the case files under ``paths`` use; with ``all_ops`` every
-    registered op, those no case exercises included (``cases == 0``)."""
-    table = _collect(paths)
+    registered op, those no case exercises included (``cases == 0``). ``loaded``: case files
+    already loaded (``{resolved path: LoadedFile}``, a run's collection), not loaded again."""
+    table = _collect(paths, loaded or {})
     return table if all_ops else {name: c for name, c in table.items() if c.cases}
 
 
-def _collect(paths: list[Path]) -> dict[str, OpCoverage]:
+def _collect(paths: list[Path], loaded: dict) -> dict[str, OpCoverage]:
     reg = registry()
     table = {name: OpCoverage(name) for name in reg.names()}
     for path in discover(paths):
-        for case in load_file(path).cases:
+        file = loaded.get(path.resolve()) or load_file(path)
+        for case in file.cases:
             data = case.data
             matrix = data.get("matrix") or {}
             combos = [dict(zip(matrix, v)) for v in itertools.product(*matrix.values())] or [{}]

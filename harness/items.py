@@ -32,6 +32,9 @@ class CaseFile(pytest.File):
         from harness.expand import expand
 
         loaded = load_file(self.path, display_path(self.config, self.path))
+        session = getattr(self.config, "_harness", None)
+        if session is not None:  # the end-of-run coverage reads the same files
+            session.loaded[self.path.resolve()] = loaded
         names: set[str] = set()
         for err in loaded.errors:
             name = f"{err.case_id or 'INVALID'}@{err.line}"

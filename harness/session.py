@@ -57,6 +57,8 @@ class Session:
         """``(report dir, results)`` once the session is over, written by :meth:`publish`."""
         self.junit: tuple[Path, Path] | None = None
         """``(temporary, final)``: pytest writes its JUnit XML to the temporary file."""
+        self.loaded: dict = {}
+        """The case files collection loaded, by resolved path (the coverage reads them again)."""
 
     @property
     def is_worker(self) -> bool:
@@ -183,7 +185,7 @@ class Session:
 
         paths = [Path(str(a).split("::")[0]) for a in self.config.args]
         return coverage.as_json(coverage.collect([p for p in paths if p.exists()],
-                                                 all_ops=self.config.getoption("harness_all_ops")))
+                                                 all_ops=self.config.getoption("harness_all_ops"), loaded=self.loaded))
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         """Crashes and timeouts (pytest prints invalid input and failures itself), the counts
