@@ -24,6 +24,8 @@ Number formatting in messages (one rule per kind of number):
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,6 +134,8 @@ def _finite_pass(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison | N
     mirrored (``-(bits & magnitude_mask)``), put adjacent floats 1 apart and ``+0``/``-0``
     at the same place; float64 pairs of opposite sign are left to :func:`ulp_distance`
     (their distance can overflow int64)."""
+    if a.size == 1:
+        return _finite_pass_one(a, b, tol)
     wa, wb = a.astype(np.float64), b.astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         diff = wa - wb
@@ -154,6 +158,28 @@ def _finite_pass(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison | N
         rel_err = np.divide(abs_err, magnitude, out=np.zeros_like(abs_err), where=abs_err != 0)
     return Comparison(True, "ok", "", 0, a.size, max_abs_err=float(abs_err.max()), max_rel_err=float(rel_err.max()),
                       max_ulp=max_ulp)
+
+
+def _finite_pass_one(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison | None:
+    """:func:`_finite_pass` of one element (a scalar loss: most checks), in Python floats,
+    which are float64 as the array path is: the same statistics."""
+    x, y = float(a.reshape(-1)[0]), float(b.reshape(-1)[0])
+    diff = x - y
+    if not (math.isfinite(diff) and math.isfinite(y)):
+        return None
+    abs_err = abs(diff)
+    if tol.ulp is None and not abs_err <= tol.atol + tol.rtol * abs(y):
+        return None
+    int_type, mask = _ORDERED_INTS[a.dtype]
+    ia, ib = int(a.view(int_type).reshape(-1)[0]), int(b.view(int_type).reshape(-1)[0])
+    if int_type is np.int64 and (ia ^ ib) < 0:
+        ulp = float(ulp_distance(a, b, a.dtype).max())
+    else:
+        ulp = float(abs((-(ia & mask) if ia < 0 else ia) - (-(ib & mask) if ib < 0 else ib)))
+    if tol.ulp is not None and not ulp <= tol.ulp:
+        return None
+    rel_err = 0.0 if abs_err == 0 else abs_err / abs(y) if y != 0 else math.inf
+    return Comparison(True, "ok", "", 0, a.size, max_abs_err=abs_err, max_rel_err=rel_err, max_ulp=ulp)
 
 
 class _Report:

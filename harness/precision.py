@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.reference.dtypes import dtype_name
+
 from harness.outputs import leaves
 from harness.tolerances import DEFAULTS
 from harness.vocab import FLOAT_DTYPES
@@ -34,7 +36,7 @@ def _coarseness(dtype: str) -> float:
 def precision_of(arr: np.ndarray) -> str:
     """A float array's dtype name, or ``float32`` for a float64 array whose every finite
     value is a float32 number but not all float16 numbers (so 0.5 or 1.0 alone do not count)."""
-    name = arr.dtype.name
+    name = dtype_name(arr.dtype)
     if name != "float64" or arr.size == 0:
         return name
     finite = arr[np.isfinite(arr)]

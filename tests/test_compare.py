@@ -210,3 +210,26 @@ def test_fast_path_gives_the_general_paths_result(dtype, tol, monkeypatch):
     assert moved > 200
     if tol.ulp or tol.rtol:  # (an exact tolerance fails most trials: the general path reports them)
         assert sum(r is not None for r in taken) > 20  # the shortcut did run
+
+
+@pytest.mark.parametrize("dtype", sorted(_FLOATS))
+@pytest.mark.parametrize("tol", [Tolerance(1e-3, 1e-3), Tolerance(0.0, 0.0, ulp=2), Tolerance(0.0, 0.0)])
+def test_fast_path_of_one_element_gives_the_general_paths_result(dtype, tol):
+    """A scalar loss (shape (), (1,) or (1, 1)) takes the one-element shortcut: the same
+    verdict and statistics as the general path, signed zeros, subnormals, opposite signs,
+    zero TF values and non-finite values included."""
+    kind = _FLOATS[dtype]
+    tiny = float(ml_dtypes.finfo(kind).smallest_subnormal)
+    big = float(ml_dtypes.finfo(kind).max)
+    values = [0.0, -0.0, tiny, -tiny, 1.0, -1.0, 0.1, 3.5, -2.25, 1e-3, big, -big, np.inf, np.nan]
+    for x in values:
+        with np.errstate(over="ignore"):
+            after = float(np.nextafter(kind(x), kind(np.inf))) if np.isfinite(x) else x
+        for y in values + [after]:
+            for shape in ((), (1,), (1, 1)):
+                a, b = np.full(shape, x, dtype=kind), np.full(shape, y, dtype=kind)
+                fast, slow = compare(a, b, tol), compare(a, b, tol, fast=False)
+                assert (fast.ok, fast.kind, fast.message, fast.n_mismatch, fast.worst_index) == \
+                       (slow.ok, slow.kind, slow.message, slow.n_mismatch, slow.worst_index), (x, y, shape)
+                for key in ("max_abs_err", "max_rel_err", "max_ulp"):
+                    assert getattr(fast, key) == getattr(slow, key), (key, x, y, shape)

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from harness.inputs import np_dtype
+from harness.reference.dtypes import dtype_name
 
 TEXT_ELEMENTS = 64
 """Arrays up to this size are written as readable decimals; larger ones as deflated bytes."""
@@ -133,7 +134,7 @@ def decode_tree(obj: dict) -> Any:
 
 
 def _array_bytes(h: Any, name: str, arr: np.ndarray) -> None:
-    h.update(f"{name}:{arr.dtype.name}:{arr.shape}:".encode())
+    h.update(f"{name}:{dtype_name(arr.dtype)}:{arr.shape}:".encode())
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("<"))
     h.update(np.ascontiguousarray(arr).view(np.uint8).data)

@@ -16,9 +16,20 @@ def dtype_of(x) -> np.dtype:
     return x.dtype if isinstance(x, (np.ndarray, np.generic)) else np.dtype(x)
 
 
+_NAMES: dict = {}
+
+
+def dtype_name(dtype: np.dtype) -> str:
+    """``dtype.name``, remembered per dtype (NumPy computes the name in Python each time)."""
+    name = _NAMES.get(dtype)
+    if name is None:
+        name = _NAMES[dtype] = dtype.name
+    return name
+
+
 def is_low(x) -> bool:
     """Whether ``x`` (an array or a dtype) is float16 or bfloat16."""
-    return dtype_of(x).name in LOW_PRECISION
+    return dtype_name(dtype_of(x)) in LOW_PRECISION
 
 
 def compute_dtype(x) -> np.dtype:
