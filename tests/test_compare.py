@@ -212,6 +212,7 @@ def test_fast_path_gives_the_general_paths_result(dtype, tol, monkeypatch):
         assert sum(r is not None for r in taken) > 20  # the shortcut did run
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # formatting the max in a message
 @pytest.mark.parametrize("dtype", sorted(_FLOATS))
 @pytest.mark.parametrize("tol", [Tolerance(1e-3, 1e-3), Tolerance(0.0, 0.0, ulp=2), Tolerance(0.0, 0.0)])
 def test_fast_path_of_one_element_gives_the_general_paths_result(dtype, tol):
