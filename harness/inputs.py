@@ -5,6 +5,8 @@ and the argument name (CRC-32), so every run and every dtype of a case sees the 
 """
 from __future__ import annotations
 
+import json
+
 import os
 import zlib
 from pathlib import Path
@@ -263,12 +265,31 @@ def raw_array(field: str, spec: Any, *, seed: int, base_dir: Path, max_elements:
     hit = _RAW_CACHE.get(key) if cacheable else None
     if hit is not None and hit[0] is spec:
         return hit[1], hit[2]
-    arr, dtype = _raw_array(field, spec, seed=seed, base_dir=base_dir, limit=limit, dry=dry)
-    if cacheable and arr.size <= RAW_CACHE_MAX_ELEMENTS:
-        if len(_RAW_CACHE) >= RAW_CACHE_ENTRIES:
-            _RAW_CACHE.pop(next(iter(_RAW_CACHE)))
-        _RAW_CACHE[key] = (spec, arr, dtype)
+    # A random generator is also kept by its content (a spec built per call, the cotangent's,
+    # or an equal one in another expansion): its values depend on nothing else.
+    content = _random_key(spec, seed, limit) if not dry else None
+    hit = _RAW_CACHE.get(content) if content is not None else None
+    if hit is not None:
+        arr, dtype = hit[1], hit[2]
+    else:
+        arr, dtype = _raw_array(field, spec, seed=seed, base_dir=base_dir, limit=limit, dry=dry)
+    if (cacheable or content is not None) and arr.size <= RAW_CACHE_MAX_ELEMENTS:
+        for k in ((key,) if cacheable else ()) + ((content,) if content is not None else ()):
+            if len(_RAW_CACHE) >= RAW_CACHE_ENTRIES:
+                _RAW_CACHE.pop(next(iter(_RAW_CACHE)))
+            _RAW_CACHE[k] = (spec, arr, dtype)
     return arr, dtype
+
+
+def _random_key(spec: Any, seed: int, limit: int) -> tuple | None:
+    """The content key of a ``random:`` generator spec (None for any other value)."""
+    if not isinstance(spec, dict) or "random" not in spec or generator_kind(spec) != "random":
+        return None
+    try:
+        text = json.dumps(_plain(spec), sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+    return ("random", text, seed, limit)
 
 
 def _raw_array(field: str, spec: Any, *, seed: int, base_dir: Path, limit: int,
