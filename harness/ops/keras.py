@@ -98,6 +98,16 @@ def _sparse(y_true, y_pred, g, from_logits=False, ignore_class=None, axis=-1):
     return d
 
 
+def _binary_focal(y_true, y_pred, g, label_smoothing=0.0, **kwargs):
+    t = KF._smooth_binary(np.asarray(y_true).astype(y_pred.dtype), label_smoothing)
+    return VE.binary_focal_vjp(t, y_pred, g, **kwargs)
+
+
+def _categorical_focal(y_true, y_pred, g, label_smoothing=0.0, **kwargs):
+    t = KF._smooth_categorical(np.asarray(y_true).astype(y_pred.dtype), label_smoothing)
+    return VE.categorical_focal_vjp(t, y_pred, g, **kwargs)
+
+
 def _ctc(y_true, y_pred, g):
     return ctc.keras_ctc_vjp(y_true, y_pred, g)
 
@@ -115,8 +125,9 @@ def keras_function(vjp):
     def grad(init, args, cotangent, wrt):
         y_pred = np.asarray(args["y_pred"])
         kwargs = {k: v for k, v in args.items() if k not in ("y_true", "y_pred")}
-        return pick(wrt, y_pred=vjp(args["y_true"], y_pred, cot(cotangent, y_pred.dtype), **kwargs))
-    grad.__doc__ = f"``{vjp.__name__}`` in y_pred's dtype."
+        d = vjp(args["y_true"], y_pred, cot(cotangent, y_pred.dtype), **kwargs)
+        return None if d is None else pick(wrt, y_pred=np.asarray(d).astype(y_pred.dtype))
+    grad.__doc__ = f"``{vjp.__name__}`` in y_pred's dtype (None from it: finite differences)."
     return grad
 
 
@@ -135,7 +146,7 @@ def keras_class(vjp, function):
         g = V.keras_reduce_vjp(np.shape(losses), args.get("sample_weight"), mask,
                                init.get("reduction", "sum_over_batch_size"), cot(cotangent, KERAS_DTYPE))
         d = vjp(y_true, y_pred, g, **kwargs)
-        return pick(wrt, y_pred=np.asarray(d).reshape(original.shape).astype(original.dtype))
+        return None if d is None else pick(wrt, y_pred=np.asarray(d).reshape(original.shape).astype(original.dtype))
     grad.__doc__ = keras_class.__doc__
     return grad
 
@@ -252,10 +263,13 @@ OPS = [
                differentiable=REGRESSION, aliases=("MSE",), grads=elementwise("mse")),
     *loss_pair("BinaryFocalCrossentropy", "binary_focal_crossentropy",
                "binary cross-entropy scaled by (1 - p_t)**gamma", BFCE_KW, y_true=PROBABILITY,
-               y_pred=ELEMENT_PROBABILITIES),
+               y_pred=ELEMENT_PROBABILITIES,
+               grads=(keras_class(_binary_focal, KF.binary_focal_crossentropy), keras_function(_binary_focal))),
     *loss_pair("CategoricalFocalCrossentropy", "categorical_focal_crossentropy",
                "categorical cross-entropy scaled by alpha (1 - p)**gamma", CFCE_KW, y_true=ONE_HOT,
-               y_pred=CLASS_PROBABILITIES),
+               y_pred=CLASS_PROBABILITIES,
+               grads=(keras_class(_categorical_focal, KF.categorical_focal_crossentropy),
+                      keras_function(_categorical_focal))),
     *loss_pair("CategoricalGeneralizedCrossEntropy", "categorical_generalized_cross_entropy",
                "(1 - p_label**q) / q", (Arg("q", "value", default=0.5, doc="in (0, 1)"),),
                y_true=INT_LABELS, y_pred=PROBABILITIES,

@@ -31,6 +31,7 @@ from harness.ops.keras import (
     SIGNED,
     Y_PRED,
     Y_TRUE,
+    _categorical_focal,
     _elementwise_result,
 )
 from harness.reference import tf_keras as K2
@@ -136,6 +137,11 @@ def _binary(y_true, y_pred, g, from_logits=False, label_smoothing=0.0, axis=-1):
     return V.keras2_binary_vjp(t, y_pred, g, from_logits=from_logits, axis=axis)
 
 
+def _binary_focal(y_true, y_pred, g, label_smoothing=0.0, **kwargs):
+    t = K2._smooth_binary(np.asarray(y_true).astype(y_pred.dtype), y_pred, label_smoothing)
+    return VE.binary_focal_vjp(t, y_pred, g, keras2=True, **kwargs)
+
+
 def function_grad(vjp):
     """A Keras 2 function form whose ``vjp(y_true, y_pred, g, **kwargs)`` gives dy_pred in
     y_pred's dtype (or None: finite differences)."""
@@ -220,10 +226,13 @@ OPS = [
                grads=(class_grad(_binary, K2.binary_crossentropy), function_grad(_binary))),
     *loss_pair("BinaryFocalCrossentropy", "binary_focal_crossentropy",
                "binary cross-entropy scaled by (1 - p_t)**gamma", BFCE_KW, y_true=PROBABILITY,
-               y_pred=ELEMENT_PROBABILITIES, quirks=BCE_QUIRK),
+               y_pred=ELEMENT_PROBABILITIES, quirks=BCE_QUIRK,
+               grads=(class_grad(_binary_focal, K2.binary_focal_crossentropy), function_grad(_binary_focal))),
     *loss_pair("CategoricalFocalCrossentropy", "categorical_focal_crossentropy",
                "categorical cross-entropy scaled by alpha (1 - p)**gamma", CFCE_KW, y_true=ONE_HOT,
-               y_pred=CLASS_PROBABILITIES),
+               y_pred=CLASS_PROBABILITIES,
+               grads=(class_grad(_categorical_focal, K2.categorical_focal_crossentropy),
+                      function_grad(_categorical_focal))),
     *loss_pair("CategoricalHinge", "categorical_hinge", "max(max_neg - pos + 1, 0)", y_true=ONE_HOT,
                differentiable=REGRESSION),
     *loss_pair("CosineSimilarity", "cosine_similarity", "-cosine similarity along axis", (AXIS,),

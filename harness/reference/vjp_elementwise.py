@@ -115,3 +115,69 @@ def per_example_vjp(name: str, y_true, y_pred, g, **kwargs):
         if reduce == "mean":
             g = g / p.shape[-1]
         return d_t * g, d_p * g
+
+
+# --- the focal cross-entropies (dy_pred only) ------------------------------------------------
+
+
+def _sigmoid(x):
+    return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
+
+
+def binary_focal_vjp(y_true, y_pred, g, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                     label_smoothing=0.0, axis=-1, keras2=False):
+    """dy_pred (float64) of ``binary_focal_crossentropy`` = mean(w (1 - p_t)**gamma bce, axis)
+    with p_t = t s + (1 - t)(1 - s), s = sigmoid(x) or the unclipped probability x, bce the
+    sigmoid cross-entropy of logits or -(t log(o) + (1 - t) log(1 - o)), o = clip(x, eps,
+    1 - eps) (Keras 2, ``keras2``: log(o + eps) and log(1 - o + eps)); ``y_true`` already
+    smoothed. None for shapes that differ or an axis that is not one int."""
+    t, x = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if t.shape != x.shape or x.ndim == 0 or not isinstance(axis, int):
+        return None
+    eps = EPSILON if keras2 else 0.0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if from_logits:
+            s = _sigmoid(x)
+            bce = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+            d_bce, d_s = s - t, s * (1.0 - s)
+        else:
+            s, o = x, np.clip(x, EPSILON, 1.0 - EPSILON)
+            bce = -(t * np.log(o + eps) + (1.0 - t) * np.log(1.0 - o + eps))
+            inside = (x >= EPSILON) & (x <= 1.0 - EPSILON)
+            d_bce, d_s = np.where(inside, -t / (o + eps) + (1.0 - t) / (1.0 - o + eps), 0.0), 1.0
+        p_t = t * s + (1.0 - t) * (1.0 - s)
+        base = 1.0 - p_t
+        factor = np.power(base, gamma)
+        d_factor = np.where(base == 0, 0.0, -gamma * np.power(base, gamma - 1.0)) * (2.0 * t - 1.0) * d_s
+        d = d_factor * bce + factor * d_bce
+        if apply_class_balancing:
+            d = d * (t * alpha + (1.0 - t) * (1.0 - alpha))
+        return d * np.expand_dims(np.asarray(g, dtype=np.float64), axis) / x.shape[axis]
+
+
+def categorical_focal_vjp(y_true, y_pred, g, alpha=0.25, gamma=2.0, from_logits=False, axis=-1):
+    """dy_pred (float64) of ``categorical_focal_crossentropy`` = sum(alpha (1 - o)**gamma
+    (-t log o), axis), o = clip(y / sum(y, axis), eps, 1 - eps), y = softmax(x) of logits or
+    the probabilities x; ``y_true`` already smoothed. The clip passes the gradient inside
+    [eps, 1 - eps]; the normalisation and the softmax pass theirs back."""
+    t, x = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if t.shape != x.shape or x.ndim == 0 or not isinstance(axis, int):
+        return None
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if from_logits:
+            e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+            y = e / np.sum(e, axis=axis, keepdims=True)
+        else:
+            y = x
+        total = np.sum(y, axis=axis, keepdims=True)
+        out = y / total
+        o = np.clip(out, EPSILON, 1.0 - EPSILON)
+        inside = (out >= EPSILON) & (out <= 1.0 - EPSILON)
+        base = 1.0 - o
+        d_weight = np.where(base == 0, 0.0, -gamma * np.power(base, gamma - 1.0))
+        d_o = alpha * (d_weight * (-t * np.log(o)) + np.power(base, gamma) * (-t / o))
+        d_out = np.where(inside, d_o, 0.0) * np.expand_dims(np.asarray(g, dtype=np.float64), axis)
+        d_y = d_out / total - np.sum(d_out * y, axis=axis, keepdims=True) / (total * total)
+        if from_logits:
+            d_y = (d_y - np.sum(d_y * y, axis=axis, keepdims=True)) * y
+        return d_y
