@@ -75,7 +75,7 @@ def compare(actual: Any, desired: Any, tol: Tolerance, *, check_dtype: bool = Tr
     if check_dtype and a.dtype != b.dtype and a.dtype.name != b.dtype.name:
         return report.fail("dtype", f"Dtypes differ: {names[0]} {a.dtype.name} vs {names[1]} {b.dtype.name}",
                            n_mismatch=a.size, n_total=a.size)
-    if fast and a.dtype == b.dtype and a.dtype in _ORDERED_INTS and a.size:
+    if fast and a.dtype in _ORDERED_INTS and b.dtype in _ORDERED_INTS and a.size:
         passed = _finite_pass(a, b, tol)
         if passed is not None:
             return passed
@@ -126,16 +126,25 @@ _ORDERED_INTS = {np.dtype(np.float16): (np.int16, 0x7FFF), np.dtype(ml_dtypes.bf
 
 
 def _finite_pass(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison | None:
-    """The common case in few array operations: same float dtype, every element finite on
-    both sides and within tolerance. Returns the passing :class:`Comparison` (with the same
+    """The common case in few array operations: float dtypes, every element finite on both
+    sides and within tolerance. Returns the passing :class:`Comparison` (with the same
     statistics the general path computes) or None, and the general path decides.
 
     ULP distances use the integer view: a float's bits as a signed integer, negative floats
     mirrored (``-(bits & magnitude_mask)``), put adjacent floats 1 apart and ``+0``/``-0``
     at the same place; float64 pairs of opposite sign are left to :func:`ulp_distance`
-    (their distance can overflow int64)."""
+    (their distance can overflow int64). Of two float dtypes (``expect``'s float64 against an
+    output), ULPs are counted in the coarser one, as the general path counts them: both
+    arrays cast to it (left to the general path if that overflows)."""
+    ua, ub = a, b
+    if a.dtype != b.dtype:
+        dtype = common_dtype(a.dtype, b.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            ua, ub = a.astype(dtype), b.astype(dtype)
+        if not (np.isfinite(ua).all() and np.isfinite(ub).all()):
+            return None
     if a.size == 1:
-        return _finite_pass_one(a, b, tol)
+        return _finite_pass_one(a, b, tol, ua, ub)
     wa, wb = a.astype(np.float64), b.astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         diff = wa - wb
@@ -145,10 +154,10 @@ def _finite_pass(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison | N
     magnitude = np.abs(wb)
     if tol.ulp is None and not tol.within(abs_err, wb).all():
         return None
-    int_type, mask = _ORDERED_INTS[a.dtype]
-    ia, ib = a.view(int_type).astype(np.int64), b.view(int_type).astype(np.int64)
+    int_type, mask = _ORDERED_INTS[ua.dtype]
+    ia, ib = ua.view(int_type).astype(np.int64), ub.view(int_type).astype(np.int64)
     if int_type is np.int64 and ((ia ^ ib) < 0).any():
-        ulp = ulp_distance(a, b, a.dtype)
+        ulp = ulp_distance(ua, ub, ua.dtype)
     else:
         ulp = np.abs(np.where(ia < 0, -(ia & mask), ia) - np.where(ib < 0, -(ib & mask), ib))
     max_ulp = float(ulp.max())
@@ -160,9 +169,10 @@ def _finite_pass(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison | N
                       max_ulp=max_ulp)
 
 
-def _finite_pass_one(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison | None:
+def _finite_pass_one(a: np.ndarray, b: np.ndarray, tol: Tolerance, ua: np.ndarray, ub: np.ndarray) -> Comparison | None:
     """:func:`_finite_pass` of one element (a scalar loss: most checks), in Python floats,
-    which are float64 as the array path is: the same statistics."""
+    which are float64 as the array path is: the same statistics (``ua``/``ub``: both in the
+    dtype ULPs are counted in)."""
     x, y = float(a.reshape(-1)[0]), float(b.reshape(-1)[0])
     diff = x - y
     if not (math.isfinite(diff) and math.isfinite(y)):
@@ -170,10 +180,10 @@ def _finite_pass_one(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison
     abs_err = abs(diff)
     if tol.ulp is None and not abs_err <= tol.atol + tol.rtol * abs(y):
         return None
-    int_type, mask = _ORDERED_INTS[a.dtype]
-    ia, ib = int(a.view(int_type).reshape(-1)[0]), int(b.view(int_type).reshape(-1)[0])
+    int_type, mask = _ORDERED_INTS[ua.dtype]
+    ia, ib = int(ua.view(int_type).reshape(-1)[0]), int(ub.view(int_type).reshape(-1)[0])
     if int_type is np.int64 and (ia ^ ib) < 0:
-        ulp = float(ulp_distance(a, b, a.dtype).max())
+        ulp = float(ulp_distance(ua, ub, ua.dtype).max())
     else:
         ulp = float(abs((-(ia & mask) if ia < 0 else ia) - (-(ib & mask) if ib < 0 else ib)))
     if tol.ulp is not None and not ulp <= tol.ulp:

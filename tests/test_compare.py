@@ -234,3 +234,33 @@ def test_fast_path_of_one_element_gives_the_general_paths_result(dtype, tol):
                        (slow.ok, slow.kind, slow.message, slow.n_mismatch, slow.worst_index), (x, y, shape)
                 for key in ("max_abs_err", "max_rel_err", "max_ulp"):
                     assert getattr(fast, key) == getattr(slow, key), (key, x, y, shape)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("dtype", sorted(_FLOATS))
+@pytest.mark.parametrize("tol", [Tolerance(1e-3, 1e-3), Tolerance(0.0, 0.0, ulp=2), Tolerance(1e-6, 0.0)])
+def test_fast_path_of_two_dtypes_gives_the_general_paths_result(dtype, tol):
+    """An output against ``expect``'s float64 values (and the other way round): ULPs in the
+    coarser dtype, the same verdict and statistics as the general path, values that round
+    to the same float, that overflow the coarser dtype and that differ in sign included."""
+    kind = _FLOATS[dtype]
+    rng = np.random.default_rng(11)
+    big = float(ml_dtypes.finfo(kind).max)
+    for trial in range(120):
+        size = int(rng.integers(1, 6))
+        exact = rng.normal(size=size) * 10.0 ** rng.integers(-3, 3)
+        out = exact.astype(kind)
+        expect = exact + exact * rng.normal(size=size) * 10.0 ** -rng.integers(2, 9)
+        if trial % 9 == 0:
+            expect[0] = -expect[0]
+        if trial % 13 == 0:
+            expect[-1] = big * 4 if kind is not np.float64 else np.inf
+        if trial % 17 == 0:
+            out[0], expect[0] = kind(-0.0), 0.0
+        for a, b in ((out, expect), (expect, out)):
+            fast = compare(a, b, tol, check_dtype=False)
+            slow = compare(a, b, tol, check_dtype=False, fast=False)
+            assert (fast.ok, fast.kind, fast.message, fast.n_mismatch, fast.worst_index) == \
+                   (slow.ok, slow.kind, slow.message, slow.n_mismatch, slow.worst_index), (a, b)
+            for key in ("max_abs_err", "max_rel_err", "max_ulp"):
+                assert getattr(fast, key) == getattr(slow, key), (key, a, b)
