@@ -7,7 +7,8 @@ from harness.ops.common import cot, first_problem, pick, same_shape
 from harness.ops.nn import label_range_problem
 from harness.reference import losses_v1, nn
 from harness.reference import vjp as V
-from harness.reference.reductions import V1_REDUCTIONS, V1_SUM_BY_NONZERO_WEIGHTS, v1_assert_broadcastable
+from harness.reference import vjp_elementwise as VE
+from harness.reference.reductions import V1_NONE, V1_REDUCTIONS, V1_SUM_BY_NONZERO_WEIGHTS, v1_assert_broadcastable
 from harness.registry import Arg, OpSpec
 
 REDUCTION = Arg(
@@ -154,6 +155,25 @@ def compute_weighted_loss_grad(init, args, cotangent, wrt):
     return pick(wrt, losses=dlosses, weights=dweights)
 
 
+def elementwise_grad(name, reference, labels, predictions, extra=()):
+    """The gradient of an element-wise v1 loss (:func:`harness.reference.vjp_elementwise.v1_terms_vjp`):
+    the losses (float32) through the weighted reduction's gradient, then the term's; None for
+    labels and predictions of different shapes (finite differences)."""
+    def grad(init, args, cotangent, wrt):
+        l0, p0 = np.asarray(args[labels]), np.asarray(args[predictions])
+        if l0.shape != p0.shape:
+            return None
+        kwargs = {k: args[k] for k in extra if k in args}
+        losses = reference(l0, p0, weights=1.0, reduction=V1_NONE, **kwargs)
+        dlosses, dweights = V.v1_weighted_loss_vjp(losses, args.get("weights", 1.0),
+                                                   args.get("reduction", V1_SUM_BY_NONZERO_WEIGHTS),
+                                                   cot(cotangent, np.float32))
+        d_l, d_p = VE.v1_terms_vjp(name, l0, p0, dlosses, **kwargs)
+        return pick(wrt, **{labels: d_l.astype(l0.dtype), predictions: d_p.astype(p0.dtype), "weights": dweights})
+    grad.__doc__ = f"``{name}``'s element-wise gradient through the v1 weighted reduction."
+    return grad
+
+
 def _pair_op(name, reference, labels, predictions, summary, extra=(), reduction=True, kinds=("real", "real"),
              **record):
     """An element-wise loss of ``labels`` and ``predictions`` (of ``kinds``), weighted and
@@ -169,6 +189,8 @@ def _pair_op(name, reference, labels, predictions, summary, extra=(), reduction=
         summary=summary,
         check=first_problem(same_shape(labels, predictions),
                              _weights_check(_cosine_values if name == "cosine_distance" else _shape_of(labels))),
+        grad=(elementwise_grad(name, reference, labels, predictions, tuple(a.name for a in extra))
+              if name in VE.V1_TERMS else None),
         **record,
     )
 

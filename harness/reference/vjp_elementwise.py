@@ -181,3 +181,51 @@ def categorical_focal_vjp(y_true, y_pred, g, alpha=0.25, gamma=2.0, from_logits=
         if from_logits:
             d_y = (d_y - np.sum(d_y * y, axis=axis, keepdims=True)) * y
         return d_y
+
+
+# --- tf.compat.v1.losses: the element-wise terms, in float32 (labels, predictions) -----------
+
+
+def _v1_squared(l, p, **_):
+    d = 2.0 * (p - l)
+    return -d, d
+
+
+def _v1_absolute(l, p, **_):
+    d = np.sign(p - l)
+    return -d, d
+
+
+def _v1_hinge(l, x, **_):
+    """relu(1 - (2 l - 1) x): relu passes the gradient where its output is positive."""
+    active = (1.0 - (2.0 * l - 1.0) * x) > 0
+    return np.where(active, -2.0 * x, 0.0), np.where(active, -(2.0 * l - 1.0), 0.0)
+
+
+def _v1_huber(l, p, delta=1.0, **_):
+    """0.5 q^2 + delta (|e| - q), q = minimum(|e|, delta): Minimum passes to |e| where |e| <= delta."""
+    e = p - l
+    a = np.abs(e)
+    d = np.where(a <= np.float32(delta), a, np.float32(delta)) * np.sign(e)
+    return -d, d
+
+
+def _v1_log(l, p, epsilon=1e-7, **_):
+    eps = np.float64(np.float32(epsilon))
+    return -np.log(p + eps) + np.log(1.0 - p + eps), -l / (p + eps) + (1.0 - l) / (1.0 - p + eps)
+
+
+V1_TERMS = {"mean_squared_error": _v1_squared, "absolute_difference": _v1_absolute, "hinge_loss": _v1_hinge,
+            "huber_loss": _v1_huber, "log_loss": _v1_log}
+"""``tf.compat.v1.losses`` name -> (d/dlabels, d/dpredictions) of its element-wise term."""
+
+
+def v1_terms_vjp(name: str, labels, predictions, dlosses, **kwargs):
+    """(dlabels, dpredictions) in float64 of the element-wise losses ``name`` (inputs as the
+    float32 values TF computes with) for their gradient ``dlosses``."""
+    l = np.asarray(labels).astype(np.float32).astype(np.float64)
+    p = np.asarray(predictions).astype(np.float32).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        d_l, d_p = V1_TERMS[name](l, p, **kwargs)
+        g = np.asarray(dlosses, dtype=np.float64)
+        return d_l * g, d_p * g
