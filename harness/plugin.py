@@ -84,8 +84,10 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     result = item.result
     # An xdist worker sends the record to the controller: a passed case already without its
     # outputs (case_record), a smaller message; in one process results.json's build trims it.
-    full = not hasattr(item.config, "workerinput") or item.config.getoption("harness_full_results")
-    rep.harness = case_record(result, full)
+    worker = hasattr(item.config, "workerinput")
+    rep.harness = case_record(result, not worker or item.config.getoption("harness_full_results"))
+    if not worker:  # the session here takes the result itself, not a copy read back from the record
+        item.config._harness.own_results[id(rep)] = (rep, result)
     if result.status == "xfailed":
         rep.outcome, rep.wasxfail, rep.longrepr = "skipped", result.xfail_reason or "", None
     elif result.status == "xpassed":

@@ -57,6 +57,8 @@ class Session:
         """``(report dir, results)`` once the session is over, written by :meth:`publish`."""
         self.junit: tuple[Path, Path] | None = None
         """``(temporary, final)``: pytest writes its JUnit XML to the temporary file."""
+        self.own_results: dict = {}
+        """``{id(report): (report, result)}``: results made in this process, until logged."""
         self.loaded: dict = {}
         """The case files collection loaded, by resolved path (the coverage reads them again)."""
 
@@ -102,7 +104,8 @@ class Session:
     def pytest_runtest_logreport(self, report) -> None:
         record = getattr(report, "harness", None)
         if record is not None and report.when == "call":
-            self.results.append(CaseResult.from_record(record))
+            own = self.own_results.pop(id(report), None)
+            self.results.append(own[1] if own is not None and own[0] is report else CaseResult.from_record(record))
             if len(self.results) % FREEZE_EVERY == 0:
                 freeze_kept_objects()
         elif report.when == "???" and report.failed:  # an xdist worker died while running this item
