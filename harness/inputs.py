@@ -374,10 +374,22 @@ def describe(value: Any) -> str:
     if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
         return "[" + ", ".join(describe(v) for v in value) + "]"
     if isinstance(value, np.ndarray):
+        if value.size <= 12 and not value.dtype.hasobject:
+            key = (value.dtype, value.shape, value.tobytes())
+            text = _DESCRIBED.get(key)
+            if text is None:
+                if len(_DESCRIBED) >= 4096:
+                    _DESCRIBED.clear()
+                text = _DESCRIBED[key] = f"{_nested(value)} {value.dtype}"
+            return text
         if value.size <= 12:
             return f"{_nested(value)} {value.dtype}"
         return f"array(shape={list(value.shape)}, {value.dtype})"
     return repr(value)
+
+
+_DESCRIBED: dict = {}
+"""Small arrays' descriptions by dtype, shape and bytes: a case's expansions describe the same inputs."""
 
 
 def _nested(arr: np.ndarray) -> str:

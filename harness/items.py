@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from functools import cached_property
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,11 @@ def display_path(config: pytest.Config, path: Path) -> str:
 
 
 class CaseFile(pytest.File):
+    @cached_property
+    def relpath(self) -> str:
+        """The file's path as pytest's item locations give it (relative to the root directory)."""
+        return self.session._node_location_to_relpath(Path(os.path.abspath(self.path)))
+
     def collect(self):
         from harness.expand import expand
 
@@ -131,6 +137,11 @@ class CaseItem(HarnessItem):
 
     def reportinfo(self):
         return self.path, self.expanded.case.line - 1, self.name
+
+    @cached_property
+    def location(self) -> tuple[str, int | None, str]:
+        """pytest's ``Item.location`` from :meth:`reportinfo`, the file's relative path found once per file."""
+        return self.parent.relpath, self.expanded.case.line - 1, self.name
 
     def runtest(self) -> None:
         from harness.runner import run_expanded
