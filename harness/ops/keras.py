@@ -180,7 +180,7 @@ def elementwise_class(name):
         if t.shape != p.shape or p.ndim == 0:
             return None
         kwargs = {k: v for k, v in init.items() if k != "reduction"}
-        g = V.keras_reduce_vjp(p.shape[:-1], args.get("sample_weight"), None,
+        g = V.keras_reduce_vjp(VE.losses_shape(name, p.shape, kwargs), args.get("sample_weight"), None,
                                init.get("reduction", "sum_over_batch_size"), cot(cotangent, KERAS_DTYPE))
         return _elementwise_result(name, t0, p0, VE.per_example_vjp(name, t, p, g, **kwargs), wrt)
     grad.__doc__ = f"``{name}``'s element-wise gradient through the Keras 3 reduction (float32)."
@@ -275,7 +275,7 @@ OPS = [
                y_true=INT_LABELS, y_pred=PROBABILITIES,
                fn_kwargs=(Arg("q", "value", doc="no default in the function form", example=0.5),)),
     *loss_pair("CategoricalHinge", "categorical_hinge", "max(max_neg - pos + 1, 0)",
-               differentiable=REGRESSION, y_true=ONE_HOT),
+               differentiable=REGRESSION, y_true=ONE_HOT, grads=elementwise("categorical_hinge")),
     *loss_pair("Circle", "circle", "circle loss over a batch of embeddings", CIRCLE_KW,
                y_true=INT_LABELS, y_pred=Arg("y_pred", "float", kind="embeddings"),
                fn_extra_args=(Arg("ref_labels", "int", default=None, kind="class_ids"),
@@ -283,7 +283,7 @@ OPS = [
                fn_kwargs=(CIRCLE_KW[0], Arg("gamma", "value", default=80), CIRCLE_KW[2]),
                fuzz="circle", bench="circle"),
     *loss_pair("CosineSimilarity", "cosine_similarity", "-cosine similarity along axis", (AXIS,),
-               differentiable=REGRESSION),
+               differentiable=REGRESSION, grads=elementwise("cosine_similarity")),
     *loss_pair("CTC", "ctc", "connectionist temporal classification, blank 0",
                y_true=Arg("y_true", "int", doc="label rows, 0 pads (the blank)", kind="label_sequences"),
                y_pred=Arg("y_pred", "float", doc="[batch, frames, classes]", kind="logits"),

@@ -95,7 +95,8 @@ def elementwise_class(name):
         if t.shape != p.shape or p.ndim == 0:
             return None
         kwargs = {k: v for k, v in init.items() if k != "reduction"}
-        g = V.keras2_reduce_vjp(p.shape[:-1], args.get("sample_weight"), init.get("reduction", "auto"),
+        g = V.keras2_reduce_vjp(VE.losses_shape(name, p.shape, kwargs), args.get("sample_weight"),
+                                init.get("reduction", "auto"),
                                 cot(cotangent, p.dtype))
         return _elementwise_result(name, t0, p0, VE.per_example_vjp(name, t, p, g, **kwargs), wrt)
     grad.__doc__ = f"``{name}``'s element-wise gradient through the Keras 2 reduction."
@@ -233,10 +234,11 @@ OPS = [
                y_pred=CLASS_PROBABILITIES,
                grads=(class_grad(_categorical_focal, K2.categorical_focal_crossentropy),
                       function_grad(_categorical_focal))),
-    *loss_pair("CategoricalHinge", "categorical_hinge", "max(max_neg - pos + 1, 0)", y_true=ONE_HOT,
-               differentiable=REGRESSION),
+    *elementwise_pair("CategoricalHinge", "categorical_hinge", "max(max_neg - pos + 1, 0)", y_true=ONE_HOT,
+                      differentiable=REGRESSION),
     *loss_pair("CosineSimilarity", "cosine_similarity", "-cosine similarity along axis", (AXIS,),
                differentiable=REGRESSION,
+               grads=(elementwise_class("cosine_similarity_keras2"), elementwise_function("cosine_similarity_keras2")),
                quirks="tf.linalg.l2_normalize: a zero vector gives 0, NaN in float16 (1e-12 rounds to 0)"),
     *elementwise_pair("Hinge", "hinge", "mean(max(1 - t p, 0)), 0/1 labels mapped to -1/1", y_true=SIGNED,
                differentiable=REGRESSION),

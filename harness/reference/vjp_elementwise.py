@@ -101,13 +101,69 @@ TERMS = {
 """Loss name -> (its term's partial derivatives, how the last axis is reduced)."""
 
 
+def _categorical_hinge(t, p, g, **_):
+    """max(neg - pos + 1, 0), pos = sum(t p), neg = max((1 - t) p) over the last axis: the
+    max's gradient is shared equally by the elements equal to it (TF's reduce_max)."""
+    q = (1.0 - t) * p
+    top = q == np.max(q, axis=-1, keepdims=True)
+    share = top / np.sum(top, axis=-1, keepdims=True)
+    d = np.where(np.max(q, axis=-1) - np.sum(t * p, axis=-1) + 1.0 >= 0, g, 0.0)[..., None]
+    d_q = d * share
+    return -d * p - d_q * p, -d * t + d_q * (1.0 - t)
+
+
+def _normalized(x, axis, keras2):
+    """(x r, r, capped): Keras 3's x min(rsqrt(S), 1/eps), Keras 2's x rsqrt(max(S, 1e-12))."""
+    square_sum = np.sum(x * x, axis=axis, keepdims=True)
+    if keras2:
+        capped = ~(square_sum >= 1e-12)
+        r = 1.0 / np.sqrt(np.maximum(square_sum, 1e-12))
+    else:
+        inv = 1.0 / np.sqrt(square_sum)
+        capped = ~(inv <= 1.0 / EPSILON)
+        r = np.minimum(inv, 1.0 / EPSILON)
+    return x * r, r, capped
+
+
+def _normalize_vjp(n, r, capped, d_n, axis):
+    """dx of n = x r: r (dn - n sum(dn n)) where r follows x, r dn where it is a constant."""
+    return np.where(capped, r * d_n, r * (d_n - n * np.sum(d_n * n, axis=axis, keepdims=True)))
+
+
+def _cosine(t, p, g, axis=-1, keras2=False, **_):
+    """-sum(normalize(t) normalize(p), axis)."""
+    tn, tr, tc = _normalized(t, axis, keras2)
+    pn, pr, pc = _normalized(p, axis, keras2)
+    g = np.expand_dims(g, axis)
+    return _normalize_vjp(tn, tr, tc, -g * pn, axis), _normalize_vjp(pn, pr, pc, -g * tn, axis)
+
+
+ROWS = {
+    "categorical_hinge": _categorical_hinge,
+    "cosine_similarity": _cosine,
+    "cosine_similarity_keras2": lambda t, p, g, **kw: _cosine(t, p, g, keras2=True, **kw),
+}
+"""Loss name -> its gradient over whole rows, ``(t, p, g, **kwargs) -> (dt, dp)``."""
+
+
+def losses_shape(name: str, shape: tuple, kwargs: dict) -> tuple:
+    """The per-example losses' shape for inputs of ``shape``: without the reduced axis."""
+    axis = kwargs.get("axis", -1) if name in ROWS else -1
+    axis = axis if isinstance(axis, int) and not isinstance(axis, bool) else -1
+    return tuple(n for i, n in enumerate(shape) if i != axis % len(shape))
+
+
 def per_example_vjp(name: str, y_true, y_pred, g, **kwargs):
     """(dy_true, dy_pred) in float64 of the per-example losses ``name`` (shape ``y_pred``'s
-    without its last axis) for the cotangent ``g`` of those losses; None when ``y_true`` and
-    ``y_pred`` differ in shape or have no axis to reduce."""
+    without its last axis, or ``axis``) for the cotangent ``g`` of those losses; None when
+    ``y_true`` and ``y_pred`` differ in shape or have no axis to reduce."""
     t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    if t.shape != p.shape or p.ndim == 0:
+    axis = kwargs.get("axis", -1)
+    if t.shape != p.shape or p.ndim == 0 or not isinstance(axis, int) or isinstance(axis, bool):
         return None
+    if name in ROWS:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return ROWS[name](t, p, np.asarray(g, dtype=np.float64), **kwargs)
     term, reduce = TERMS[name]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         d_t, d_p = term(t, p, **kwargs)
