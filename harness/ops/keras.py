@@ -156,7 +156,10 @@ def _elementwise_result(name, t0, p0, d, wrt):
     if d is None:
         return None
     d_true, d_pred = d
-    return pick(wrt, y_true=d_true.reshape(t0.shape).astype(t0.dtype), y_pred=d_pred.reshape(p0.shape).astype(p0.dtype))
+    grads = {"y_pred": d_pred.reshape(p0.shape).astype(p0.dtype)}
+    if d_true is not None:
+        grads["y_true"] = d_true.reshape(t0.shape).astype(t0.dtype)
+    return pick(wrt, **grads)
 
 
 def elementwise_function(name):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.reference.keras_backend import EPSILON
+from harness.reference.nn import softmax
 
 
 def _mse(t, p, **_):
@@ -60,13 +61,14 @@ def _log_cosh(t, p, **_):
 
 
 def _poisson(t, p, **_):
-    return -np.log(p + EPSILON), 1.0 - t / (p + EPSILON)
+    """y_pred only (the op records differentiate y_pred alone)."""
+    return None, 1.0 - t / (p + EPSILON)
 
 
 def _kl_divergence(t, p, **_):
-    tc, pc = np.clip(t, EPSILON, 1.0), np.clip(p, EPSILON, 1.0)
-    inside_t, inside_p = (t >= EPSILON) & (t <= 1.0), (p >= EPSILON) & (p <= 1.0)
-    return (np.log(tc / pc) + 1.0) * inside_t, -tc / pc * inside_p
+    """y_pred only: -t / p with both clipped to [eps, 1], zero where p was clipped."""
+    inside = (p >= EPSILON) & (p <= 1.0)
+    return None, np.where(inside, -np.clip(t, EPSILON, 1.0) / np.clip(p, EPSILON, 1.0), 0.0)
 
 
 def _hinge_terms(t, p, squared):
@@ -170,7 +172,7 @@ def per_example_vjp(name: str, y_true, y_pred, g, **kwargs):
         g = np.asarray(g, dtype=np.float64)[..., None]
         if reduce == "mean":
             g = g / p.shape[-1]
-        return d_t * g, d_p * g
+        return None if d_t is None else d_t * g, d_p * g
 
 
 # --- the focal cross-entropies (dy_pred only) ------------------------------------------------
@@ -220,12 +222,9 @@ def categorical_focal_vjp(y_true, y_pred, g, alpha=0.25, gamma=2.0, from_logits=
     if t.shape != x.shape or x.ndim == 0 or not isinstance(axis, int):
         return None
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if from_logits:
-            e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-            y = e / np.sum(e, axis=axis, keepdims=True)
-        else:
-            y = x
-        total = np.sum(y, axis=axis, keepdims=True)
+        # softmax rows already sum to 1: the normalisation is the identity there
+        y = softmax(x, axis=axis) if from_logits else x
+        total = 1.0 if from_logits else np.sum(y, axis=axis, keepdims=True)
         out = y / total
         o = np.clip(out, EPSILON, 1.0 - EPSILON)
         inside = (out >= EPSILON) & (out <= 1.0 - EPSILON)
@@ -233,10 +232,9 @@ def categorical_focal_vjp(y_true, y_pred, g, alpha=0.25, gamma=2.0, from_logits=
         d_weight = np.where(base == 0, 0.0, -gamma * np.power(base, gamma - 1.0))
         d_o = alpha * (d_weight * (-t * np.log(o)) + np.power(base, gamma) * (-t / o))
         d_out = np.where(inside, d_o, 0.0) * np.expand_dims(np.asarray(g, dtype=np.float64), axis)
-        d_y = d_out / total - np.sum(d_out * y, axis=axis, keepdims=True) / (total * total)
-        if from_logits:
-            d_y = (d_y - np.sum(d_y * y, axis=axis, keepdims=True)) * y
-        return d_y
+        if from_logits:  # the softmax's gradient (the normalisation's is orthogonal to the rows)
+            return (d_out - np.sum(d_out * y, axis=axis, keepdims=True)) * y
+        return d_out / total - np.sum(d_out * y, axis=axis, keepdims=True) / (total * total)
 
 
 # --- tf.compat.v1.losses: the element-wise terms, in float32 (labels, predictions) -----------
