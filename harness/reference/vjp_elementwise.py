@@ -182,6 +182,13 @@ def _sigmoid(x):
     return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
 
 
+def _bounds(x) -> tuple[float, float]:
+    """eps and 1 - eps as the forward pass clips with them: in ``x``'s dtype (float32's
+    1 - 1e-7 is 0.99999988, float16's is 1)."""
+    dtype = np.asarray(x).dtype
+    return float(dtype.type(EPSILON)), float(dtype.type(1.0 - EPSILON))
+
+
 def binary_focal_vjp(y_true, y_pred, g, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
                      label_smoothing=0.0, axis=-1, keras2=False):
     """dy_pred (float64) of ``binary_focal_crossentropy`` = mean(w (1 - p_t)**gamma bce, axis)
@@ -189,19 +196,20 @@ def binary_focal_vjp(y_true, y_pred, g, apply_class_balancing=False, alpha=0.25,
     sigmoid cross-entropy of logits or -(t log(o) + (1 - t) log(1 - o)), o = clip(x, eps,
     1 - eps) (Keras 2, ``keras2``: log(o + eps) and log(1 - o + eps)); ``y_true`` already
     smoothed. None for shapes that differ or an axis that is not one int."""
+    low, high = _bounds(y_pred)
     t, x = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
     if t.shape != x.shape or x.ndim == 0 or not isinstance(axis, int):
         return None
-    eps = EPSILON if keras2 else 0.0
+    eps = low if keras2 else 0.0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if from_logits:
             s = _sigmoid(x)
             bce = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
             d_bce, d_s = s - t, s * (1.0 - s)
         else:
-            s, o = x, np.clip(x, EPSILON, 1.0 - EPSILON)
+            s, o = x, np.clip(x, low, high)
             bce = -(t * np.log(o + eps) + (1.0 - t) * np.log(1.0 - o + eps))
-            inside = (x >= EPSILON) & (x <= 1.0 - EPSILON)
+            inside = (x >= low) & (x <= high)
             d_bce, d_s = np.where(inside, -t / (o + eps) + (1.0 - t) / (1.0 - o + eps), 0.0), 1.0
         p_t = t * s + (1.0 - t) * (1.0 - s)
         base = 1.0 - p_t
@@ -218,6 +226,7 @@ def categorical_focal_vjp(y_true, y_pred, g, alpha=0.25, gamma=2.0, from_logits=
     (-t log o), axis), o = clip(y / sum(y, axis), eps, 1 - eps), y = softmax(x) of logits or
     the probabilities x; ``y_true`` already smoothed. The clip passes the gradient inside
     [eps, 1 - eps]; the normalisation and the softmax pass theirs back."""
+    low, high = _bounds(y_pred)
     t, x = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
     if t.shape != x.shape or x.ndim == 0 or not isinstance(axis, int):
         return None
@@ -226,8 +235,8 @@ def categorical_focal_vjp(y_true, y_pred, g, alpha=0.25, gamma=2.0, from_logits=
         y = softmax(x, axis=axis) if from_logits else x
         total = 1.0 if from_logits else np.sum(y, axis=axis, keepdims=True)
         out = y / total
-        o = np.clip(out, EPSILON, 1.0 - EPSILON)
-        inside = (out >= EPSILON) & (out <= 1.0 - EPSILON)
+        o = np.clip(out, low, high)
+        inside = (out >= low) & (out <= high)
         base = 1.0 - o
         d_weight = np.where(base == 0, 0.0, -gamma * np.power(base, gamma - 1.0))
         d_o = alpha * (d_weight * (-t * np.log(o)) + np.power(base, gamma) * (-t / o))
