@@ -11,7 +11,10 @@ seeds, once with each ``from_logits``.
 Then the first steps of plain SGD from the model's initial weights are taken twice: by
 tf_keras (``train_on_batch``) and by a NumPy loop whose loss is the reference's
 ``tf_keras.losses.SparseCategoricalCrossentropy`` and whose gradient with respect to the
-logits is the reference gradient of that op (``harness.finite_differences``), back-propagated
+logits is the central finite difference of that reference in float64
+(``harness.finite_differences.finite_difference``: the op's analytic gradient, in float32
+as TF computes it, is as close to TF's at each step, but the clipped loss of
+``from_logits=False`` amplifies its rounding differences over the steps), back-propagated
 through the two dense layers in NumPy. The two loss trajectories are compared step by step.
 
     python -m harness.training          # prints the measurements as JSON
@@ -74,7 +77,7 @@ def numpy_sgd(weights: list[np.ndarray], x: np.ndarray, y: np.ndarray, from_logi
     """Plain SGD on the two dense layers in NumPy: the loss and its gradient with respect to
     the logits from the reference, back-propagated by hand. Returns the loss of each step
     (before its update)."""
-    from harness.finite_differences import reference_gradient
+    from harness.finite_differences import finite_difference
     from harness.registry import get_op
 
     op, init = get_op(OP), {"from_logits": from_logits}
@@ -87,7 +90,7 @@ def numpy_sgd(weights: list[np.ndarray], x: np.ndarray, y: np.ndarray, from_logi
         logits = hidden @ w2 + b2
         args = {"y_true": y, "y_pred": logits}
         losses.append(float(op.run_reference(init, args)))
-        grads, _ = reference_gradient(op, init, args, ("y_pred",), [np.ones(())])
+        grads, _ = finite_difference(op, init, args, ("y_pred",), [np.ones(())])
         d_logits = grads["y_pred"].astype(np.float32)
         d_hidden = (d_logits @ w2.T) * (pre > 0)
         w2, b2 = w2 - SGD_LR * hidden.T @ d_logits, b2 - SGD_LR * d_logits.sum(axis=0)
