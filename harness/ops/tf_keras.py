@@ -33,6 +33,7 @@ from harness.ops.keras import (
     Y_TRUE,
     _categorical_focal,
     _elementwise_result,
+    keras_function,
 )
 from harness.reference import tf_keras as K2
 from harness.reference import vjp as V
@@ -143,18 +144,6 @@ def _binary_focal(y_true, y_pred, g, label_smoothing=0.0, **kwargs):
     return VE.binary_focal_vjp(t, y_pred, g, keras2=True, **kwargs)
 
 
-def function_grad(vjp):
-    """A Keras 2 function form whose ``vjp(y_true, y_pred, g, **kwargs)`` gives dy_pred in
-    y_pred's dtype (or None: finite differences)."""
-    def grad(init, args, cotangent, wrt):
-        p = np.asarray(args["y_pred"])
-        kwargs = {k: v for k, v in args.items() if k not in ("y_true", "y_pred")}
-        d = vjp(args["y_true"], p, cot(cotangent, p.dtype), **kwargs)
-        return None if d is None else pick(wrt, y_pred=np.asarray(d).astype(p.dtype))
-    grad.__doc__ = f"``{vjp.__name__}`` in y_pred's dtype (Keras 2)."
-    return grad
-
-
 def class_grad(vjp, function):
     """A Keras 2 loss class: squeezed (never expanded) to a common rank, the per-example
     losses of ``function`` (None when it masks: finite differences), the Keras 2
@@ -214,26 +203,26 @@ OPS = [
     *loss_pair("SparseCategoricalCrossentropy", "sparse_categorical_crossentropy",
                "cross-entropy with integer labels", SCCE_CLASS_KW, y_true=INT_LABELS, y_pred=CLASS_PROBABILITIES,
                fn_kwargs=SCCE_FN_KW,
-               grads=(class_grad(_sparse_class, K2._scce_class), function_grad(_sparse)),
+               grads=(class_grad(_sparse_class, K2._scce_class), keras_function(_sparse)),
                quirks="ignore_class gathers the valid rows; every label ignored gives NaN in the class "
                       "(Keras 3: 0); the function takes any class axis"),
     *loss_pair("CategoricalCrossentropy", "categorical_crossentropy",
                "cross-entropy with one-hot (or soft) labels", CCE_KW, y_true=ONE_HOT, y_pred=CLASS_PROBABILITIES,
-               grads=(class_grad(_categorical, K2.categorical_crossentropy), function_grad(_categorical)),
+               grads=(class_grad(_categorical, K2.categorical_crossentropy), keras_function(_categorical)),
                quirks="label smoothing divides by the size of `axis` (Keras 3: the last dimension)"),
     *loss_pair("BinaryCrossentropy", "binary_crossentropy",
                "binary cross-entropy, epsilon inside the log, mean over axis", CCE_KW, y_true=PROBABILITY,
                y_pred=ELEMENT_PROBABILITIES, quirks=BCE_QUIRK,
-               grads=(class_grad(_binary, K2.binary_crossentropy), function_grad(_binary))),
+               grads=(class_grad(_binary, K2.binary_crossentropy), keras_function(_binary))),
     *loss_pair("BinaryFocalCrossentropy", "binary_focal_crossentropy",
                "binary cross-entropy scaled by (1 - p_t)**gamma", BFCE_KW, y_true=PROBABILITY,
                y_pred=ELEMENT_PROBABILITIES, quirks=BCE_QUIRK,
-               grads=(class_grad(_binary_focal, K2.binary_focal_crossentropy), function_grad(_binary_focal))),
+               grads=(class_grad(_binary_focal, K2.binary_focal_crossentropy), keras_function(_binary_focal))),
     *loss_pair("CategoricalFocalCrossentropy", "categorical_focal_crossentropy",
                "categorical cross-entropy scaled by alpha (1 - p)**gamma", CFCE_KW, y_true=ONE_HOT,
                y_pred=CLASS_PROBABILITIES,
                grads=(class_grad(_categorical_focal, K2.categorical_focal_crossentropy),
-                      function_grad(_categorical_focal))),
+                      keras_function(_categorical_focal))),
     *elementwise_pair("CategoricalHinge", "categorical_hinge", "max(max_neg - pos + 1, 0)", y_true=ONE_HOT,
                       differentiable=REGRESSION),
     *loss_pair("CosineSimilarity", "cosine_similarity", "-cosine similarity along axis", (AXIS,),

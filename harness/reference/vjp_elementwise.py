@@ -249,16 +249,6 @@ def categorical_focal_vjp(y_true, y_pred, g, alpha=0.25, gamma=2.0, from_logits=
 # --- tf.compat.v1.losses: the element-wise terms, in float32 (labels, predictions) -----------
 
 
-def _v1_squared(l, p, **_):
-    d = 2.0 * (p - l)
-    return -d, d
-
-
-def _v1_absolute(l, p, **_):
-    d = np.sign(p - l)
-    return -d, d
-
-
 def _v1_hinge(l, x, **_):
     """relu(1 - (2 l - 1) x): relu passes the gradient where its output is positive."""
     active = (1.0 - (2.0 * l - 1.0) * x) > 0
@@ -278,7 +268,7 @@ def _v1_log(l, p, epsilon=1e-7, **_):
     return -np.log(p + eps) + np.log(1.0 - p + eps), -l / (p + eps) + (1.0 - l) / (1.0 - p + eps)
 
 
-V1_TERMS = {"mean_squared_error": _v1_squared, "absolute_difference": _v1_absolute, "hinge_loss": _v1_hinge,
+V1_TERMS = {"mean_squared_error": _mse, "absolute_difference": _mae, "hinge_loss": _v1_hinge,
             "huber_loss": _v1_huber, "log_loss": _v1_log}
 """``tf.compat.v1.losses`` name -> (d/dlabels, d/dpredictions) of its element-wise term."""
 
