@@ -65,7 +65,9 @@ bench: setup
 # Goldens (README "Goldens"): TF's results recorded once, verified without TF.
 # `make goldens` re-records goldens/ with the pinned TF; `make goldens TF=2.15.1` records
 # goldens/tf-2.15.1/ with that release in its own virtual environment .venv-tf-2.15.1 (a
-# TF 2.15 needs numpy<2, which pip picks); `make drift` compares each goldens/tf-*/ with goldens/.
+# TF 2.15 needs numpy<2, which pip picks), with the tf-keras (Keras 2) of that release for the
+# Keras 2 cases (without its dependencies: it names `tensorflow`, and the environment has the CPU
+# build); `make drift` compares each goldens/tf-*/ with goldens/.
 PINNED_TF := $(shell sed -n 's/^tensorflow_cpu==\([^ ;]*\).*/\1/p' requirements.lock)
 TF ?= $(PINNED_TF)
 GOLDENS ?= goldens
@@ -77,6 +79,7 @@ ifeq ($(TF),$(PINNED_TF))
 else
 	test -x $(TF_VENV)/bin/python || $(PYTHON) -m venv $(TF_VENV)
 	$(TF_VENV)/bin/python -m pip install --quiet "tensorflow-cpu==$(TF)" -e .
+	$(TF_VENV)/bin/python -m pip install --quiet --no-deps "tf-keras==$(basename $(TF)).*"
 	$(TF_VENV)/bin/python -m harness record cases/ --goldens $(GOLDENS)/tf-$(TF) -q
 endif
 
