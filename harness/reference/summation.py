@@ -164,3 +164,37 @@ def sum_of(terms, *arrays) -> np.ndarray:
     rowblocks.in_threads(worker, threads, len(runs))
     with np.errstate(over="ignore", invalid="ignore"):
         return np.asarray(_pairwise_join(sums, n, [0]))
+
+
+# --- dot products a row at a time ---------------------------------------------------------
+# For a large sum of squares or a large plain sum, where TF's own order is its thread pool's
+# and no NumPy order is TF's, a fused dot product per row is 2-5x faster than NumPy's
+# pairwise sum of the terms (no x * y temporary, vector accumulators): ``np.vecdot`` of rows of
+# ``DOT_ROW`` elements, the row results summed by ``np.sum`` (pairwise). Measured on 4M float32
+# elements against a float64 sum (all-positive, 1e4 + U(0, 1), lognormal(0, 3), sorted and
+# reverse-sorted inputs): relative error at most 1.2e-7 (``np.sum``'s own: up to 7e-8), within
+# float32's pairwise bound of log2(n) * 2**-24 = 1.3e-6.
+
+DOT_ROW = 1024
+"""Elements in one row of :func:`dot_sum`: each row's dot product has about 16 additions per vector lane."""
+
+
+def dot_sum(x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+    """sum(x * y) (``y`` None: sum(x)) in x's dtype, for float32/float64 arrays :func:`in_runs`
+    accepts: one ``np.vecdot`` over rows of ``DOT_ROW`` elements (``y`` None: against ones; no
+    temporary of the input's size), the row results summed by ``np.sum``, then the leftover
+    elements' sum added. Other arrays: ``np.sum(x * y)``. Not ``np.sum``'s bits (see above).
+    One thread: the sum is bound by memory reads, and a second thread made it slower."""
+    x = np.asarray(x)
+    if not in_runs(*((x,) if y is None else (x, y))):
+        return np.asarray(np.sum(x if y is None else x * y))
+    fx = x.reshape(-1)
+    fy = None if y is None else np.asarray(y).reshape(-1)
+    main = fx.size - fx.size % DOT_ROW
+    rows = fx[:main].reshape(-1, DOT_ROW)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if fy is None:
+            row_sums, tail = np.vecdot(rows, np.ones(DOT_ROW, x.dtype)), fx[main:]
+        else:
+            row_sums, tail = np.vecdot(rows, fy[:main].reshape(-1, DOT_ROW)), fx[main:] * fy[main:]
+        return np.asarray(np.sum(row_sums) + np.sum(tail))
