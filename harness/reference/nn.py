@@ -310,7 +310,7 @@ def l2_loss(t):
     order (``summation.eigen_sum``), so a float16 sum above 65504 is ``inf``. Bit-exact for
     bfloat16 and for float16 tensors of up to ~1500 elements; larger float16 tensors are
     reduced by two threads in TF and differ by a few ulp. float32/float64 are summed in
-    NumPy's pairwise order (``np.sum``); large ones (``summation.in_runs``) as
+    NumPy's pairwise order (``np.sum``); large ones (``summation.by_dots``) as
     ``summation.dot_sum(t, t) * 0.5``, fused dot products of rows (the same sum but for the
     order of the additions: halving is exact, unless a sum of squares overflows where its half
     would not)."""
@@ -320,7 +320,7 @@ def l2_loss(t):
             halves = _in_dtype(lambda f: f * f, t.reshape(-1))
             halves = _in_dtype(lambda f: f * np.float32(0.5), halves)
             return np.asarray(summation.eigen_sum(halves))
-        if summation.in_runs(t):
+        if summation.by_dots(t):
             return np.asarray(summation.dot_sum(t, t) * t.dtype.type(0.5))
         return summation.sum_of(_half_squares, t)
 
@@ -372,9 +372,9 @@ def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size
 
 def scale_regularization_loss(regularization_loss):
     """sum(regularization_loss) / num_replicas, with one replica (no strategy). A large
-    float32/float64 input (``summation.in_runs``) is summed by ``summation.dot_sum``."""
+    float32/float64 input (``summation.by_dots``) is summed by ``summation.dot_sum``."""
     x = np.asarray(regularization_loss)
-    total = summation.dot_sum(x) if summation.in_runs(x) else summation.reduce_sum(x)
+    total = summation.dot_sum(x) if summation.by_dots(x) else summation.reduce_sum(x)
     return np.asarray(total / x.dtype.type(1)).astype(x.dtype)
 
 

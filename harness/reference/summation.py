@@ -179,14 +179,20 @@ DOT_ROW = 1024
 """Elements in one row of :func:`dot_sum`: each row's dot product has about 16 additions per vector lane."""
 
 
+def by_dots(*arrays) -> bool:
+    """Whether :func:`dot_sum` takes rows of dot products: ``rowblocks.blockable`` arrays of at
+    least ``DOT_ROW`` elements and ``rowblocks.FUSED_MIN_BYTES`` together."""
+    return (rowblocks.blockable(*arrays, min_size=DOT_ROW)
+            and sum(a.nbytes for a in arrays) >= rowblocks.FUSED_MIN_BYTES)
+
+
 def dot_sum(x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-    """sum(x * y) (``y`` None: sum(x)) in x's dtype, for float32/float64 arrays :func:`in_runs`
-    accepts: one ``np.vecdot`` over rows of ``DOT_ROW`` elements (``y`` None: against ones; no
+    """sum(x * y) (``y`` None: sum(x)) in x's dtype, for arrays :func:`by_dots` accepts: one ``np.vecdot`` over rows of ``DOT_ROW`` elements (``y`` None: against ones; no
     temporary of the input's size), the row results summed by ``np.sum``, then the leftover
     elements' sum added. Other arrays: ``np.sum(x * y)``. Not ``np.sum``'s bits (see above).
     One thread: the sum is bound by memory reads, and a second thread made it slower."""
     x = np.asarray(x)
-    if not in_runs(*((x,) if y is None else (x, y))):
+    if not by_dots(*((x,) if y is None else (x, y))):
         return np.asarray(np.sum(x if y is None else x * y))
     fx = x.reshape(-1)
     fy = None if y is None else np.asarray(y).reshape(-1)
