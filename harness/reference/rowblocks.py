@@ -180,6 +180,22 @@ def _apart_by_rows(y_true, y_pred, axis) -> bool:
             and isinstance(axis, int) and not isinstance(axis, bool) and axis % y_pred.ndim != 0)
 
 
+_fused = threading.local()
+
+
+def fused() -> bool:
+    """Whether the calling thread computes a block of a :func:`by_rows` input of at least
+    ``FUSED_MIN_BYTES``: there a mean along the last axis may be :func:`row_means`."""
+    return getattr(_fused, "on", False)
+
+
+def row_means(x: np.ndarray) -> np.ndarray:
+    """mean(x, axis=-1) of a float32/float64 ``x`` as ``np.vecdot(x, ones) / n``: the row sums
+    fused (:func:`_row_sums`), a few ulp from ``np.mean``'s pairwise sums, 3x faster."""
+    n = x.shape[-1]
+    return np.divide(np.vecdot(x, np.ones(n, x.dtype)), x.dtype.type(n))
+
+
 def by_rows(fn):
     """``fn(y_true, y_pred, ..., axis=-1)`` on large inputs, a block of examples (first-axis
     rows) at a time on :func:`threads_now` threads, the blocks' results concatenated.
@@ -188,7 +204,8 @@ def by_rows(fn):
     than the first: each row's result is computed by the same operations in the same
     order as on the whole array, so the bits are the same, and the temporaries are a
     block's, not the whole input's. Anything :func:`_apart_by_rows` does not accept runs
-    ``fn`` whole."""
+    ``fn`` whole. On inputs of ``FUSED_MIN_BYTES`` or more, :func:`fused` holds while ``fn``
+    runs, and means along the last axis are :func:`row_means` (not ``np.mean``'s bits)."""
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)
@@ -203,9 +220,14 @@ def by_rows(fn):
         if not _apart_by_rows(y_true, y_pred, given.get("axis", -1)):
             return fn(*args, **kwargs)
         parts: dict[int, np.ndarray] = {}
+        large = y_pred.nbytes >= FUSED_MIN_BYTES
 
         def work(rows):
-            parts[rows.start] = fn(**{**given, "y_true": y_true[rows], "y_pred": y_pred[rows]})
+            _fused.on = large
+            try:
+                parts[rows.start] = fn(**{**given, "y_true": y_true[rows], "y_pred": y_pred[rows]})
+            finally:
+                _fused.on = False
 
         n_rows = y_pred.shape[0]
         for_row_blocks(work, n_rows, y_pred.size // n_rows, block_dtype=y_pred.dtype)
