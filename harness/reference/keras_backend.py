@@ -39,10 +39,10 @@ def canonical_axis(axis):
 
 def mean(x, axis=None, keepdims=False) -> np.ndarray:
     """``keras.ops.mean``: float16/bfloat16 are averaged in float32 and cast back (Keras
-    does this explicitly to avoid float16 overflow). Along the last axis of a float32/float64
-    block of a large input (``rowblocks.fused``): ``rowblocks.row_means``."""
+    does this explicitly to avoid float16 overflow). Along the last axis of a block of a large
+    input (``rowblocks.fused_last_axis``): ``rowblocks.row_means``."""
     x = np.asarray(x)
-    if rowblocks.fused() and not keepdims and axis in (-1, x.ndim - 1) and x.dtype.name in ("float32", "float64"):
+    if rowblocks.fused_last_axis(x, axis) and not keepdims:
         return rowblocks.row_means(x)
     with np.errstate(invalid="ignore", over="ignore"):
         m = np.mean(x, axis=canonical_axis(axis), keepdims=keepdims, dtype=compute_dtype(x))
