@@ -387,14 +387,17 @@ def _accidental_hit_mask(labels, sampled, num_true):
     """Boolean [batch, num_sampled]: sampled[j] is one of row i's true labels.
 
     TF's ComputeAccidentalHits keeps one position per distinct sampled id (the last), so
-    a candidate sampled twice is masked only at its last position."""
-    last_pos = {int(c): j for j, c in enumerate(sampled)}
+    a candidate sampled twice is masked only at its last position. Vectorised: the distinct
+    ids sorted, with their last positions, and each true label looked up among them."""
     mask = np.zeros((labels.shape[0], sampled.shape[0]), dtype=bool)
-    for i in range(labels.shape[0]):
-        for c in labels[i, :num_true]:
-            j = last_pos.get(int(c))
-            if j is not None:
-                mask[i, j] = True
+    if sampled.size == 0:
+        return mask
+    ids, first_from_end = np.unique(sampled[::-1], return_index=True)
+    last_pos = sampled.size - 1 - first_from_end
+    true = labels[:, :num_true]
+    at = np.minimum(np.searchsorted(ids, true), ids.size - 1)
+    rows, cols = np.nonzero(ids[at] == true)
+    mask[rows, last_pos[at[rows, cols]]] = True
     return mask
 
 
@@ -405,7 +408,8 @@ def _compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_tr
     logits = [inputs . w[true] + b[true], inputs . w[sampled] + b[sampled]]; accidental
     hits add float32's -FLT_MAX cast to the logits dtype (``-inf`` in float16/bfloat16);
     ``subtract_log_q`` subtracts log(expected_count). Labels are [1/num_true, ..., 0, ...].
-    Everything is computed in the inputs' dtype."""
+    Everything is computed in the inputs' dtype; a large product on one BLAS thread
+    (``rowblocks.matmul``)."""
     inputs = np.asarray(inputs)
     dtype = inputs.dtype
     weights = np.asarray(weights).astype(dtype)
@@ -423,7 +427,7 @@ def _compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_tr
     x = inputs.astype(wide)
     true_w = weights[labels].astype(wide)  # [batch, num_true, dim]
     true_logits = np.sum(x[:, None, :] * true_w, axis=-1).astype(dtype) + biases[labels]
-    sampled_logits = (x @ weights[sampled].astype(wide).T).astype(dtype) + biases[sampled]
+    sampled_logits = rowblocks.matmul(x, weights[sampled].astype(wide).T).astype(dtype) + biases[sampled]
     if remove_accidental_hits:
         mask = _accidental_hit_mask(labels, sampled, num_true)
         with np.errstate(over="ignore"):
