@@ -467,3 +467,108 @@ def test_matmul_on_one_blas_thread_is_the_product(monkeypatch):
     got = rowblocks.matmul(a, b)
     assert got.dtype == np.float32 and np.array_equal(got, a @ b)
     assert np.array_equal(rowblocks.matmul(a[0], b), a[0] @ b)  # not 2-D: a plain product
+
+
+# --- fused paths on large inputs (rowblocks.FUSED_MIN_BYTES) -----------------------------
+
+
+@pytest.fixture
+def small_fused(small_blocks, monkeypatch):
+    """The fused paths from 64 KiB on (instead of 4 MiB), blocks of a few rows on two threads."""
+    monkeypatch.setattr(rowblocks, "FUSED_MIN_BYTES", 1 << 16)
+
+
+ADVERSARIAL = {
+    "uniform positive": lambda rng, n: rng.uniform(0, 1, n),
+    "lognormal(0, 3)": lambda rng, n: rng.lognormal(0, 3, n),
+    "1e4 + U(0, 1)": lambda rng, n: 1e4 + rng.uniform(0, 1, n),
+    "reverse sorted": lambda rng, n: np.sort(rng.lognormal(0, 2, n))[::-1].copy(),
+    "normal": lambda rng, n: rng.standard_normal(n),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_dot_sum_within_the_pairwise_bound(name):
+    """sum(x) and sum(x * x) by rows of dot products: within float32's pairwise error bound
+    log2(n) * 2**-24 of the float64 sum (relative to the sum of magnitudes)."""
+    from harness.reference import summation
+
+    n = (1 << 20) + 300  # 4 MiB of float32 and a tail of 300
+    x = ADVERSARIAL[name](np.random.default_rng(31), n).astype(np.float32)
+    assert summation.by_dots(x)
+    wide = x.astype(np.float64)
+    bound = np.log2(n) * 2.0 ** -24
+    for got, exact, scale in ((summation.dot_sum(x), wide.sum(), np.abs(wide).sum()),
+                              (summation.dot_sum(x, x), (wide * wide).sum(), (wide * wide).sum())):
+        assert got.dtype == np.float32 and got.shape == ()
+        assert abs(float(got) - exact) <= bound * scale, (name, float(got), exact)
+    assert nn.l2_loss(x) == summation.dot_sum(x, x) * np.float32(0.5)
+
+
+def test_dot_sum_small_inputs_keep_np_sums_bits():
+    from harness.reference import summation
+
+    x = np.random.default_rng(37).normal(size=(100, 33)).astype(np.float32)
+    assert not summation.by_dots(x)
+    assert summation.dot_sum(x).tobytes() == np.sum(x).tobytes()
+    assert summation.dot_sum(x, x).tobytes() == np.sum(x * x).tobytes()
+    assert nn.l2_loss(x).tobytes() == np.sum(x * x * np.float32(0.5)).tobytes()
+    assert nn.scale_regularization_loss(x).tobytes() == np.sum(x).tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_softmax_family_close_to_the_whole_array_formulas(small_fused, dtype):
+    """Above FUSED_MIN_BYTES: a few ulp from the plain formulas, NaN and inf where they are,
+    the same bits on one thread or two."""
+    rng = np.random.default_rng(41)
+    x = _logits(rng, (300, 130), dtype, 1.0)
+    labels = rng.uniform(size=x.shape).astype(dtype)
+    finite = np.where(np.isfinite(x), x, dtype(0))
+    index = rng.integers(0, 130, 300)
+    pairs = [(nn.softmax(x), plain_softmax(x)), (nn.log_softmax(x), plain_log_softmax(x)),
+             (nn.softmax_cross_entropy_with_logits(labels, finite), plain_xent(labels, finite)),
+             (nn.sparse_softmax_cross_entropy_with_logits(index, x), plain_sparse_xent(index, x))]
+    eps = np.finfo(dtype).eps
+    for got, want in pairs:
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert np.array_equal(np.isnan(got), np.isnan(want)) and np.array_equal(np.isinf(got), np.isinf(want))
+        ok = np.isfinite(want)
+        assert np.allclose(got[ok], want[ok], rtol=16 * eps, atol=16 * eps)
+    one_thread = nn.softmax(x)
+    rowblocks.ROW_THREADS = 1
+    assert nn.softmax(x).tobytes() == one_thread.tobytes()
+
+
+def test_fused_keras_rows_close_to_the_unfused(small_fused, monkeypatch):
+    """Keras means and sums along the last axis of by_rows blocks are dot products (row_means,
+    row_sums) only above FUSED_MIN_BYTES; below it the results are np.mean's and np.sum's bits."""
+    from harness.reference import keras_functions as F
+
+    rng = np.random.default_rng(43)
+    y_true = rng.uniform(size=(200, 130)).astype(np.float32)
+    y_pred = rng.uniform(0.01, 1.0, size=(200, 130)).astype(np.float32)
+    fns = (F.mean_squared_error, F.categorical_crossentropy, F.kl_divergence)
+    fused = [fn(y_true, y_pred) for fn in fns]
+    monkeypatch.setattr(rowblocks, "FUSED_MIN_BYTES", 1 << 40)
+    for fn, got in zip(fns, fused):
+        want = fn(y_true, y_pred)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert np.allclose(got, want, rtol=1e-6, atol=0), fn.__name__
+    assert not rowblocks.fused()  # the flag is the blocks' only
+    want = np.mean(np.square(y_true - y_pred), axis=-1)
+    assert F.mean_squared_error(y_true, y_pred).tobytes() == want.tobytes()
+
+
+def test_vectorised_accidental_hits_are_the_per_label_loop():
+    rng = np.random.default_rng(47)
+    for _ in range(200):
+        num_true, classes = int(rng.integers(1, 4)), int(rng.integers(1, 15))
+        labels = rng.integers(0, classes, (int(rng.integers(1, 9)), num_true))
+        sampled = rng.integers(0, classes, int(rng.integers(0, 12)))
+        last = {int(c): j for j, c in enumerate(sampled)}
+        want = np.zeros((labels.shape[0], sampled.size), bool)
+        for i, row in enumerate(labels):
+            for c in row:
+                if int(c) in last:
+                    want[i, last[int(c)]] = True
+        assert np.array_equal(nn._accidental_hit_mask(labels, sampled, num_true), want)
