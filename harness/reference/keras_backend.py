@@ -39,11 +39,11 @@ def canonical_axis(axis):
 
 def mean(x, axis=None, keepdims=False) -> np.ndarray:
     """``keras.ops.mean``: float16/bfloat16 are averaged in float32 and cast back (Keras
-    does this explicitly to avoid float16 overflow). Along the last axis of a block of a large
-    input (``rowblocks.fused_last_axis``): ``rowblocks.row_means``."""
+    does this explicitly to avoid float16 overflow). Along one axis of a block of a large
+    ``rowblocks.by_rows`` input (``rowblocks.fused``): ``rowblocks.axis_means``."""
     x = np.asarray(x)
-    if rowblocks.fused_last_axis(x, axis) and not keepdims:
-        return rowblocks.row_means(x)
+    if rowblocks.fused(axis):
+        return rowblocks.axis_means(x, axis, keepdims)
     with np.errstate(invalid="ignore", over="ignore"):
         m = np.mean(x, axis=canonical_axis(axis), keepdims=keepdims, dtype=compute_dtype(x))
     return np.asarray(m).astype(x.dtype)

@@ -371,11 +371,13 @@ def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size
 
 
 def scale_regularization_loss(regularization_loss):
-    """sum(regularization_loss) / num_replicas, with one replica (no strategy). A large
-    float32/float64 input (``summation.by_dots``) is summed by ``summation.dot_sum``."""
+    """sum(regularization_loss) / num_replicas, with one replica (no strategy: the division by
+    1 is exact, and left out of the large path). A large float32/float64 input
+    (``summation.by_dots``) is summed by ``summation.dot_sum``."""
     x = np.asarray(regularization_loss)
-    total = summation.dot_sum(x) if summation.by_dots(x) else summation.reduce_sum(x)
-    return np.asarray(total / x.dtype.type(1)).astype(x.dtype)
+    if summation.by_dots(x):
+        return np.asarray(summation.dot_sum(x))
+    return np.asarray(summation.reduce_sum(x) / x.dtype.type(1)).astype(x.dtype)
 
 
 # --- sampled losses -----------------------------------------------------------------

@@ -180,32 +180,36 @@ def _apart_by_rows(y_true, y_pred, axis) -> bool:
             and isinstance(axis, int) and not isinstance(axis, bool) and axis % y_pred.ndim != 0)
 
 
-_fused = threading.local()
+def is_large(nbytes: int) -> bool:
+    """Whether an input of ``nbytes`` takes the fused paths (``FUSED_MIN_BYTES`` or more)."""
+    return nbytes >= FUSED_MIN_BYTES
 
 
-def fused() -> bool:
-    """Whether the calling thread computes a block of a :func:`by_rows` input of at least
-    ``FUSED_MIN_BYTES``: there a mean along the last axis may be :func:`row_means`."""
-    return getattr(_fused, "on", False)
+class _Fused(threading.local):
+    on = False
 
 
-def fused_last_axis(x: np.ndarray, axis) -> bool:
-    """Whether a sum or mean of ``x`` along ``axis`` is fused (:func:`row_sums`): inside
-    :func:`fused`, a float32/float64 ``x`` reduced along its last axis."""
-    return (fused() and x.dtype.name in ("float32", "float64") and x.ndim >= 1
-            and isinstance(axis, int) and axis in (-1, x.ndim - 1))
+_fused = _Fused()
 
 
-def row_sums(x: np.ndarray, keepdims: bool = False) -> np.ndarray:
-    """sum(x, axis=-1) of a float32/float64 ``x`` as the fused dot product ``np.vecdot(x, ones)``
-    (:func:`_row_sums`): a few ulp from ``np.sum``'s pairwise sums, one pass, 3x faster."""
-    return _row_sums(x, np.ones(x.shape[-1], x.dtype), keepdims)
+def fused(axis) -> bool:
+    """Whether the calling thread computes a block of a large :func:`by_rows` input (one of
+    :func:`is_large` size; its blocks are float32/float64) and ``axis`` is one int axis: then
+    a sum or mean along ``axis`` is :func:`axis_sums` / :func:`axis_means`."""
+    return _fused.on and isinstance(axis, int)
 
 
-def row_means(x: np.ndarray) -> np.ndarray:
-    """mean(x, axis=-1) of a float32/float64 ``x`` as ``row_sums(x) / n`` (``np.mean``'s
-    division, not its pairwise sums)."""
-    return np.divide(row_sums(x), x.dtype.type(x.shape[-1]))
+def axis_sums(x: np.ndarray, axis: int, keepdims: bool = False) -> np.ndarray:
+    """sum(x, axis) as the fused dot product of each lane along ``axis`` with ones
+    (``np.vecdot``, :func:`_row_sums`): a few ulp from ``np.sum``'s pairwise sums, one pass,
+    3x faster."""
+    sums = _row_sums(np.moveaxis(x, axis, x.ndim - 1), np.ones(x.shape[axis], x.dtype), keepdims=False)
+    return np.expand_dims(sums, axis) if keepdims else sums
+
+
+def axis_means(x: np.ndarray, axis: int, keepdims: bool = False) -> np.ndarray:
+    """mean(x, axis) as ``axis_sums(x, axis) / n`` (``np.mean``'s division, not its pairwise sums)."""
+    return np.divide(axis_sums(x, axis, keepdims), x.dtype.type(x.shape[axis]))
 
 
 def by_rows(fn):
@@ -216,8 +220,8 @@ def by_rows(fn):
     than the first: each row's result is computed by the same operations in the same
     order as on the whole array, so the bits are the same, and the temporaries are a
     block's, not the whole input's. Anything :func:`_apart_by_rows` does not accept runs
-    ``fn`` whole. On inputs of ``FUSED_MIN_BYTES`` or more, :func:`fused` holds while ``fn``
-    runs, and means along the last axis are :func:`row_means` (not ``np.mean``'s bits)."""
+    ``fn`` whole. On :func:`is_large` inputs :func:`fused` holds while ``fn`` runs: its sums
+    and means along an axis are :func:`axis_sums` / :func:`axis_means` (not ``np.sum``'s bits).""" 
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)
@@ -232,14 +236,14 @@ def by_rows(fn):
         if not _apart_by_rows(y_true, y_pred, given.get("axis", -1)):
             return fn(*args, **kwargs)
         parts: dict[int, np.ndarray] = {}
-        large = y_pred.nbytes >= FUSED_MIN_BYTES
+        large = is_large(y_pred.nbytes)
 
         def work(rows):
             _fused.on = large
             try:
                 parts[rows.start] = fn(**{**given, "y_true": y_true[rows], "y_pred": y_pred[rows]})
             finally:
-                _fused.on = False
+                del _fused.on  # back to the class default: not fused
 
         n_rows = y_pred.shape[0]
         for_row_blocks(work, n_rows, y_pred.size // n_rows, block_dtype=y_pred.dtype)
@@ -265,7 +269,7 @@ def _cast_into(buffer: np.ndarray, block: np.ndarray) -> np.ndarray:
 def _fused_ones(x2: np.ndarray, dtype) -> np.ndarray | None:
     """Ones to sum the rows of ``x2`` against (:func:`_row_sums`) when it spans at least
     ``FUSED_MIN_BYTES``; None for smaller inputs (``np.sum``)."""
-    return np.ones(x2.shape[1], dtype) if x2.nbytes >= FUSED_MIN_BYTES else None
+    return np.ones(x2.shape[1], dtype) if is_large(x2.nbytes) else None
 
 
 def _row_sums(block: np.ndarray, ones: np.ndarray | None, keepdims: bool = True) -> np.ndarray:
@@ -276,6 +280,12 @@ def _row_sums(block: np.ndarray, ones: np.ndarray | None, keepdims: bool = True)
         return np.sum(block, axis=1, keepdims=keepdims)
     sums = np.vecdot(block, ones)
     return sums[..., None] if keepdims else sums
+
+
+def _inverse_row_sums(block: np.ndarray, ones: np.ndarray) -> np.ndarray:
+    """1 / sum of each row of ``block`` (keepdims), the sum a fused dot product against ``ones``."""
+    sums = np.vecdot(block, ones)
+    return np.reciprocal(sums, out=sums)[:, None]
 
 
 def softmax_last_axis(x: np.ndarray, compute_dtype=None) -> np.ndarray:
@@ -297,11 +307,10 @@ def softmax_last_axis(x: np.ndarray, compute_dtype=None) -> np.ndarray:
         with np.errstate(invalid="ignore"):
             np.subtract(src, np.max(src, axis=1, keepdims=True), out=dst)
             np.exp(dst, out=dst)
-        total = _row_sums(dst, ones)
         if ones is None:
-            np.divide(dst, total, out=dst)
+            np.divide(dst, _row_sums(dst, ones), out=dst)
         else:
-            np.multiply(dst, np.reciprocal(total, out=total), out=dst)
+            np.multiply(dst, _inverse_row_sums(dst, ones), out=dst)
         if buf:
             out2[rows] = dst
 
@@ -354,9 +363,7 @@ def xent_rows(labels2: np.ndarray, logits2: np.ndarray, compute_dtype) -> np.nda
     """sum_c labels_c * (log(sum_k exp(s_k)) - s_c) per row, s = logits - max(logits),
     for ``labels2`` and ``logits2`` of one [rows, classes] shape (broadcast views are
     fine); both are rounded to ``compute_dtype`` first. One value per row. Inputs of
-    ``FUSED_MIN_BYTES`` or more sum exp(s) fused (:func:`_row_sums`) and take the labels'
-    products and their sum as one ``np.vecdot`` (a NaN or inf term still makes the row NaN
-    or inf: 0 * inf is NaN in the dot product too)."""
+    ``FUSED_MIN_BYTES`` or more sum along the rows by fused dot products (:func:`_row_sums`)."""
     cost = np.empty(logits2.shape[0], compute_dtype)
     ones = _fused_ones(logits2, compute_dtype)
 
@@ -367,12 +374,8 @@ def xent_rows(labels2: np.ndarray, logits2: np.ndarray, compute_dtype) -> np.nda
             np.exp(shifted, out=terms)
             lse = _row_sums(terms, ones)
             np.subtract(np.log(lse, out=lse), shifted, out=terms)
-            labels = labels2[rows].astype(compute_dtype, copy=False)
-            if ones is None:
-                np.multiply(labels, terms, out=terms)
-                np.sum(terms, axis=1, out=cost[rows])
-            else:
-                np.vecdot(labels, terms, out=cost[rows])
+            np.multiply(labels2[rows].astype(compute_dtype, copy=False), terms, out=terms)
+            cost[rows] = _row_sums(terms, ones, keepdims=False)
 
     for_row_blocks(work, logits2.shape[0], logits2.shape[1], (compute_dtype, compute_dtype))
     return cost

@@ -81,8 +81,8 @@ def reduce_sum(x, axis=None, keepdims=False) -> np.ndarray:
     in Eigen's order and precision (:func:`eigen_sum` of the reduced axes moved last and
     flattened), bfloat16 accumulated in float32 and rounded once, other dtypes in their
     own precision (``np.sum``: a large float32/float64 sum of everything is ``sum_of``, the
-    same bits; along the last axis of a block of a large ``rowblocks.by_rows`` input,
-    ``rowblocks.row_sums``, fused and a few ulp from ``np.sum``)."""
+    same bits; along one axis of a block of a large ``rowblocks.by_rows`` input,
+    ``rowblocks.axis_sums``, fused and a few ulp from ``np.sum``)."""
     x = np.asarray(x)
     axis = tuple(axis) if isinstance(axis, list) else axis
     with np.errstate(over="ignore", invalid="ignore"):
@@ -97,8 +97,8 @@ def reduce_sum(x, axis=None, keepdims=False) -> np.ndarray:
             return np.asarray(np.sum(x.astype(np.float32), axis=axis, keepdims=keepdims)).astype(x.dtype)
         if axis is None and not keepdims and in_runs(x):  # np.sum's order, a run at a time on two threads
             return sum_of(np.asarray, x)
-        if rowblocks.fused_last_axis(x, axis):  # a block of a large by_rows input
-            return rowblocks.row_sums(x, keepdims)
+        if rowblocks.fused(axis):  # a block of a large by_rows input
+            return rowblocks.axis_sums(x, axis, keepdims)
         return np.asarray(np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype))
 
 
@@ -183,27 +183,26 @@ DOT_ROW = 1024
 
 
 def by_dots(*arrays) -> bool:
-    """Whether :func:`dot_sum` takes rows of dot products: ``rowblocks.blockable`` arrays of at
-    least ``DOT_ROW`` elements and ``rowblocks.FUSED_MIN_BYTES`` together."""
-    return (rowblocks.blockable(*arrays, min_size=DOT_ROW)
-            and sum(a.nbytes for a in arrays) >= rowblocks.FUSED_MIN_BYTES)
+    """Whether :func:`dot_sum` applies: ``rowblocks.blockable`` arrays (float32/float64,
+    C-contiguous, of one shape, ``rowblocks.PARALLEL_MIN_BYTES`` together: 4 MB, as
+    ``rowblocks.FUSED_MIN_BYTES``) of at least ``DOT_ROW`` elements."""
+    return rowblocks.blockable(*arrays, min_size=DOT_ROW)
 
 
 def dot_sum(x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-    """sum(x * y) (``y`` None: sum(x)) in x's dtype, for arrays :func:`by_dots` accepts: one ``np.vecdot`` over rows of ``DOT_ROW`` elements (``y`` None: against ones; no
-    temporary of the input's size), the row results summed by ``np.sum``, then the leftover
-    elements' sum added. Other arrays: ``np.sum(x * y)``. Not ``np.sum``'s bits (see above).
-    One thread: the sum is bound by memory reads, and a second thread made it slower."""
-    x = np.asarray(x)
-    if not by_dots(*((x,) if y is None else (x, y))):
-        return np.asarray(np.sum(x if y is None else x * y))
-    fx = x.reshape(-1)
-    fy = None if y is None else np.asarray(y).reshape(-1)
-    main = fx.size - fx.size % DOT_ROW
-    rows = fx[:main].reshape(-1, DOT_ROW)
+    """sum(x * y) (``y`` None: sum(x)) in x's dtype, for arrays :func:`by_dots` accepts: one
+    ``np.vecdot`` over rows of ``DOT_ROW`` elements (``y`` None: against ones; no temporary of
+    the input's size), the row results summed by ``np.sum``, then the leftover elements' sum
+    added. Not ``np.sum``'s bits (see above). One thread: the sum is bound by memory reads, and
+    a second thread made it slower."""
+    fx = x.ravel()
+    fy = fx if y is None else y.ravel()
+    n_rows, _ = divmod(fx.size, DOT_ROW)
+    main = n_rows * DOT_ROW
+    rows = fx[:main].reshape(n_rows, DOT_ROW)
     with np.errstate(over="ignore", invalid="ignore"):
-        if fy is None:
+        if y is None:
             row_sums, tail = np.vecdot(rows, np.ones(DOT_ROW, x.dtype)), fx[main:]
         else:
-            row_sums, tail = np.vecdot(rows, fy[:main].reshape(-1, DOT_ROW)), fx[main:] * fy[main:]
+            row_sums, tail = np.vecdot(rows, fy[:main].reshape(n_rows, DOT_ROW)), fx[main:] * fy[main:]
         return np.asarray(np.sum(row_sums) + np.sum(tail))
