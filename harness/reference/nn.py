@@ -70,7 +70,9 @@ def softmax(logits, axis=None):
     (exp(s) * (1 / sum), the sum in Eigen's order, see ``summation.eigen_sum``); bfloat16
     is computed in float32 and rounded once; float32/float64 in their own precision.
     A row of all ``-inf`` is NaN. float32/float64/bfloat16 along the last axis run in row
-    blocks (``rowblocks.softmax_last_axis``: same results, bounded extra memory).
+    blocks (``rowblocks.softmax_last_axis``: bounded extra memory, the same results below
+    ``rowblocks.FUSED_MIN_BYTES``; larger inputs take TF's kernel formula exp(s) * (1 / sum),
+    the sums as fused dot products).
     An axis outside [-rank, rank) is TF's InvalidArgumentError."""
     x = np.asarray(logits)
     axis = -1 if axis is None else axis
@@ -96,7 +98,8 @@ def log_softmax(logits, axis=None):
 
     float16/bfloat16 run Eigen's element ops in that dtype (sum in Eigen's order, see
     ``summation.eigen_sum``). An entry of ``-inf`` gives ``-inf``, a row of all ``-inf`` NaN.
-    float32/float64 along the last axis run in row blocks (``rowblocks.log_softmax_last_axis``).
+    float32/float64 along the last axis run in row blocks (``rowblocks.log_softmax_last_axis``;
+    from ``rowblocks.FUSED_MIN_BYTES`` on, the row sums are fused dot products).
     An axis outside [-rank, rank) is TF's InvalidArgumentError."""
     x = np.asarray(logits)
     axis = -1 if axis is None else axis

@@ -1,7 +1,9 @@
 """Large inputs a cache-sized block at a time, with the results of the whole-array
 formulas bit for bit: the softmax family over the last axis (blocks of rows), per-example
 losses (:func:`by_rows`) and element-wise losses (:func:`by_elements`), on the threads
-:func:`threads_now` allows."""
+:func:`threads_now` allows. From ``FUSED_MIN_BYTES`` on (:func:`is_large`), sums along the
+rows are fused dot products against ones (``np.vecdot``): a few ulp from ``np.sum``'s
+pairwise sums, one pass instead of a temporary and a reduction."""
 from __future__ import annotations
 
 import functools

@@ -21,8 +21,8 @@ def linear_softmax_clipped_grads(x, labels, w, b, clip_norm=5.0):
     dz = (softmax(x @ w + b) - one_hot(labels)) / N is formed in place in the softmax's
     output (p - 0 is p, so only the labels' entries change): the same bits as the
     whole-array formula with fewer logits-sized temporaries; the softmax runs in row
-    blocks (``nn.softmax``: the same bits as ``stable.softmax``); large products on one BLAS
-    thread (``rowblocks.matmul``)."""
+    blocks (``nn.softmax``: the same bits as ``stable.softmax`` below 4 MB of logits, TF's
+    exp(s) * (1 / sum) above); large products on one BLAS thread (``rowblocks.matmul``)."""
     x, w, b = np.asarray(x), np.asarray(w), np.asarray(b)
     labels = np.asarray(labels)
     z = rowblocks.matmul(x, w)
