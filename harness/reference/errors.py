@@ -22,3 +22,31 @@ class TFValueError(ReferenceError_, ValueError):
 
 class TFTypeError(ReferenceError_, TypeError):
     """Mirrors a Python ``TypeError`` raised by TF/Keras (e.g. a dtype mismatch)."""
+
+
+REDUCTION_AXIS = "Invalid reduction dimension ({axis} for input with {ndim} dimension(s)"
+"""TF's reduction kernels (``Sum``, ``Mean``, ``Max``, ...) on an axis outside [-rank, rank)."""
+
+SOFTMAX_AXIS = ("`dim` must be in the range [{low}, {ndim}) where {ndim} is the number of dimensions in the "
+                "input. Received: dim={axis}")
+"""``tf.nn.softmax`` / ``log_softmax`` (and Keras' ``ops.softmax``) on an axis outside [-rank, rank)."""
+
+SLICE_INDEX = "slice index {index} of dimension 0 out of bounds."
+"""A shape indexed by an axis outside [-rank, rank) (``tf.shape(x)[axis]``: ``StridedSlice``, which
+names a negative axis plus the rank: -3 of a rank-2 shape is index -1)."""
+
+
+def check_axis(axis, ndim: int, message: str = REDUCTION_AXIS) -> None:
+    """TF's error for an ``axis`` (an int, a list or tuple of ints, or None: every axis)
+    outside [-ndim, ndim): InvalidArgumentError with ``message`` (TF's reduction kernels'
+    by default), where NumPy would raise its AxisError or, on the reference's float16 sums
+    (which take axes modulo the rank), reduce another axis.
+
+    That is TF's eager error. In ``tf.function`` and XLA modes TF finds the bad axis while
+    building the graph and raises ValueError with the same words; InvalidArgumentError is
+    a ValueError, so ``expect_error: {eager: InvalidArgumentError, function: ValueError}``
+    holds for the reference in every mode."""
+    for one in () if axis is None else axis if isinstance(axis, (list, tuple)) else (axis,):
+        if one < -ndim or one >= ndim:
+            raise InvalidArgumentError(message.format(axis=one, ndim=ndim, low=-ndim,
+                                                     index=one + ndim if one < 0 else one))

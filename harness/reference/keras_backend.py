@@ -15,7 +15,7 @@ import numpy as np
 from harness.reference import nn, rowblocks, stable
 from harness.reference.dtypes import compute_dtype
 from harness.reference.summation import reduce_sum
-from harness.reference.errors import InvalidArgumentError, TFValueError
+from harness.reference.errors import SOFTMAX_AXIS, InvalidArgumentError, TFValueError, check_axis
 
 EPSILON = 1e-7
 """``keras.backend.epsilon()``."""
@@ -42,6 +42,7 @@ def mean(x, axis=None, keepdims=False) -> np.ndarray:
     does this explicitly to avoid float16 overflow). Along one axis of a block of a large
     ``rowblocks.by_rows`` input (``rowblocks.fused``): ``rowblocks.axis_means``."""
     x = np.asarray(x)
+    check_axis(axis, x.ndim)
     if rowblocks.fused(axis):
         return rowblocks.axis_means(x, axis, keepdims)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -76,7 +77,9 @@ def softplus(x) -> np.ndarray:
 
 
 def softmax(x, axis=-1) -> np.ndarray:
+    """``keras.ops.softmax``: ``tf.nn.softmax``, whose error an axis outside [-rank, rank) gets."""
     x = np.asarray(x)
+    check_axis(axis, x.ndim, SOFTMAX_AXIS)
     e = np.exp(stable.shift_by_max(x, axis))
     return e / reduce_sum(e, axis=axis, keepdims=True)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.reference import nn
-from harness.reference.errors import InvalidArgumentError, TFTypeError, TFValueError
+from harness.reference.errors import InvalidArgumentError, TFTypeError, TFValueError, check_axis
 from harness.reference.reductions import (
     V1_SUM_BY_NONZERO_WEIGHTS,
     v1_assert_broadcastable,
@@ -77,7 +77,9 @@ def cosine_distance(labels, predictions, axis=None, weights=1.0, reduction=DEFAU
     if axis is None:
         raise TFValueError("You must specify argument `axis`.")
     labels, predictions = _float32_pair(labels, predictions)
-    losses = np.float32(1) - np.sum(predictions * labels, axis=(axis,), keepdims=True)
+    products = predictions * labels
+    check_axis(axis, products.ndim)
+    losses = np.float32(1) - np.sum(products, axis=(axis,), keepdims=True)
     return v1_compute_weighted_loss(losses, weights, reduction)
 
 

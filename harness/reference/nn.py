@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.reference import dtypes, rowblocks, stable, summation
-from harness.reference.errors import InvalidArgumentError, TFTypeError, TFValueError
+from harness.reference.errors import SOFTMAX_AXIS, InvalidArgumentError, TFTypeError, TFValueError, check_axis
 
 _BLOCKED = ("float32", "float64", "bfloat16")
 
@@ -45,11 +45,8 @@ def _shifted_and_exp_sum(x: np.ndarray):
 def _check_axis(x: np.ndarray, axis: int) -> None:
     """TF's softmax ops reject an axis outside [-rank, rank) (InvalidArgumentError).
     Scalars are left to NumPy: TF's own error for them depends on the dtype."""
-    if x.ndim and not -x.ndim <= axis < x.ndim:
-        raise InvalidArgumentError(
-            f"`dim` must be in the range [{-x.ndim}, {x.ndim}) where {x.ndim} is the number of "
-            f"dimensions in the input. Received: dim={axis}"
-        )
+    if x.ndim:
+        check_axis(axis, x.ndim, SOFTMAX_AXIS)
 
 
 def _is_last(x: np.ndarray, axis: int) -> bool:

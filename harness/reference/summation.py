@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.reference import rowblocks
+from harness.reference.errors import check_axis
 
 # --- Eigen's reduction order for float16/bfloat16 ---------------------------------
 # TF's CPU kernels written as Eigen expressions (Softmax, LogSoftmax, the sparse
@@ -85,6 +86,7 @@ def reduce_sum(x, axis=None, keepdims=False) -> np.ndarray:
     ``rowblocks.axis_sums``, fused and a few ulp from ``np.sum``)."""
     x = np.asarray(x)
     axis = tuple(axis) if isinstance(axis, list) else axis
+    check_axis(axis, x.ndim)
     with np.errstate(over="ignore", invalid="ignore"):
         if x.dtype.name == "float16":
             axes = tuple(range(x.ndim)) if axis is None else tuple(np.atleast_1d(axis) % max(x.ndim, 1))

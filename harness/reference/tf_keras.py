@@ -41,7 +41,7 @@ import numpy as np
 
 from harness.reference import keras_backend as kb
 from harness.reference import keras_functions as F
-from harness.reference.errors import InvalidArgumentError, TFValueError
+from harness.reference.errors import SLICE_INDEX, InvalidArgumentError, TFValueError, check_axis
 from harness.reference.keras_functions import categorical_hinge, kl_divergence  # noqa: F401  (identical in Keras 2)
 from harness.reference.rowblocks import by_rows
 from harness.reference.reductions import (
@@ -204,6 +204,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     y_true, y_pred = _cast_pair(y_true, y_pred)
     _compatible_shapes(y_true, y_pred)
     if label_smoothing:
+        check_axis(axis, y_true.ndim, SLICE_INDEX)
         num_classes = _c(y_true.shape[axis], y_pred)
         ls = _c(label_smoothing, y_pred)
         y_true = y_true * (_c(1.0, y_pred) - ls) + ls / num_classes
