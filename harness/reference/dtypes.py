@@ -35,3 +35,15 @@ def is_low(x) -> bool:
 def compute_dtype(x) -> np.dtype:
     """float32 for float16/bfloat16 (TF's upcast), else x's own dtype."""
     return np.dtype(np.float32) if is_low(x) else dtype_of(x)
+
+
+TRUEDIV = {"int8": "float32", "uint8": "float32", "int16": "float32", "uint16": "float32",
+           "int32": "float64", "uint32": "float64", "int64": "float64", "uint64": "float64"}
+"""The dtype TF's true division (``tf.math.truediv``, ``div_no_nan``, ``/``) casts integers
+to before dividing (``math_ops._TRUEDIV_TABLE``); floats divide in their own dtype."""
+
+
+def truediv_dtype(x) -> np.dtype:
+    """The dtype of TF's true division of ``x``'s dtype (:data:`TRUEDIV`)."""
+    dt = dtype_of(x)
+    return np.dtype(TRUEDIV.get(dt.name, dt))

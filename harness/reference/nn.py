@@ -334,6 +334,10 @@ def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size
     only when weighted; a weight of rank one less than the losses gets a trailing
     axis, one more loses its last. Errors: rank-0 losses ``ValueError``; a non-integer
     ``global_batch_size`` ``TypeError``; a negative one ``InvalidArgumentError``.
+    Integer losses are summed in their own dtype (wrapping around, as TF's do; weighted,
+    they are cast back to it first, truncated toward zero) and divided as ``tf.math.truediv``
+    divides them: in float32 for 8- and 16-bit integers, float64 for 32- and 64-bit ones
+    (``dtypes.truediv_dtype``).
     """
     per_example_loss = np.asarray(per_example_loss)
     input_dtype = per_example_loss.dtype
@@ -367,17 +371,21 @@ def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size
     if gbs < 0:
         raise InvalidArgumentError("global_batch_size must be non-negative.")
     loss = summation.reduce_sum(per_example_loss)
-    return stable.div_no_nan(loss, gbs.astype(input_dtype)).astype(input_dtype)
+    out = dtypes.truediv_dtype(input_dtype)
+    return stable.div_no_nan(loss.astype(out), gbs.astype(input_dtype).astype(out)).astype(out)
 
 
 def scale_regularization_loss(regularization_loss):
     """sum(regularization_loss) / num_replicas, with one replica (no strategy: the division by
     1 is exact, and left out of the large path). A large float32/float64 input
-    (``summation.by_dots``) is summed by ``summation.dot_sum``."""
+    (``summation.by_dots``) is summed by ``summation.dot_sum``. Integers are summed in their
+    own dtype (wrapping around as TF's do) and divided in float32 or float64
+    (``dtypes.truediv_dtype``)."""
     x = np.asarray(regularization_loss)
     if summation.by_dots(x):
         return np.asarray(summation.dot_sum(x))
-    return np.asarray(summation.reduce_sum(x) / x.dtype.type(1)).astype(x.dtype)
+    out = dtypes.truediv_dtype(x)
+    return np.asarray(summation.reduce_sum(x).astype(out) / out.type(1)).astype(out)
 
 
 # --- sampled losses -----------------------------------------------------------------
