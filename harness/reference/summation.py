@@ -1,9 +1,8 @@
 """``tf.reduce_sum`` as TF 2.21 computes it on CPU, once for every reference module.
 
 float16 is summed in float16, rounding after every add, in Eigen's order (checked against
-TF on full reductions of 3 to 20,000 elements and on reductions along an axis: bit for bit;
-a float16 row longer than about 4,000 elements reduced along the last axis of a
-multi-row tensor is close but not always bit-exact). bfloat16 is accumulated in float32 and
+TF, one intra-op thread, on full reductions of 3 to 20,000 elements and on the rows of
+multi-row tensors along the last axis: bit for bit). bfloat16 is accumulated in float32 and
 rounded once. Other dtypes are summed in their own precision.
 """
 from __future__ import annotations
@@ -14,15 +13,21 @@ from harness.reference import rowblocks
 from harness.reference.errors import check_axis
 
 # --- Eigen's reduction order for float16/bfloat16 ---------------------------------
-# TF's CPU kernels written as Eigen expressions (Softmax, LogSoftmax, the sparse
-# cross-entropy of bfloat16) sum float16/bfloat16 rows in the element type, rounding
-# after every add. The order below reproduces TF 2.21's results bit for bit on x86-64
-# for rows of up to 1024 (bfloat16) / 8192 (float16) elements; longer rows are split in
-# two halves and summed recursively, which is close but not always bit-exact.
+# TF's CPU kernels written as Eigen expressions (Sum, L2Loss, Softmax, LogSoftmax, the
+# sparse cross-entropy of bfloat16) sum float16/bfloat16 rows in the element type, rounding
+# after every add, with Eigen's InnerMostDimReducer: a row of more than packet (8) x
+# LeafSize elements (LeafSize<half> = 200, LeafSize<bfloat16> = 128: 1,600 and 1,024
+# elements) is split in two and each part reduced recursively, the split at the first
+# packet boundary of the *tensor* (not the row) at or after the row's middle:
+# 8 * ceil((first + ceil(n / 2)) / 8) with ``first`` the row's offset in the tensor, so the
+# rows of a multi-row tensor whose length is not a multiple of 8 split at different
+# points. Parts of at most a leaf are summed as ``_eigen_leaf_sum``. Bit for bit with TF
+# 2.21 on x86-64 with one intra-op thread (goldens are recorded so; Eigen's full
+# reduction on several threads sums blocks in another order).
 
 _EIGEN_PACKET = 8
 _EIGEN_ACCUMULATORS = 4
-_EIGEN_LEAF = {"float16": 8192, "bfloat16": 1024}
+_EIGEN_LEAF = {"float16": 8 * 200, "bfloat16": 8 * 128}
 
 
 def _rounded_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -55,25 +60,37 @@ def _eigen_leaf_sum(x: np.ndarray) -> np.ndarray:
     return _rounded_add(scalars, lanes)
 
 
-def _eigen_tree_sum(x: np.ndarray, leaf: int) -> np.ndarray:
+def _eigen_tree_sum(x: np.ndarray, leaf: int, first: int = 0) -> np.ndarray:
+    """Eigen's tree over the last axis of rows that start at offset ``first`` (modulo the
+    packet) of their tensor."""
     n = x.shape[-1]
     if n <= leaf:
         return _eigen_leaf_sum(x)
-    split = _EIGEN_PACKET * -(-(n // 2) // _EIGEN_PACKET)
-    left = _eigen_tree_sum(x[..., :split], leaf)
-    return _rounded_add(left, _eigen_tree_sum(x[..., split:], leaf))
+    split = _EIGEN_PACKET * -(-(first + -(-n // 2)) // _EIGEN_PACKET) - first
+    left = _eigen_tree_sum(x[..., :split], leaf, first)
+    return _rounded_add(left, _eigen_tree_sum(x[..., split:], leaf, 0))
 
 
 def eigen_sum(x: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
-    """Sum along ``axis`` in Eigen's order and rounding for float16/bfloat16 (see above);
+    """Sum along ``axis`` in Eigen's order and rounding for float16/bfloat16 (see above),
+    the rows laid out as TF lays them out, ``axis`` moved last (row r starts at r * n);
     ``np.sum`` for other dtypes."""
     x = np.asarray(x)
     leaf = _EIGEN_LEAF.get(x.dtype.name)
     if leaf is None:
         return np.sum(x, axis=axis, keepdims=keepdims)
     moved = np.moveaxis(x, axis, -1)
+    n = moved.shape[-1]
     with np.errstate(over="ignore", invalid="ignore"):
-        s = _eigen_tree_sum(moved, leaf)
+        if n <= leaf or n % _EIGEN_PACKET == 0:  # every row starts on a packet boundary
+            s = _eigen_tree_sum(moved, leaf)
+        else:
+            rows = moved.reshape(-1, n)
+            firsts = np.arange(rows.shape[0]) * n % _EIGEN_PACKET
+            s = np.empty(rows.shape[0], x.dtype)
+            for first in np.unique(firsts):
+                s[firsts == first] = _eigen_tree_sum(rows[firsts == first], leaf, int(first))
+            s = s.reshape(moved.shape[:-1])
     return np.expand_dims(s, axis) if keepdims else s
 
 
