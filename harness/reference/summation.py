@@ -7,6 +7,7 @@ rounded once. Other dtypes are summed in their own precision.
 """
 from __future__ import annotations
 
+import math
 import numpy as np
 
 from harness.reference import rowblocks
@@ -60,20 +61,24 @@ def _eigen_leaf_sum(x: np.ndarray) -> np.ndarray:
     return _rounded_add(scalars, lanes)
 
 
-def _eigen_tree_sum(x: np.ndarray, leaf: int, first: int = 0) -> np.ndarray:
-    """Eigen's tree over the last axis of rows that start at offset ``first`` (modulo the
-    packet) of their tensor."""
-    n = x.shape[-1]
+def _eigen_tree_sum(rows: np.ndarray, leaf: int, firsts: np.ndarray) -> np.ndarray:
+    """Eigen's tree over each row of ``rows`` (2-D), ``firsts`` where each row starts in its
+    tensor, modulo the packet (the split point depends on it)."""
+    n = rows.shape[-1]
     if n <= leaf:
-        return _eigen_leaf_sum(x)
-    split = _EIGEN_PACKET * -(-(first + -(-n // 2)) // _EIGEN_PACKET) - first
-    left = _eigen_tree_sum(x[..., :split], leaf, first)
-    return _rounded_add(left, _eigen_tree_sum(x[..., split:], leaf, 0))
+        return _eigen_leaf_sum(rows)
+    s = np.empty(rows.shape[:-1], rows.dtype)
+    for first in np.unique(firsts):
+        at = firsts == first
+        split = _EIGEN_PACKET * -(-(first + -(-n // 2)) // _EIGEN_PACKET) - first
+        left = _eigen_tree_sum(rows[at, :split], leaf, firsts[at])
+        s[at] = _rounded_add(left, _eigen_tree_sum(rows[at, split:], leaf, np.zeros_like(firsts[at])))
+    return s
 
 
 def eigen_sum(x: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
     """Sum along ``axis`` in Eigen's order and rounding for float16/bfloat16 (see above),
-    the rows laid out as TF lays them out, ``axis`` moved last (row r starts at r * n);
+    the rows laid out as TF lays them out: ``axis`` moved last, row r starting at r * n;
     ``np.sum`` for other dtypes."""
     x = np.asarray(x)
     leaf = _EIGEN_LEAF.get(x.dtype.name)
@@ -81,16 +86,9 @@ def eigen_sum(x: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarr
         return np.sum(x, axis=axis, keepdims=keepdims)
     moved = np.moveaxis(x, axis, -1)
     n = moved.shape[-1]
+    rows = moved.reshape(math.prod(moved.shape[:-1]), n)
     with np.errstate(over="ignore", invalid="ignore"):
-        if n <= leaf or n % _EIGEN_PACKET == 0:  # every row starts on a packet boundary
-            s = _eigen_tree_sum(moved, leaf)
-        else:
-            rows = moved.reshape(-1, n)
-            firsts = np.arange(rows.shape[0]) * n % _EIGEN_PACKET
-            s = np.empty(rows.shape[0], x.dtype)
-            for first in np.unique(firsts):
-                s[firsts == first] = _eigen_tree_sum(rows[firsts == first], leaf, int(first))
-            s = s.reshape(moved.shape[:-1])
+        s = _eigen_tree_sum(rows, leaf, np.arange(rows.shape[0]) * n % _EIGEN_PACKET).reshape(moved.shape[:-1])
     return np.expand_dims(s, axis) if keepdims else s
 
 
