@@ -308,12 +308,11 @@ def l2_loss(t):
 
     float16/bfloat16 round every square and accumulate in their own precision in Eigen's
     order (``summation.eigen_sum``), so a float16 sum above 65504 is ``inf``. Bit-exact for
-    bfloat16 and for float16 tensors of up to ~1500 elements; larger float16 tensors are
-    reduced by two threads in TF and differ by a few ulp. float32/float64 are summed in
-    NumPy's pairwise order (``np.sum``); large ones (``summation.by_dots``) as
-    ``summation.dot_sum(t, t) * 0.5``, fused dot products of rows (the same sum but for the
-    order of the additions: halving is exact, unless a sum of squares overflows where its half
-    would not)."""
+    bfloat16 and float16 (TF with one intra-op thread; also with 2-8 up to 100,000 elements).
+    float32/float64 are summed in NumPy's pairwise order (``np.sum``); large ones
+    (``summation.by_dots``) as ``summation.dot_sum(t, t) * 0.5``, fused dot products of rows
+    (the same sum but for the order of the additions: halving is exact, unless a sum of squares
+    overflows where its half would not)."""
     t = np.asarray(t)
     with np.errstate(over="ignore"):
         if dtypes.is_low(t):

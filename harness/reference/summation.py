@@ -61,18 +61,18 @@ def _eigen_leaf_sum(x: np.ndarray) -> np.ndarray:
     return _rounded_add(scalars, lanes)
 
 
-def _eigen_tree_sum(rows: np.ndarray, leaf: int, firsts: np.ndarray) -> np.ndarray:
-    """Eigen's tree over each row of ``rows`` (2-D), ``firsts`` where each row starts in its
-    tensor, modulo the packet (the split point depends on it)."""
-    n = rows.shape[-1]
+def _eigen_tree_sum(x: np.ndarray, leaf: int, firsts: np.ndarray) -> np.ndarray:
+    """Eigen's tree over the last axis of x, ``firsts`` (x.shape[:-1]) where each row starts
+    in its tensor, modulo the packet (the split point depends on it)."""
+    n = x.shape[-1]
     if n <= leaf:
-        return _eigen_leaf_sum(rows)
-    s = np.empty(rows.shape[:-1], rows.dtype)
+        return _eigen_leaf_sum(x)
+    s = np.empty(x.shape[:-1], x.dtype)
     for first in np.unique(firsts):
-        at = firsts == first
+        at = firsts == first  # these rows, as one axis (a single row gets one)
         split = _EIGEN_PACKET * -(-(first + -(-n // 2)) // _EIGEN_PACKET) - first
-        left = _eigen_tree_sum(rows[at, :split], leaf, firsts[at])
-        s[at] = _rounded_add(left, _eigen_tree_sum(rows[at, split:], leaf, np.zeros_like(firsts[at])))
+        left = _eigen_tree_sum(x[at, :split], leaf, firsts[at])
+        s[at] = _rounded_add(left, _eigen_tree_sum(x[at, split:], leaf, np.zeros_like(firsts[at])))
     return s
 
 
@@ -86,9 +86,9 @@ def eigen_sum(x: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarr
         return np.sum(x, axis=axis, keepdims=keepdims)
     moved = np.moveaxis(x, axis, -1)
     n = moved.shape[-1]
-    rows = moved.reshape(math.prod(moved.shape[:-1]), n)
+    firsts = np.arange(math.prod(moved.shape[:-1])).reshape(moved.shape[:-1]) * n % _EIGEN_PACKET
     with np.errstate(over="ignore", invalid="ignore"):
-        s = _eigen_tree_sum(rows, leaf, np.arange(rows.shape[0]) * n % _EIGEN_PACKET).reshape(moved.shape[:-1])
+        s = _eigen_tree_sum(moved, leaf, firsts)
     return np.expand_dims(s, axis) if keepdims else s
 
 
