@@ -43,10 +43,14 @@ def _mape(t, p, **_):
     return s * (1.0 / scale - r / scale * d_scale), -s / scale
 
 
-def _msle(t, p, **_):
-    first, second = np.maximum(p, EPSILON) + 1.0, np.maximum(t, EPSILON) + 1.0
-    d = 2.0 * (np.log(first) - np.log(second))
-    return -d / second * (t >= EPSILON), d / first * (p >= EPSILON)
+def _msle_with(eps):
+    """The MSLE term with max(x, ``eps``): Keras 3's eps is a float32 tensor (float64 inputs
+    meet 1e-7 rounded to float32, 1.0000000116860974e-07), Keras 2's the Python float."""
+    def term(t, p, **_):
+        first, second = np.maximum(p, eps) + 1.0, np.maximum(t, eps) + 1.0
+        d = 2.0 * (np.log(first) - np.log(second))
+        return -d / second * (t >= eps), d / first * (p >= eps)
+    return term
 
 
 def _huber(t, p, delta=1.0, **_):
@@ -92,7 +96,8 @@ TERMS = {
     "mean_squared_error": (_mse, "mean"),
     "mean_absolute_error": (_mae, "mean"),
     "mean_absolute_percentage_error": (_mape, "mean"),
-    "mean_squared_logarithmic_error": (_msle, "mean"),
+    "mean_squared_logarithmic_error": (_msle_with(float(np.float32(EPSILON))), "mean"),
+    "mean_squared_logarithmic_error_keras2": (_msle_with(EPSILON), "mean"),
     "huber": (_huber, "mean"),
     "log_cosh": (_log_cosh, "mean"),
     "poisson": (_poisson, "mean"),
