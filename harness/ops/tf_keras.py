@@ -93,10 +93,11 @@ def elementwise_class(name):
     def grad(init, args, cotangent, wrt):
         t0, p0, t, p = _pair(name, args)
         t, p = keras2_remove_squeezable_dimensions(t, p)
-        if t.shape != p.shape or p.ndim == 0:
-            return None
         kwargs = {k: v for k, v in init.items() if k != "reduction"}
-        g = V.keras2_reduce_vjp(VE.losses_shape(name, p.shape, kwargs), args.get("sample_weight"),
+        shape = VE.losses_shape(name, p.shape, kwargs) if t.shape == p.shape and p.ndim else None
+        if shape is None:
+            return None
+        g = V.keras2_reduce_vjp(shape, args.get("sample_weight"),
                                 init.get("reduction", "auto"),
                                 cot(cotangent, p.dtype))
         return _elementwise_result(name, t0, p0, VE.per_example_vjp(name, t, p, g, **kwargs), wrt)

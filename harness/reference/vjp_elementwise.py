@@ -72,7 +72,7 @@ def _poisson(t, p, **_):
 def _kl_divergence(t, p, **_):
     """y_pred only: -t / p with both clipped to [eps, 1], zero where p was clipped."""
     inside = (p >= EPSILON) & (p <= 1.0)
-    return None, np.where(inside, -np.clip(t, EPSILON, 1.0) / np.clip(p, EPSILON, 1.0), 0.0)
+    return None, np.where(inside, -np.clip(t, EPSILON, 1.0) / p, 0.0)
 
 
 def _hinge_terms(t, p, squared):
@@ -154,9 +154,12 @@ ROWS = {
 
 
 def losses_shape(name: str, shape: tuple, kwargs: dict) -> tuple:
-    """The per-example losses' shape for inputs of ``shape``: without the reduced axis."""
+    """The per-example losses' shape for inputs of ``shape``: without the reduced axis; None
+    when ``axis`` is not one int (None, a list: no analytic rule, finite differences; a bool
+    axis fails in the forward pass already)."""
     axis = kwargs.get("axis", -1) if name in ROWS else -1
-    axis = axis if isinstance(axis, int) and not isinstance(axis, bool) else -1
+    if not isinstance(axis, int):
+        return None
     return tuple(n for i, n in enumerate(shape) if i != axis % len(shape))
 
 
@@ -165,8 +168,7 @@ def per_example_vjp(name: str, y_true, y_pred, g, **kwargs):
     without its last axis, or ``axis``) for the cotangent ``g`` of those losses; None when
     ``y_true`` and ``y_pred`` differ in shape or have no axis to reduce."""
     t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    axis = kwargs.get("axis", -1)
-    if t.shape != p.shape or p.ndim == 0 or not isinstance(axis, int) or isinstance(axis, bool):
+    if t.shape != p.shape or p.ndim == 0 or not ("axis" not in kwargs or isinstance(kwargs["axis"], int)):
         return None
     if name in ROWS:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -219,7 +221,10 @@ def binary_focal_vjp(y_true, y_pred, g, apply_class_balancing=False, alpha=0.25,
         p_t = t * s + (1.0 - t) * (1.0 - s)
         base = 1.0 - p_t
         factor = np.power(base, gamma)
-        d_factor = np.where(base == 0, 0.0, -gamma * np.power(base, gamma - 1.0)) * (2.0 * t - 1.0) * d_s
+        # Pow's gradient gamma base**(gamma - 1), also at base = 0 (0 for gamma > 1, 1 at gamma = 1,
+        # inf below), to p_t = t s + (1 - t)(1 - s) through both products, as TF adds them (0 inf: NaN)
+        d_base = -gamma * np.power(base, gamma - 1.0)
+        d_factor = (d_base * t - d_base * (1.0 - t)) * d_s
         d = d_factor * bce + factor * d_bce
         if apply_class_balancing:
             d = d * (t * alpha + (1.0 - t) * (1.0 - alpha))
@@ -243,7 +248,7 @@ def categorical_focal_vjp(y_true, y_pred, g, alpha=0.25, gamma=2.0, from_logits=
         o = np.clip(out, low, high)
         inside = (out >= low) & (out <= high)
         base = 1.0 - o
-        d_weight = np.where(base == 0, 0.0, -gamma * np.power(base, gamma - 1.0))
+        d_weight = -gamma * np.power(base, gamma - 1.0)  # Pow's gradient, also at base = 0 (see above)
         d_o = alpha * (d_weight * (-t * np.log(o)) + np.power(base, gamma) * (-t / o))
         d_out = np.where(inside, d_o, 0.0) * np.expand_dims(np.asarray(g, dtype=np.float64), axis)
         if from_logits:  # the softmax's gradient (the normalisation's is orthogonal to the rows)
