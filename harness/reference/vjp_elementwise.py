@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.reference.keras_backend import EPSILON
+from harness.reference.keras_backend import EPSILON, sigmoid
 from harness.reference.nn import softmax
 
 
@@ -185,10 +185,6 @@ def per_example_vjp(name: str, y_true, y_pred, g, **kwargs):
 # --- the focal cross-entropies (dy_pred only) ------------------------------------------------
 
 
-def _sigmoid(x):
-    return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
-
-
 def _bounds(x) -> tuple[float, float]:
     """eps and 1 - eps as the forward pass clips with them: in ``x``'s dtype (float32's
     1 - 1e-7 is 0.99999988, float16's is 1)."""
@@ -210,7 +206,7 @@ def binary_focal_vjp(y_true, y_pred, g, apply_class_balancing=False, alpha=0.25,
     eps = low if keras2 else 0.0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if from_logits:
-            s = _sigmoid(x)
+            s = sigmoid(x)
             bce = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
             d_bce, d_s = s - t, s * (1.0 - s)
         else:
