@@ -46,3 +46,21 @@ def test_v1_huber_at_the_delta_tie(delta):
         preds = (labels.astype(np.float64) + _errors(d32)).astype(np.float32)
         calls.append(lambda l=labels, p=preds: VE.v1_terms_vjp("huber_loss", l, p, np.ones(10), delta=delta))
     assert_same_under(mutant(MODULE, "_v1_huber", "a <= np.float32(delta)  ->  a < np.float32(delta)"), calls)
+
+
+KERAS2_BCE_CLIP = "o = _clip(output, EPSILON, 1.0 - EPSILON)"
+
+
+@pytest.mark.parametrize("change", ["1.0 - EPSILON  ->  1.0 + EPSILON", "1.0  ->  2.0"])
+def test_keras2_binary_vjp_clip_bound_only_reaches_masked_elements(change):
+    """vjp.keras2_binary_vjp's ``o = clip(p, eps, 1 - eps)``: o differs from the clip with a
+    higher bound only where p > 1 - eps, which the clip mask then zeroes: same bits."""
+    from harness.reference import vjp
+
+    ps = np.array([-0.5, 0.0, 1.0e-7, 1.0e-3, 0.5, 1.0 - 1.0e-7, 0.99999988, 1.0, 1.0 + 1.0e-7, 1.5, 2.5, 3.0])
+    calls = []
+    for dtype in (np.float16, np.float32, np.float64):
+        p = ps.astype(dtype).reshape(3, 4)
+        for t in (np.zeros((3, 4)), np.ones((3, 4)), np.full((3, 4), 0.25)):
+            calls.append(lambda t=t, p=p: vjp.keras2_binary_vjp(t, p, np.ones(3, p.dtype)))
+    assert_same_under(mutant("harness.reference.vjp", "keras2_binary_vjp", change, KERAS2_BCE_CLIP), calls)
