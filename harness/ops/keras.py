@@ -180,10 +180,11 @@ def elementwise_class(name):
     def grad(init, args, cotangent, wrt):
         t0, p0 = np.asarray(args["y_true"]), np.asarray(args["y_pred"])
         t, p = keras_squeeze_or_expand_to_same_rank(t0.astype(KERAS_DTYPE), p0.astype(KERAS_DTYPE))
-        if t.shape != p.shape or p.ndim == 0:
-            return None
         kwargs = {k: v for k, v in init.items() if k != "reduction"}
-        g = V.keras_reduce_vjp(VE.losses_shape(name, p.shape, kwargs), args.get("sample_weight"), None,
+        shape = VE.losses_shape(name, p.shape, kwargs) if t.shape == p.shape and p.ndim else None
+        if shape is None:
+            return None
+        g = V.keras_reduce_vjp(shape, args.get("sample_weight"), None,
                                init.get("reduction", "sum_over_batch_size"), cot(cotangent, KERAS_DTYPE))
         return _elementwise_result(name, t0, p0, VE.per_example_vjp(name, t, p, g, **kwargs), wrt)
     grad.__doc__ = f"``{name}``'s element-wise gradient through the Keras 3 reduction (float32)."

@@ -93,10 +93,11 @@ def elementwise_class(name):
     def grad(init, args, cotangent, wrt):
         t0, p0, t, p = _pair(name, args)
         t, p = keras2_remove_squeezable_dimensions(t, p)
-        if t.shape != p.shape or p.ndim == 0:
-            return None
         kwargs = {k: v for k, v in init.items() if k != "reduction"}
-        g = V.keras2_reduce_vjp(VE.losses_shape(name, p.shape, kwargs), args.get("sample_weight"),
+        shape = VE.losses_shape(name, p.shape, kwargs) if t.shape == p.shape and p.ndim else None
+        if shape is None:
+            return None
+        g = V.keras2_reduce_vjp(shape, args.get("sample_weight"),
                                 init.get("reduction", "auto"),
                                 cot(cotangent, p.dtype))
         return _elementwise_result(name, t0, p0, VE.per_example_vjp(name, t, p, g, **kwargs), wrt)
@@ -246,9 +247,11 @@ OPS = [
                quirks=NO_SQUEEZE),
     *elementwise_pair("MeanSquaredError", "mean_squared_error", "mean squared error over the last axis",
                differentiable=REGRESSION, aliases=("mse", "MSE"), quirks=NO_SQUEEZE),
-    *elementwise_pair("MeanSquaredLogarithmicError", "mean_squared_logarithmic_error",
+    *loss_pair("MeanSquaredLogarithmicError", "mean_squared_logarithmic_error",
                "mean((log(max(p, eps) + 1) - log(max(t, eps) + 1))**2)", differentiable=REGRESSION,
-               aliases=("msle", "MSLE"), quirks="float16 stays float16 (Keras 3 promotes it to float32)"),
+               aliases=("msle", "MSLE"), quirks="float16 stays float16 (Keras 3 promotes it to float32)",
+               grads=(elementwise_class("mean_squared_logarithmic_error_keras2"),
+                      elementwise_function("mean_squared_logarithmic_error_keras2"))),
     *elementwise_pair("Poisson", "poisson", "mean(p - t log(p + eps))", y_true=Arg("y_true", "float", kind="nonnegative"),
                y_pred=Arg("y_pred", "float", doc="predicted rates", kind="nonnegative")),
     *elementwise_pair("SquaredHinge", "squared_hinge", "mean(max(1 - t p, 0)**2)", y_true=SIGNED,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.reference.keras_backend import EPSILON
+from harness.reference.keras_backend import EPSILON, sigmoid
 from harness.reference.nn import softmax
 
 
@@ -43,10 +43,14 @@ def _mape(t, p, **_):
     return s * (1.0 / scale - r / scale * d_scale), -s / scale
 
 
-def _msle(t, p, **_):
-    first, second = np.maximum(p, EPSILON) + 1.0, np.maximum(t, EPSILON) + 1.0
-    d = 2.0 * (np.log(first) - np.log(second))
-    return -d / second * (t >= EPSILON), d / first * (p >= EPSILON)
+def _msle_with(eps):
+    """The MSLE term with max(x, ``eps``): Keras 3's eps is a float32 tensor (float64 inputs
+    meet 1e-7 rounded to float32, 1.0000000116860974e-07), Keras 2's the Python float."""
+    def term(t, p, **_):
+        first, second = np.maximum(p, eps) + 1.0, np.maximum(t, eps) + 1.0
+        d = 2.0 * (np.log(first) - np.log(second))
+        return -d / second * (t >= eps), d / first * (p >= eps)
+    return term
 
 
 def _huber(t, p, delta=1.0, **_):
@@ -68,7 +72,7 @@ def _poisson(t, p, **_):
 def _kl_divergence(t, p, **_):
     """y_pred only: -t / p with both clipped to [eps, 1], zero where p was clipped."""
     inside = (p >= EPSILON) & (p <= 1.0)
-    return None, np.where(inside, -np.clip(t, EPSILON, 1.0) / np.clip(p, EPSILON, 1.0), 0.0)
+    return None, np.where(inside, -np.clip(t, EPSILON, 1.0) / p, 0.0)
 
 
 def _hinge_terms(t, p, squared):
@@ -92,7 +96,8 @@ TERMS = {
     "mean_squared_error": (_mse, "mean"),
     "mean_absolute_error": (_mae, "mean"),
     "mean_absolute_percentage_error": (_mape, "mean"),
-    "mean_squared_logarithmic_error": (_msle, "mean"),
+    "mean_squared_logarithmic_error": (_msle_with(float(np.float32(EPSILON))), "mean"),
+    "mean_squared_logarithmic_error_keras2": (_msle_with(EPSILON), "mean"),
     "huber": (_huber, "mean"),
     "log_cosh": (_log_cosh, "mean"),
     "poisson": (_poisson, "mean"),
@@ -149,9 +154,12 @@ ROWS = {
 
 
 def losses_shape(name: str, shape: tuple, kwargs: dict) -> tuple:
-    """The per-example losses' shape for inputs of ``shape``: without the reduced axis."""
+    """The per-example losses' shape for inputs of ``shape``: without the reduced axis; None
+    when ``axis`` is not one int (None, a list: no analytic rule, finite differences; a bool
+    axis fails in the forward pass already)."""
     axis = kwargs.get("axis", -1) if name in ROWS else -1
-    axis = axis if isinstance(axis, int) and not isinstance(axis, bool) else -1
+    if not isinstance(axis, int):
+        return None
     return tuple(n for i, n in enumerate(shape) if i != axis % len(shape))
 
 
@@ -160,8 +168,7 @@ def per_example_vjp(name: str, y_true, y_pred, g, **kwargs):
     without its last axis, or ``axis``) for the cotangent ``g`` of those losses; None when
     ``y_true`` and ``y_pred`` differ in shape or have no axis to reduce."""
     t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    axis = kwargs.get("axis", -1)
-    if t.shape != p.shape or p.ndim == 0 or not isinstance(axis, int) or isinstance(axis, bool):
+    if t.shape != p.shape or p.ndim == 0 or not ("axis" not in kwargs or isinstance(kwargs["axis"], int)):
         return None
     if name in ROWS:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -176,10 +183,6 @@ def per_example_vjp(name: str, y_true, y_pred, g, **kwargs):
 
 
 # --- the focal cross-entropies (dy_pred only) ------------------------------------------------
-
-
-def _sigmoid(x):
-    return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
 
 
 def _bounds(x) -> tuple[float, float]:
@@ -203,7 +206,7 @@ def binary_focal_vjp(y_true, y_pred, g, apply_class_balancing=False, alpha=0.25,
     eps = low if keras2 else 0.0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if from_logits:
-            s = _sigmoid(x)
+            s = sigmoid(x)
             bce = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
             d_bce, d_s = s - t, s * (1.0 - s)
         else:
@@ -214,7 +217,10 @@ def binary_focal_vjp(y_true, y_pred, g, apply_class_balancing=False, alpha=0.25,
         p_t = t * s + (1.0 - t) * (1.0 - s)
         base = 1.0 - p_t
         factor = np.power(base, gamma)
-        d_factor = np.where(base == 0, 0.0, -gamma * np.power(base, gamma - 1.0)) * (2.0 * t - 1.0) * d_s
+        # Pow's gradient gamma base**(gamma - 1), also at base = 0 (0 for gamma > 1, 1 at gamma = 1,
+        # inf below), to p_t = t s + (1 - t)(1 - s) through both products, as TF adds them (0 inf: NaN)
+        d_base = -gamma * np.power(base, gamma - 1.0)
+        d_factor = (d_base * t - d_base * (1.0 - t)) * d_s
         d = d_factor * bce + factor * d_bce
         if apply_class_balancing:
             d = d * (t * alpha + (1.0 - t) * (1.0 - alpha))
@@ -238,7 +244,7 @@ def categorical_focal_vjp(y_true, y_pred, g, alpha=0.25, gamma=2.0, from_logits=
         o = np.clip(out, low, high)
         inside = (out >= low) & (out <= high)
         base = 1.0 - o
-        d_weight = np.where(base == 0, 0.0, -gamma * np.power(base, gamma - 1.0))
+        d_weight = -gamma * np.power(base, gamma - 1.0)  # Pow's gradient, also at base = 0 (see above)
         d_o = alpha * (d_weight * (-t * np.log(o)) + np.power(base, gamma) * (-t / o))
         d_out = np.where(inside, d_o, 0.0) * np.expand_dims(np.asarray(g, dtype=np.float64), axis)
         if from_logits:  # the softmax's gradient (the normalisation's is orthogonal to the rows)
