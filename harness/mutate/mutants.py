@@ -16,6 +16,11 @@ whose code changed (the enclosing function, and closures it made at import time,
 factory's loss classes) the mutated code object (``func.__code__``): every reference to the
 function (op records, other modules' imports) then runs the mutant, and restoring the old
 code objects undoes it. Default values, decorators and module-level statements are not mutated.
+
+A module's memo caches (the module-level dicts it names in ``__memos__``) are emptied when a
+mutant is applied and again when it is undone: the mutants run in processes forked after the
+baseline, whose memos every case's values already fill, so a mutant of a memo's miss branch
+would otherwise never run its miss (and one that fills a memo wrongly would leak into the next).
 """
 from __future__ import annotations
 
@@ -194,13 +199,21 @@ class applied:
         self.swaps = [(fn, new) for old, new in _code_pairs(original, _mutated_module(path, mutant))
                       for fn in live.get((old.co_qualname, old.co_firstlineno), []) if fn.__code__ == old]
 
+        self.module = module
+
+    def _clear_memos(self) -> None:
+        for name in getattr(self.module, "__memos__", ()):
+            getattr(self.module, name).clear()
+
     def __enter__(self):
         self.saved = [(fn, fn.__code__) for fn, _ in self.swaps]
         for fn, new in self.swaps:
             fn.__code__ = new
+        self._clear_memos()
         return self
 
     def __exit__(self, *exc):
         for fn, code in self.saved:
             fn.__code__ = code
+        self._clear_memos()
         return False

@@ -17,6 +17,9 @@ def dtype_of(x) -> np.dtype:
 
 
 _NAMES: dict = {}
+__memos__ = ("_NAMES",)
+"""Memo caches ``harness mutate`` empties while a mutant of this module runs (see
+``harness.mutate.mutants.applied``)."""
 
 
 def dtype_name(dtype: np.dtype) -> str:
