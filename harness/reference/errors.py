@@ -24,6 +24,21 @@ class TFTypeError(ReferenceError_, TypeError):
     """Mirrors a Python ``TypeError`` raised by TF/Keras (e.g. a dtype mismatch)."""
 
 
+class StagingError(ReferenceError_):
+    """Mirrors AutoGraph's ``StagingError``: under ``tf.function`` and XLA, a Python error
+    that the traced code raises while the graph is built comes back as its own class only
+    for the classes AutoGraph knows how to rebuild (ValueError, TypeError, AttributeError,
+    RuntimeError, ...); any other, an IndexError among them, comes back as StagingError."""
+
+
+class TFIndexError(StagingError, IndexError):
+    """Mirrors a Python ``IndexError`` raised by Keras code (``y_true.shape[axis]`` with an
+    axis outside the rank): TF raises IndexError eagerly and StagingError under
+    ``tf.function`` and XLA. The reference answers to both names, so ``expect_error:
+    {eager: IndexError, function: StagingError, xla: StagingError}`` holds for it in every
+    mode, as ``check_axis``'s InvalidArgumentError (a ValueError) does for its modes."""
+
+
 REDUCTION_AXIS = "Invalid reduction dimension ({axis} for input with {ndim} dimension(s)"
 """TF's reduction kernels (``Sum``, ``Mean``, ``Max``, ...) on an axis outside [-rank, rank)."""
 

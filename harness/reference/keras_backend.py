@@ -19,6 +19,9 @@ from harness.reference.errors import SOFTMAX_AXIS, InvalidArgumentError, TFValue
 
 EPSILON = 1e-7
 """``keras.backend.epsilon()``."""
+EPSILON_FLOAT32 = np.float32(EPSILON)
+"""``ops.convert_to_tensor(keras.backend.epsilon())``: a float32 tensor, which a float64
+operand meets as 1.0000000116860974e-07 (MSLE)."""
 
 def const(value, dtype) -> np.ndarray:
     """A Python scalar converted to ``dtype`` (0-d), as TF converts a scalar operand."""

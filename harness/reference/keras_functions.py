@@ -10,11 +10,12 @@ float16/bfloat16 (``keras.ops.mean``).
 from __future__ import annotations
 
 import functools
+import operator
 
 import numpy as np
 
 from harness.reference import keras_backend as kb
-from harness.reference.errors import InvalidArgumentError, TFValueError
+from harness.reference.errors import InvalidArgumentError, TFIndexError, TFValueError
 from harness.reference.ctc import keras_ctc_loss
 from harness.reference.reductions import keras_squeeze_or_expand_to_same_rank as same_rank
 from harness.reference.rowblocks import by_rows, for_row_blocks, matmul
@@ -84,12 +85,13 @@ def mean_absolute_percentage_error(y_true, y_pred):
 def mean_squared_logarithmic_error(y_true, y_pred):
     """mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1))**2, axis=-1).
 
-    Keras quirk mirrored: eps is a float32 tensor, so float16/bfloat16 inputs are promoted
-    and the result is float32 (float64 stays float64)."""
+    Keras quirk mirrored: eps is a float32 tensor (``ops.convert_to_tensor(epsilon())``), so
+    float16/bfloat16 inputs are promoted and the result is float32, and float64 inputs meet
+    1e-7 rounded to float32, 1.0000000116860974e-07 (float64 stays float64)."""
     y_true, y_pred = same_rank(*_cast_pair(y_true, y_pred))
     dtype = np.float64 if y_pred.dtype == np.float64 else np.float32
     y_true, y_pred = y_true.astype(dtype), y_pred.astype(dtype)
-    eps, one = kb.const(EPS, dtype), kb.const(1.0, dtype)
+    eps, one = kb.const(kb.EPSILON_FLOAT32, dtype), kb.const(1.0, dtype)
     first_log = kb.log(maximum(y_pred, eps) + one)
     second_log = kb.log(maximum(y_true, eps) + one)
     return kb.mean(np.square(first_log - second_log), axis=-1)
@@ -260,18 +262,43 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     return reduce_sum(weighting * cce, axis=axis)
 
 
+def _dim(x, axis):
+    """``x.shape[axis]`` as Keras reads it from a TensorShape, before any check of the axis:
+    an axis outside the rank is Python's IndexError (TFIndexError: StagingError under
+    ``tf.function`` and XLA)."""
+    if not -x.ndim <= axis < x.ndim:
+        raise TFIndexError("tuple index out of range")
+    return x.shape[axis]
+
+
+def _canonicalize_axis(axis, ndim):
+    """``keras.src.backend.common.backend_utils.canonicalize_axis``: the axis in [0, ndim),
+    a ValueError outside [-ndim, ndim)."""
+    axis = operator.index(axis)
+    if not -ndim <= axis < ndim:
+        raise TFValueError(f"axis {axis} is out of bounds for an array with dimension {ndim}.")
+    return axis + ndim if axis < 0 else axis
+
+
+@tf_broadcasting
 def sparse_categorical_crossentropy_masked(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
     """(loss, mask) of ``sparse_categorical_crossentropy``; mask is None without ``ignore_class``.
 
     With ``ignore_class``: labels equal to it become 0, their prediction rows 0 (clipped to
     eps when from probabilities), and their loss 0; the boolean mask of valid entries is
-    attached to the result, which the loss classes use to divide by the valid count."""
+    attached to the result, which the loss classes use to divide by the valid count.
+
+    Keras quirks mirrored: labels of ``y_pred``'s rank are squeezed along ``axis`` after
+    reading ``y_true.shape[axis]``, so there an axis outside the rank is an IndexError (see
+    :func:`_dim`); with ``ignore_class`` the axis is then canonicalised (ValueError outside
+    the rank) and a mask that does not broadcast against ``y_pred`` is the InvalidArgumentError
+    of TF's ``where``."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.ndim == y_pred.ndim and y_true.shape[axis] == 1:
+    if y_true.ndim == y_pred.ndim and _dim(y_true, axis) == 1:
         y_true = np.squeeze(y_true, axis=axis)
     valid = None
     if ignore_class is not None:
-        class_axis = axis % y_pred.ndim
+        class_axis = _canonicalize_axis(axis, y_pred.ndim)
         res_shape = tuple(d for i, d in enumerate(y_pred.shape) if i != class_axis)
         valid = y_true != kb.const(ignore_class, y_pred.dtype)
         y_true = select(valid, y_true, np.zeros_like(y_true))

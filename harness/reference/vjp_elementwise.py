@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.reference.keras_backend import EPSILON, sigmoid
+from harness.reference.keras_backend import EPSILON, EPSILON_FLOAT32, sigmoid
 from harness.reference.nn import softmax
 
 
@@ -96,7 +96,7 @@ TERMS = {
     "mean_squared_error": (_mse, "mean"),
     "mean_absolute_error": (_mae, "mean"),
     "mean_absolute_percentage_error": (_mape, "mean"),
-    "mean_squared_logarithmic_error": (_msle_with(float(np.float32(EPSILON))), "mean"),
+    "mean_squared_logarithmic_error": (_msle_with(float(EPSILON_FLOAT32)), "mean"),
     "mean_squared_logarithmic_error_keras2": (_msle_with(EPSILON), "mean"),
     "huber": (_huber, "mean"),
     "log_cosh": (_log_cosh, "mean"),
