@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from harness.reference import keras as K
-from harness.reference.errors import InvalidArgumentError, TFValueError
+from harness.reference.errors import InvalidArgumentError, StagingError, TFIndexError, TFValueError
+from harness.sides import Raised
 from harness.reference.reductions import (
     keras_reduce_weighted_values,
     keras_squeeze_or_expand_to_same_rank,
@@ -209,6 +210,42 @@ def test_errors_named_after_keras():
         K.CategoricalGeneralizedCrossEntropy(np.array([0]), np.array([[0.5, 0.5]]), q=1.0)
     with pytest.raises(InvalidArgumentError):
         K.mean_squared_error(np.zeros((1, 3)), np.zeros((1, 2)))
+
+
+def test_sparse_axis_outside_the_rank_of_same_rank_labels_is_an_index_error():
+    """Keras reads ``y_true.shape[axis]`` first: IndexError eagerly, StagingError traced."""
+    probs = np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]])
+    for axis in (2, 5, -3):
+        for fn in (K.sparse_categorical_crossentropy, K.SparseCategoricalCrossentropy):
+            with pytest.raises(TFIndexError, match="tuple index out of range") as info:
+                fn(np.array([[2], [0]]), probs, axis=axis)
+            names = Raised(info.value).names
+            assert "IndexError" in names and "StagingError" in names
+    assert issubclass(TFIndexError, StagingError) and issubclass(TFIndexError, IndexError)
+    # the last valid axes still squeeze the labels' dimension of 1
+    np.testing.assert_allclose(K.sparse_categorical_crossentropy(np.array([[2], [0]]), probs, axis=1),
+                               -np.log([0.5, 0.1]), rtol=1e-12)
+
+
+def test_sparse_ignore_class_axis_and_mask_errors():
+    probs = np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]])
+    for axis in (2, -3):
+        with pytest.raises(TFValueError, match=f"axis {axis} is out of bounds for an array with dimension 2"):
+            K.sparse_categorical_crossentropy(np.array([2, 0]), probs, ignore_class=1, axis=axis)
+    with pytest.raises(InvalidArgumentError, match="broadcast"):  # the mask [1, 2] against [2, 3]
+        K.sparse_categorical_crossentropy(np.array([2, 0]), probs, ignore_class=1, axis=0)
+    np.testing.assert_allclose(  # axis -1 and 1 are one axis: canonicalised, not rejected
+        K.sparse_categorical_crossentropy(np.array([2, 1]), probs, ignore_class=1, axis=1),
+        [-np.log(0.5), 0.0], rtol=1e-12)
+
+
+def test_msle_float64_meets_the_float32_epsilon():
+    """ops.convert_to_tensor(epsilon()) is float32: 1.0000000116860974e-07 in float64."""
+    eps32 = np.float64(np.float32(1e-7))
+    y_true, y_pred = np.array([[0.0]]), np.array([[1.01e-7]])
+    expected = np.square(np.log(1.01e-7 + 1.0) - np.log(eps32 + 1.0))
+    assert K.mean_squared_logarithmic_error(y_true, y_pred)[0] == expected == 9.999972999475782e-19
+    assert K.mean_squared_logarithmic_error(y_true, y_true)[0] == 0.0
 
 
 def test_ctc_by_hand():
