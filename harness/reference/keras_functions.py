@@ -266,18 +266,19 @@ def _dim(x, axis):
     """``x.shape[axis]`` as Keras reads it from a TensorShape, before any check of the axis:
     an axis outside the rank is Python's IndexError (TFIndexError: StagingError under
     ``tf.function`` and XLA)."""
-    if not -x.ndim <= axis < x.ndim:
-        raise TFIndexError("tuple index out of range")
-    return x.shape[axis]
+    try:
+        return x.shape[axis]
+    except IndexError:
+        raise TFIndexError("tuple index out of range") from None
 
 
 def _canonicalize_axis(axis, ndim):
     """``keras.src.backend.common.backend_utils.canonicalize_axis``: the axis in [0, ndim),
     a ValueError outside [-ndim, ndim)."""
-    axis = operator.index(axis)
-    if not -ndim <= axis < ndim:
-        raise TFValueError(f"axis {axis} is out of bounds for an array with dimension {ndim}.")
-    return axis + ndim if axis < 0 else axis
+    try:
+        return range(ndim)[operator.index(axis)]
+    except IndexError:
+        raise TFValueError(f"axis {axis} is out of bounds for an array with dimension {ndim}.") from None
 
 
 @tf_broadcasting
