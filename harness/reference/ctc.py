@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.reference import stable
+from harness.reference import eigen_math, stable
 from harness.reference.errors import InvalidArgumentError, TFValueError
 
 LOG_0 = np.float32(np.log(1e-307))
@@ -82,7 +82,8 @@ def ctc_nll(labels, length, log_probs) -> np.floating:
 
 def _posteriors(labels, length, log_probs) -> np.ndarray:
     """log P(state at frame t = s | frames) by forward-backward in float64, with TF's
-    initial (start 0, else ``LOG_0``) and final (:func:`_final_states`) state vectors."""
+    initial (start 0, else ``LOG_0``) and final (:func:`_final_states`) state vectors (the
+    sparse labels' gradient: the ``CTCLoss`` kernel, float32 or float64)."""
     n = len(labels) + 1
     trans = _transitions(labels).astype(np.float64)  # [to, from]
     emissions = _emissions(labels, log_probs)
@@ -101,9 +102,63 @@ def _posteriors(labels, length, log_probs) -> np.ndarray:
     return joint - stable.logsumexp(joint, axis=-1, keepdims=True)
 
 
+def dense_gradient(rows, lengths, frames, logits) -> np.ndarray:
+    """d loss_b / d logits ``[B, T, C]`` of TF's dense CTC (``ctc_loss_and_grad``), float32,
+    from the whole batch's batch-major logits ``[B, T, C]`` (blank at class 0): softmax(x) -
+    exp(olabel), olabel the log posterior that a frame emits a class, 0 past each example's
+    frames.
+
+    Mirrors ``ctc_loss_and_grad`` step by step on TF's time-major ``[T, B, ...]`` tensors:
+    ``log_softmax``, the forward and backward state vectors renormalised at every frame
+    (the backward one masked past ``frames``), their sum renormalised, summed into classes
+    (``_state_to_olabel``), every ``reduce_logsumexp`` and exp with TF's own float32 exp and
+    log (:mod:`eigen_math`, whose results depend on the tensor's layout: hence the batch).
+
+    TF quirk mirrored: when the labels cannot fit their frames no path joins the start state
+    to a final one, so every joint forward-backward value is about ``LOG_0`` = -706.9 plus a
+    path's cost; float32 holds those to its spacing there (6.1e-5), and TF's posteriors, so
+    its gradient, carry that rounding (up to 3e-5 absolute, beyond float32's tolerance):
+    float64 posteriors rounded once (:func:`frame_gradient`) miss it."""
+    f32, lse = np.float32, eigen_math.logsumexp
+    rows = np.asarray(rows)
+    batch, width = rows.shape
+    n = width + 1
+    if not np.shape(logits)[1]:
+        return np.zeros(np.shape(logits), f32)
+    lp = eigen_math.log_softmax(np.swapaxes(np.asarray(logits, f32), 0, 1))  # [T, B, C]
+    steps, classes = lp.shape[0], lp.shape[-1]
+    trans = np.stack([_transitions(row) for row in rows])  # [B, to, from]
+    obs = np.stack([_emissions(row, lp[:, b]) for b, row in enumerate(rows)], axis=1)  # [T, B, S]
+    final = np.stack([_final_states(n, length, f32) for length in lengths])
+    mask = (np.arange(steps)[:, None] < np.asarray(frames)[None, :]).astype(f32)  # [T, B]
+    alpha = np.full((batch, 2 * n), LOG_0, f32)
+    alpha[:, 0] = 0
+    fwd = []
+    for t in range(steps):
+        alpha = lse(alpha[:, None, :] + trans) + obs[t]
+        alpha = alpha - lse(alpha, keepdims=True)
+        fwd.append(alpha)
+    beta = final
+    bwd = [final] * steps
+    for t in range(steps - 1, 0, -1):
+        state = lse((beta + obs[t])[:, None, :] + np.swapaxes(trans, 1, 2))
+        state = state - lse(state, keepdims=True)
+        beta = bwd[t - 1] = state * mask[t][:, None] + final * (1 - mask[t])[:, None]
+    joint = np.stack(fwd) + np.stack(bwd)
+    with np.errstate(divide="ignore"):
+        post = joint - lse(joint, keepdims=True) + np.log(mask)[..., None]
+    one_hot = np.where(rows[:, :, None] - 1 == np.arange(classes - 1), f32(0), f32(-np.inf))  # [B, L, C - 1]
+    olabel = np.concatenate([lse(post[:, :, n:], keepdims=True),
+                             lse(post[:, :, 1:n, None] + one_hot[None], axis=2)], axis=-1)
+    grad = (eigen_math.exp(lp) - eigen_math.exp(olabel)) * mask[..., None]
+    return np.swapaxes(grad, 0, 1)
+
+
 def frame_gradient(labels, length, log_probs) -> np.ndarray:
-    """d nll / d logits ``[T, C]`` in float64 (``ctc_loss_and_grad``): softmax(x) - exp(olabel),
-    olabel[t, c] the log posterior that frame t emits class c (blank at class 0).
+    """d nll / d logits ``[T, C]`` in float64: softmax(x) - exp(olabel), olabel[t, c] the
+    log posterior that frame t emits class c (blank at class 0), posteriors by
+    :func:`_posteriors` (the sparse labels' ``CTCLoss`` kernel; TF's dense CTC, which
+    ``_state_to_olabel`` below describes, is :func:`dense_gradient`).
 
     TF quirk mirrored: ``_state_to_olabel`` credits a label state to its class through
     ``one_hot(label - 1, C - 1)``, so a label state holding the blank (a 0 inside a label
@@ -145,10 +200,10 @@ def keras_ctc_loss(target, output, mask_index=0) -> np.ndarray:
 
 def keras_ctc_vjp(target, output, g) -> np.ndarray:
     """doutput (float32, ``[B, T, C]``) of ``keras.losses.ctc``: g_b times
-    :func:`frame_gradient` of each example, logits taken in float32 as Keras casts them."""
-    target = np.asarray(target).astype(np.int64)
-    log_probs = stable.log_softmax_shifted(np.asarray(output).astype(np.float32), axis=-1)
-    out = np.stack([frame_gradient(labels, int(np.sum(labels != 0)), lp) for labels, lp in zip(target, log_probs)])
+    :func:`dense_gradient` (Keras runs ``tf.nn.ctc_loss`` with dense labels), logits taken in
+    float32 as Keras casts them."""
+    target, output = np.asarray(target).astype(np.int64), np.asarray(output).astype(np.float32)
+    out = dense_gradient(target, np.sum(target != 0, axis=-1), np.full(len(target), output.shape[1]), output)
     gb = np.asarray(g).astype(np.float32).astype(np.float64)[:, None, None]
     return (gb * out.astype(np.float32)).astype(np.float32)
 
@@ -206,7 +261,8 @@ def _fits(row, n, frames) -> bool:
 
 
 def _prepared(labels, logits, label_length, logit_length, logits_time_major, blank_index, sparse_labels):
-    """(labels with the blank at 0, batch-major log-probabilities, lengths, frames, dtype)."""
+    """(labels with the blank at 0, batch-major logits in the compute dtype with the blank's
+    column first, lengths, frames, dtype)."""
     logits = np.asarray(logits)
     labels = np.asarray(labels).astype(np.int64)
     label_length, logit_length = np.asarray(label_length).astype(int), np.asarray(logit_length).astype(int)
@@ -216,7 +272,7 @@ def _prepared(labels, logits, label_length, logit_length, logits_time_major, bla
     x = logits.astype(dtype)
     x = np.swapaxes(x, 0, 1) if logits_time_major else x
     labels, x = _blank_first(labels, x, blank_index)
-    return labels, stable.log_softmax_shifted(x, axis=-1), label_length, logit_length, dtype
+    return labels, x, label_length, logit_length, dtype
 
 
 def ctc_loss(labels, logits, label_length, logit_length, logits_time_major=True, unique=None, blank_index=None,
@@ -233,8 +289,9 @@ def ctc_loss(labels, logits, label_length, logit_length, logits_time_major=True,
     ``inf`` for a sequence whose repeats do not fit (the kernel checks the label count
     only); dense ones give about 706.9 for a sequence that does not fit (see
     :func:`ctc_nll`)."""
-    rows, log_probs, lengths, frames, dtype = _prepared(labels, logits, label_length, logit_length,
-                                                        logits_time_major, blank_index, sparse_labels)
+    rows, x, lengths, frames, dtype = _prepared(labels, logits, label_length, logit_length, logits_time_major,
+                                                blank_index, sparse_labels)
+    log_probs = stable.log_softmax_shifted(x, axis=-1)
     losses = [ctc_nll(row, n, lp[:t]) if not sparse_labels or _fits(row, n, t) else np.inf
               for row, n, t, lp in zip(rows, lengths, frames, log_probs)]
     out_dtype = np.asarray(logits).dtype if np.asarray(logits).dtype != np.float64 else dtype
@@ -243,15 +300,21 @@ def ctc_loss(labels, logits, label_length, logit_length, logits_time_major=True,
 
 def ctc_loss_vjp(labels, logits, label_length, logit_length, g, logits_time_major=True, blank_index=None,
                  sparse_labels=False) -> np.ndarray:
-    """dlogits of :func:`ctc_loss` (shape and dtype of ``logits``): g_b times
-    :func:`frame_gradient` over each example's first logit_length[b] frames, 0 past them
-    (TF's ``logit_mask``), in the compute dtype, the blank's column moved back."""
+    """dlogits of :func:`ctc_loss` (shape and dtype of ``logits``): g_b times the frame
+    gradient (dense labels: :func:`dense_gradient` of the batch; sparse labels:
+    :func:`frame_gradient` of each example) over each example's first logit_length[b]
+    frames, 0 past them (TF's ``logit_mask``), in the compute dtype, the blank's column
+    moved back."""
     logits = np.asarray(logits)
-    rows, log_probs, lengths, frames, dtype = _prepared(labels, logits, label_length, logit_length,
-                                                        logits_time_major, blank_index, sparse_labels)
-    grad = np.zeros(log_probs.shape, dtype)
-    for b, (row, n, t) in enumerate(zip(rows, lengths, frames)):
-        grad[b, :t] = frame_gradient(row, n, log_probs[b, :t]).astype(dtype)
+    rows, x, lengths, frames, dtype = _prepared(labels, logits, label_length, logit_length, logits_time_major,
+                                                blank_index, sparse_labels)
+    if sparse_labels:
+        log_probs = stable.log_softmax_shifted(x, axis=-1)
+        grad = np.zeros(log_probs.shape, dtype)
+        for b, (row, n, t) in enumerate(zip(rows, lengths, frames)):
+            grad[b, :t] = frame_gradient(row, n, log_probs[b, :t]).astype(dtype)
+    else:
+        grad = dense_gradient(rows, lengths, frames, x)
     grad = grad * np.asarray(g).astype(logits.dtype).astype(dtype)[:, None, None]
     grad = grad[..., np.argsort(_blank_order(logits.shape[-1], blank_index))]
     grad = np.swapaxes(grad, 0, 1) if logits_time_major else grad
