@@ -137,11 +137,19 @@ def log_softmax(x) -> np.ndarray:
 
 def logsumexp(x, axis: int = -1, keepdims: bool = False) -> np.ndarray:
     """``tf.reduce_logsumexp`` of float32: m = max (0 where not finite), then
-    log(sum(exp(x - m))) + m with TF's exp and log (the sum is ``np.sum``'s, TF's order
-    for the short rows checked)."""
+    log(sum(exp(x - m))) + m with TF's exp and log, the sum in TF's ``reduce_sum`` order
+    (along the last axis :func:`row_sum`'s, bit for bit on the shapes checked; along
+    another axis one slice at a time)."""
     x = np.asarray(x, _F)
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, _F(0)).astype(_F)
     with np.errstate(invalid="ignore", over="ignore"):
-        s = log(np.sum(exp(x - m), axis=axis, keepdims=True, dtype=_F)) + m
+        e = exp(x - m)
+        if axis in (-1, x.ndim - 1):
+            total = row_sum(e)[..., None]
+        else:
+            total = np.zeros_like(np.take(e, [0], axis=axis))
+            for j in range(e.shape[axis]):
+                total = total + np.take(e, [j], axis=axis)
+        s = log(total) + m
     return s if keepdims else np.squeeze(s, axis=axis)
