@@ -158,7 +158,8 @@ def frame_gradient(labels, length, log_probs) -> np.ndarray:
     """d nll / d logits ``[T, C]`` in float64: softmax(x) - exp(olabel), olabel[t, c] the
     log posterior that frame t emits class c (blank at class 0), posteriors by
     :func:`_posteriors` (the sparse labels' ``CTCLoss`` kernel; TF's dense CTC, which
-    ``_state_to_olabel`` below describes, is :func:`dense_gradient`).
+    ``_state_to_olabel`` below describes, is :func:`dense_gradient`), for a label sequence
+    that fits its frames (so at least one frame: :func:`ctc_loss_vjp` checks).
 
     TF quirk mirrored: ``_state_to_olabel`` credits a label state to its class through
     ``one_hot(label - 1, C - 1)``, so a label state holding the blank (a 0 inside a label
@@ -166,8 +167,6 @@ def frame_gradient(labels, length, log_probs) -> np.ndarray:
     of its loss (the frame's gradient sums to that state's posterior, not 0). Padding
     states past the label length have no posterior, so padding is unaffected."""
     log_probs = np.asarray(log_probs, np.float64)
-    if not log_probs.shape[0]:
-        return log_probs
     n = len(labels) + 1
     post = _posteriors(labels, length, log_probs)
     olabel = np.full(log_probs.shape, -np.inf)
@@ -304,7 +303,11 @@ def ctc_loss_vjp(labels, logits, label_length, logit_length, g, logits_time_majo
     gradient (dense labels: :func:`dense_gradient` of the batch; sparse labels:
     :func:`frame_gradient` of each example) over each example's first logit_length[b]
     frames, 0 past them (TF's ``logit_mask``), in the compute dtype, the blank's column
-    moved back."""
+    moved back.
+
+    TF quirk mirrored: a sparse label sequence whose repeats do not fit its frames (an
+    infinite loss) has no valid path; the ``CTCLoss`` kernel then gives the softmax itself
+    (``dy_b = y``), not the derivative of anything."""
     logits = np.asarray(logits)
     rows, x, lengths, frames, dtype = _prepared(labels, logits, label_length, logit_length, logits_time_major,
                                                 blank_index, sparse_labels)
@@ -312,7 +315,8 @@ def ctc_loss_vjp(labels, logits, label_length, logit_length, g, logits_time_majo
         log_probs = stable.log_softmax_shifted(x, axis=-1)
         grad = np.zeros(log_probs.shape, dtype)
         for b, (row, n, t) in enumerate(zip(rows, lengths, frames)):
-            grad[b, :t] = frame_gradient(row, n, log_probs[b, :t]).astype(dtype)
+            lp = log_probs[b, :t]
+            grad[b, :t] = (frame_gradient(row, n, lp) if _fits(row, n, t) else np.exp(lp)).astype(dtype)
     else:
         grad = dense_gradient(rows, lengths, frames, x)
     grad = grad * np.asarray(g).astype(logits.dtype).astype(dtype)[:, None, None]

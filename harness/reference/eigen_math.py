@@ -37,9 +37,9 @@ def _tail(x: np.ndarray, packets: np.ndarray, scalar) -> np.ndarray:
     n = x.size % _PACKET
     if not n:
         return packets
-    flat = packets.reshape(-1).copy()
+    flat = packets.flatten()
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        flat[-n:] = scalar(x.reshape(-1)[-n:].astype(np.float64)).astype(_F)
+        flat[-n:] = scalar(x.ravel()[-n:].astype(np.float64)).astype(_F)
     return flat.reshape(x.shape)
 
 
