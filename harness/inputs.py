@@ -360,6 +360,38 @@ def materialize(field: str, spec: Any, role: str, dtype: str, *, seed: int, base
     return arr.astype(np_dtype(explicit or dtype))
 
 
+_SHARED: dict = {}
+SHARED_BYTES = 32 << 20
+"""Most bytes the arrays kept by :func:`materialize_shared` take together (the oldest go first)."""
+_shared_bytes = [0]
+
+
+def materialize_shared(field: str, spec: Any, role: str, dtype: str, *, seed: int, base_dir: Path) -> Any:
+    """:func:`materialize`, with the arrays of a loaded case file's values kept and shared.
+
+    A case's expansions (modes, matrix values) build the same arrays: an array of at most
+    :data:`RAW_CACHE_MAX_ELEMENTS` elements built from a loaded spec (a ``LineDict`` or
+    ``LineList``, never modified after loading; not ``npy:``, whose file may change) is kept
+    by the spec object (held, so its id is not reused), role, dtype and seed, and the same
+    array is handed to every later expansion. Kept arrays are read-only: nothing may change
+    an input in place (an implementation that tried would raise instead of changing what the
+    other side, or the next check, sees)."""
+    if role in ("value", "float_list") or not isinstance(spec, (LineDict, LineList)) or generator_kind(spec) == "npy":
+        return materialize(field, spec, role, dtype, seed=seed, base_dir=base_dir)
+    key = (id(spec), role, dtype, seed, element_cap(), str(base_dir))
+    hit = _SHARED.get(key)
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    arr = materialize(field, spec, role, dtype, seed=seed, base_dir=base_dir)
+    if arr.size <= RAW_CACHE_MAX_ELEMENTS:
+        arr.flags.writeable = False
+        _SHARED[key] = (spec, arr)
+        _shared_bytes[0] += arr.nbytes
+        while _shared_bytes[0] > SHARED_BYTES:
+            _shared_bytes[0] -= _SHARED.pop(next(iter(_SHARED)))[1].nbytes
+    return arr
+
+
 def _plain(spec: Any) -> Any:
     """LineDict/LineList -> plain dict/list for passing as a Python value."""
     if isinstance(spec, dict):
