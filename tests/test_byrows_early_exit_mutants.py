@@ -14,7 +14,7 @@ import pytest
 
 from harness.mutate import mutants
 from harness.reference import rowblocks
-from test_fast_path_mutants import assert_same_under, mutant
+from test_fast_path_mutants import assert_rounding_only, assert_same_under, mutant
 
 SOURCE = ("if not any(isinstance(a, np.ndarray) and a.nbytes >= PARALLEL_MIN_BYTES "
           "for a in (*args, *kwargs.values())):")
@@ -62,24 +62,12 @@ def test_and_or_gives_the_same_bits(small_thresholds, dtype):
         assert_same_under(mutated, _calls(rows, dtype) + _calls(rows, dtype, as_kwargs=True))
 
 
-def _rounding_only(mutated, calls, dtype):
-    module, path, m = mutated
-    want = [c() for c in calls]
-    with mutants.applied(module, path, m):
-        got = [c() for c in calls]
-    eps = np.finfo(dtype).eps
-    for g, w in zip(got, want):
-        assert g.dtype == w.dtype and g.shape == w.shape
-        assert np.allclose(g, w, rtol=16 * eps, atol=16 * eps)
-    assert any(g.tobytes() != w.tobytes() for g, w in zip(got, want))  # rounding, not the same bits
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_tie_rounds_otherwise_only(small_thresholds, dtype):
     """``>= -> >``: an input of exactly PARALLEL_MIN_BYTES is computed whole (np.sum) instead of
     in fused row blocks: within 16 ulp; one row more or fewer, the same bits."""
     mutated = mutant("harness.reference.rowblocks", "by_rows", CHANGES["tie"], SOURCE)
-    _rounding_only(mutated, _calls(_tie_rows(dtype), dtype), dtype)
+    assert_rounding_only(mutated, _calls(_tie_rows(dtype), dtype), dtype)
     for rows in (_tie_rows(dtype) - 1, _tie_rows(dtype) + 1):
         assert_same_under(mutated, _calls(rows, dtype))
 
@@ -91,7 +79,7 @@ def test_inverted_exit_rounds_otherwise_only(small_thresholds, dtype):
     mutated = _not_mutant()
     for rows in (1, 3, _tie_rows(dtype) - 1):
         assert_same_under(mutated, _calls(rows, dtype))
-    _rounding_only(mutated, _calls(3 * _tie_rows(dtype), dtype), dtype)
+    assert_rounding_only(mutated, _calls(3 * _tie_rows(dtype), dtype), dtype)
 
 
 def _not_mutant():
