@@ -66,8 +66,9 @@ def _eigen_tree(n: int, leaf: int, first: int, start: int, leaves: list):
     packet boundary: a leaf number (its ``(start, n)`` appended to ``leaves``) or the pair of
     the two halves' trees."""
     if n <= leaf:
+        number = len(leaves)
         leaves.append((start, n))
-        return len(leaves) - 1
+        return number
     split = _EIGEN_PACKET * -(-(first + -(-n // 2)) // _EIGEN_PACKET) - first
     return (_eigen_tree(split, leaf, first, start, leaves),
             _eigen_tree(n - split, leaf, 0, start + split, leaves))
