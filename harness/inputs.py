@@ -51,8 +51,14 @@ class InputError(ValueError):
 
 def element_cap() -> int:
     """The element cap in force: ``$TF_PARITY_MAX_ELEMENTS`` if set, else :data:`MAX_ELEMENTS`."""
-    text = os.environ.get(MAX_ELEMENTS_ENV, "").replace("_", "")
-    return int(text) if text.isdigit() else MAX_ELEMENTS
+    raw = os.environ.get(MAX_ELEMENTS_ENV, "")
+    if raw != _cap[0]:  # read again only when the variable changed
+        text = raw.replace("_", "")
+        _cap[:] = [raw, int(text) if text.isdigit() else MAX_ELEMENTS]
+    return _cap[1]
+
+
+_cap: list = [None, MAX_ELEMENTS]
 
 
 def np_dtype(name: str) -> np.dtype:
@@ -360,6 +366,38 @@ def materialize(field: str, spec: Any, role: str, dtype: str, *, seed: int, base
     return arr.astype(np_dtype(explicit or dtype))
 
 
+_SHARED: dict = {}
+SHARED_BYTES = 32 << 20
+"""Most bytes the arrays kept by :func:`materialize_shared` take together (the oldest go first)."""
+_shared_bytes = [0]
+
+
+def materialize_shared(field: str, spec: Any, role: str, dtype: str, *, seed: int, base_dir: Path) -> Any:
+    """:func:`materialize`, with the arrays of a loaded case file's values kept and shared.
+
+    A case's expansions (modes, matrix values) build the same arrays: an array of at most
+    :data:`RAW_CACHE_MAX_ELEMENTS` elements built from a loaded spec (a ``LineDict`` or
+    ``LineList``, never modified after loading; not ``npy:``, whose file may change) is kept
+    by the spec object (held, so its id is not reused), role, dtype and seed, and the same
+    array is handed to every later expansion. Kept arrays are read-only: nothing may change
+    an input in place (an implementation that tried would raise instead of changing what the
+    other side, or the next check, sees)."""
+    if role in ("value", "float_list") or not isinstance(spec, (LineDict, LineList)) or generator_kind(spec) == "npy":
+        return materialize(field, spec, role, dtype, seed=seed, base_dir=base_dir)
+    key = (id(spec), role, dtype, seed, element_cap(), str(base_dir))
+    hit = _SHARED.get(key)
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    arr = materialize(field, spec, role, dtype, seed=seed, base_dir=base_dir)
+    if arr.size <= RAW_CACHE_MAX_ELEMENTS:
+        arr.flags.writeable = False
+        _SHARED[key] = (spec, arr)
+        _shared_bytes[0] += arr.nbytes
+        while _shared_bytes[0] > SHARED_BYTES:
+            _shared_bytes[0] -= _SHARED.pop(next(iter(_SHARED)))[1].nbytes
+    return arr
+
+
 def _plain(spec: Any) -> Any:
     """LineDict/LineList -> plain dict/list for passing as a Python value."""
     if isinstance(spec, dict):
@@ -374,18 +412,36 @@ def describe(value: Any) -> str:
     if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
         return "[" + ", ".join(describe(v) for v in value) + "]"
     if isinstance(value, np.ndarray):
-        if value.size <= 12 and not value.dtype.hasobject:
-            key = (value.dtype, value.shape, value.tobytes())
-            text = _DESCRIBED.get(key)
-            if text is None:
-                if len(_DESCRIBED) >= 4096:
-                    _DESCRIBED.clear()
-                text = _DESCRIBED[key] = f"{_nested(value)} {value.dtype}"
-            return text
-        if value.size <= 12:
-            return f"{_nested(value)} {value.dtype}"
-        return f"array(shape={list(value.shape)}, {value.dtype})"
+        # a small shared input (its values cannot change): described once
+        frozen = value.size <= 12 and not value.flags.writeable and value.base is None
+        kept = _SHARED_DESCRIBED.get(id(value)) if frozen else None
+        if kept is not None and kept[0] is value:
+            return kept[1]
+        text = _describe_array(value)
+        if frozen:
+            if len(_SHARED_DESCRIBED) >= 4096:
+                _SHARED_DESCRIBED.pop(next(iter(_SHARED_DESCRIBED)))
+            _SHARED_DESCRIBED[id(value)] = (value, text)
+        return text
     return repr(value)
+
+
+_SHARED_DESCRIBED: dict = {}
+"""Descriptions of small shared read-only inputs (:func:`materialize_shared`), by identity (the array held)."""
+
+
+def _describe_array(value: np.ndarray) -> str:
+    if value.size <= 12 and not value.dtype.hasobject:
+        key = (value.dtype, value.shape, value.tobytes())
+        text = _DESCRIBED.get(key)
+        if text is None:
+            if len(_DESCRIBED) >= 4096:
+                _DESCRIBED.clear()
+            text = _DESCRIBED[key] = f"{_nested(value)} {value.dtype}"
+        return text
+    if value.size <= 12:
+        return f"{_nested(value)} {value.dtype}"
+    return f"array(shape={list(value.shape)}, {value.dtype})"
 
 
 _DESCRIBED: dict = {}

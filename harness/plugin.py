@@ -66,11 +66,13 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     """A case item's phases through :mod:`harness.protocol` (pytest's reports at less cost)."""
-    if not isinstance(item, HarnessItem) or not protocol.usable(item):
+    if not isinstance(item, HarnessItem):
         return None
     ihook = item.ihook
+    if not protocol.usable(item, ihook):
+        return None
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    protocol.run(item, nextitem)
+    protocol.run(item, nextitem, ihook)
     ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
 

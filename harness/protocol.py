@@ -38,24 +38,27 @@ OPTIONS_OFF = ("usepdb", "trace", "setuponly", "setupplan", "setupshow")
 """Options that need pytest's own phases."""
 
 
-def usable(item: pytest.Item, _cache: dict = {}) -> bool:  # noqa: B006  (one answer per hook relay)
-    """Whether :func:`run` may replace pytest's protocol for ``item``."""
+def usable(item: pytest.Item, ihook=None, _cache: dict = {}) -> bool:  # noqa: B006  (one answer per hook relay)
+    """Whether :func:`run` may replace pytest's protocol for ``item`` (``ihook``: its hook relay,
+    ``item.ihook``). The options are read once per run (they do not change during it)."""
     config = item.config
-    if any(config.getoption(name, False) for name in OPTIONS_OFF):
-        return False
-    ihook = item.ihook
+    ihook = item.ihook if ihook is None else ihook
     key = (id(config), id(ihook))
-    answer = _cache.get(key)
-    if answer is None:
-        answer = all({impl.plugin_name for impl in getattr(ihook, hook).get_hookimpls()} == names
-                     for hook, names in EXPECTED.items())
-        _cache[key] = answer
+    kept = _cache.get(key)
+    if kept is not None and kept[0] is config and kept[1] is ihook:  # held: an id is not reused for another run
+        return kept[2]
+    answer = not any(config.getoption(name, False) for name in OPTIONS_OFF) and all(
+        {impl.plugin_name for impl in getattr(ihook, hook).get_hookimpls()} == names
+        for hook, names in EXPECTED.items())
+    _cache[key] = (config, ihook, answer)
     return answer
 
 
-def run(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """One item's phases, as :func:`_pytest.runner.runtestprotocol` runs them."""
-    ihook, config, session = item.ihook, item.config, item.session
+def run(item: pytest.Item, nextitem: pytest.Item | None, ihook=None) -> None:
+    """One item's phases, as :func:`_pytest.runner.runtestprotocol` runs them (``ihook``: the
+    item's hook relay, ``item.ihook``, when the caller has it)."""
+    ihook = item.ihook if ihook is None else ihook
+    config, session = item.config, item.session
     keywords = dict.fromkeys(item.keywords, 1)
     reraise = (Exit,) if config.getoption("usepdb", False) else (Exit, KeyboardInterrupt)
     setup = CallInfo.from_call(lambda: session._setupstate.setup(item), when="setup", reraise=reraise)

@@ -105,11 +105,12 @@ class CaseRun:
         """The case's arguments as arrays (generators run, dtypes cast) and plain constructor arguments."""
         exp = self.exp
         arrays = {}
+        base_dir = exp.case.path.parent
         for name, spec in args.items():
             arg = op.arg(name)
-            arrays[name] = inputs.materialize(
+            arrays[name] = inputs.materialize_shared(
                 f"{where}args.{name}", spec, arg.role if arg else "value", exp.dtype,
-                seed=inputs.derive_seed(exp.case.id, where + name), base_dir=exp.case.path.parent)
+                seed=inputs.derive_seed(exp.case.id, where + name), base_dir=base_dir)
         return arrays, {k: inputs._plain(v) for k, v in init.items()}
 
     def _related_args(self, where: str, spec: dict | None, given: dict, other: OpSpec, drop=()) -> dict:

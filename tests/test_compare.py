@@ -1,4 +1,6 @@
 """The comparison engine: exact failure messages, ULP distances, and no false positives."""
+import itertools
+
 import ml_dtypes
 import numpy as np
 import pytest
@@ -234,6 +236,27 @@ def test_fast_path_of_one_element_gives_the_general_paths_result(dtype, tol):
                        (slow.ok, slow.kind, slow.message, slow.n_mismatch, slow.worst_index), (x, y, shape)
                 for key in ("max_abs_err", "max_rel_err", "max_ulp"):
                     assert getattr(fast, key) == getattr(slow, key), (key, x, y, shape)
+
+
+@pytest.mark.parametrize("dtype", sorted(_FLOATS))
+@pytest.mark.parametrize("tol", [Tolerance(1e-3, 1e-3), Tolerance(0.0, 0.0, ulp=2), Tolerance(0.0, 0.0)])
+def test_fast_path_of_equal_and_zero_elements_gives_the_general_paths_result(dtype, tol):
+    """Arrays of two or more elements: equal arrays (signed zeros and non-finite values
+    included), a zero TF value against zero (0/0: relative error 0) or against a tiny value
+    (relative error inf), the rest equal or one ULP apart: the same verdict and statistics."""
+    kind = _FLOATS[dtype]
+    tiny = float(ml_dtypes.finfo(kind).smallest_subnormal)
+    values = [0.0, -0.0, tiny, -tiny, 1.0, -2.25, np.inf, np.nan]
+    for x, y in itertools.product(values, repeat=2):
+        for rest in ([], [0.5], [0.5, -3.0]):
+            a = np.array([x, 0.0, *rest], dtype=kind)
+            for b in (a.copy(), np.array([y, -0.0, *rest], dtype=kind),
+                      np.array([y, tiny, *np.nextafter(np.array(rest, kind), kind(np.inf))], dtype=kind)):
+                fast, slow = compare(a, b, tol), compare(a, b, tol, fast=False)
+                assert (fast.ok, fast.kind, fast.message, fast.n_mismatch, fast.worst_index) == \
+                       (slow.ok, slow.kind, slow.message, slow.n_mismatch, slow.worst_index), (a, b)
+                for key in ("max_abs_err", "max_rel_err", "max_ulp"):
+                    assert getattr(fast, key) == getattr(slow, key), (key, a, b)
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")

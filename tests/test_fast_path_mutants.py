@@ -73,6 +73,20 @@ def assert_same_under(mutated, calls):
         assert g == w, (m.change, getattr(c, "label", c))
 
 
+def assert_rounding_only(mutated, calls, dtype, ulps=16):
+    """The mutant changes some call's bits, and every result by at most ``ulps`` of ``dtype``
+    (relative or absolute): rounding, not a wrong value."""
+    module, path, m = mutated
+    want = [c() for c in calls]
+    with mutants.applied(module, path, m):
+        got = [c() for c in calls]
+    eps = np.finfo(dtype).eps
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        assert np.allclose(g, w, rtol=ulps * eps, atol=ulps * eps)
+    assert any(g.tobytes() != w.tobytes() for g, w in zip(got, want))  # rounding, not the same bits
+
+
 def _arrays(rng, dtype, shape, low=-3.0, high=3.0):
     x = rng.uniform(low, high, size=shape)
     if x.size >= 4:

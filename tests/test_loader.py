@@ -224,3 +224,22 @@ def test_defaults_merge_and_matrix_expand(write_case):
     (case,) = load_file(write_case("a.yaml", text)).cases
     ids = [e.id for e in expand(case)]
     assert ids == ["m[0-float32]", "m[0-float64]", "m[-1-float32]", "m[-1-float64]"]
+
+
+def test_a_cases_expansions_share_read_only_inputs(write_case):
+    """The expansions of one case (here its matrix values) get the same input arrays, read-only
+    (inputs.materialize_shared): an in-place change raises instead of reaching the next check;
+    another dtype gets its own arrays."""
+    from harness.expand import expand
+    from harness.runner import case_inputs
+
+    text = ("cases:\n  - id: m\n    op: tf.nn.softmax\n    dtypes: [float32, float64]\n"
+            "    args: {logits: {random: normal, shape: [2, 3]}}\n    matrix: {args.axis: [0, -1]}\n")
+    (case,) = load_file(write_case("a.yaml", text)).cases
+    arrays = [case_inputs(e)[0]["logits"] for e in expand(case)]
+    assert arrays[0] is arrays[2] and arrays[1] is arrays[3] and arrays[0] is not arrays[1]
+    assert [a.dtype.name for a in arrays[:2]] == ["float32", "float64"]
+    assert not arrays[0].flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        arrays[0][0, 0] = 1.0
+    assert case_inputs(expand(case)[0])[0]["logits"].tolist() == arrays[0].tolist()

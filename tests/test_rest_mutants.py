@@ -19,7 +19,7 @@ import pytest
 
 from harness.mutate import mutants
 from harness.reference import dtypes, nn, rowblocks
-from test_fast_path_mutants import DTYPES, assert_same_under, mutant, outcome
+from test_fast_path_mutants import DTYPES, assert_rounding_only, assert_same_under, mutant, outcome
 
 CLIP_SOURCE = "o = _clip(output, EPSILON, 1.0 - EPSILON)"
 
@@ -85,15 +85,7 @@ def test_is_large_tie_rounds_otherwise_only(monkeypatch, dtype):
     module, path, m = mutant("harness.reference.rowblocks", "is_large", "nbytes >= FUSED_MIN_BYTES  ->  nbytes > FUSED_MIN_BYTES")
     n_cols = 128
     n_rows = (1 << 16) // (n_cols * np.dtype(dtype).itemsize)
-    at_tie = _fused_calls(n_rows, n_cols, dtype)
-    want = [c() for c in at_tie]
-    with mutants.applied(module, path, m):
-        got = [c() for c in at_tie]
-    eps = np.finfo(dtype).eps
-    for g, w in zip(got, want):
-        assert g.dtype == w.dtype and g.shape == w.shape
-        assert np.allclose(g, w, rtol=16 * eps, atol=16 * eps)
-    assert any(g.tobytes() != w.tobytes() for g, w in zip(got, want))  # rounding, not the same bits
+    assert_rounding_only((module, path, m), _fused_calls(n_rows, n_cols, dtype), dtype)
     for rows in (n_rows - 1, n_rows + 1):
         assert_same_under((module, path, m), _fused_calls(rows, n_cols, dtype))
 

@@ -228,6 +228,8 @@ def by_rows(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if not any(isinstance(a, np.ndarray) and a.nbytes >= PARALLEL_MIN_BYTES for a in (*args, *kwargs.values())):
+            return fn(*args, **kwargs)  # no input _apart_by_rows could split: skip binding the signature
         try:
             bound = signature.bind(*args, **kwargs)
         except TypeError:

@@ -38,7 +38,8 @@ def _rounded_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _eigen_leaf_sum(x: np.ndarray) -> np.ndarray:
     """Four packet accumulators of 8 lanes over whole groups of 32, combined in order,
     then the remaining packets, a float32 horizontal sum of the lanes (rounded once),
-    and the leftover scalars summed one by one and added last."""
+    and the leftover scalars summed one by one and added last. The four accumulators are
+    kept side by side as 32 lanes (each lane adds the same elements in the same order)."""
     p, k = _EIGEN_PACKET, _EIGEN_ACCUMULATORS
     n = x.shape[-1]
     n_packets = (n // p) * p
@@ -48,31 +49,59 @@ def _eigen_leaf_sum(x: np.ndarray) -> np.ndarray:
         scalars = _rounded_add(scalars, x[..., j])
     if n_packets == 0:
         return scalars
-    accs = [np.zeros(x.shape[:-1] + (p,), x.dtype) for _ in range(k)]
+    lanes = np.zeros(x.shape[:-1] + (k * p,), x.dtype)
     for j in range(0, n_unrolled, k * p):
-        for a in range(k):
-            accs[a] = _rounded_add(accs[a], x[..., j + a * p: j + (a + 1) * p])
-    acc = accs[0]
-    for other in accs[1:]:
-        acc = _rounded_add(acc, other)
+        lanes = _rounded_add(lanes, x[..., j: j + k * p])
+    acc = lanes[..., :p]
+    for a in range(1, k):
+        acc = _rounded_add(acc, lanes[..., a * p: (a + 1) * p])
     for j in range(n_unrolled, n_packets, p):
         acc = _rounded_add(acc, x[..., j: j + p])
     lanes = np.sum(acc.astype(np.float32), axis=-1).astype(x.dtype)
     return _rounded_add(scalars, lanes)
 
 
+def _eigen_tree(n: int, leaf: int, first: int, start: int, leaves: list):
+    """Eigen's tree over ``n`` elements from ``start`` of a row that begins ``first`` past a
+    packet boundary: a leaf number (its ``(start, n)`` appended to ``leaves``) or the pair of
+    the two halves' trees."""
+    if n <= leaf:
+        number = len(leaves)
+        leaves.append((start, n))
+        return number
+    split = _EIGEN_PACKET * -(-(first + -(-n // 2)) // _EIGEN_PACKET) - first
+    return (_eigen_tree(split, leaf, first, start, leaves),
+            _eigen_tree(n - split, leaf, 0, start + split, leaves))
+
+
+def _eigen_combine(tree, sums: list) -> np.ndarray:
+    """The tree's sum from its leaves' sums, each pair added (rounded) left to right."""
+    if isinstance(tree, int):
+        return sums[tree]
+    return _rounded_add(_eigen_combine(tree[0], sums), _eigen_combine(tree[1], sums))
+
+
 def _eigen_tree_sum(x: np.ndarray, leaf: int, firsts: np.ndarray) -> np.ndarray:
     """Eigen's tree over the last axis of x, ``firsts`` (x.shape[:-1]) where each row starts
-    in its tensor, modulo the packet (the split point depends on it)."""
+    in its tensor, modulo the packet (the split point depends on it). The rows with one
+    ``first`` share a tree; the leaves of one length are summed together, as one array."""
     n = x.shape[-1]
     if n <= leaf:
         return _eigen_leaf_sum(x)
     s = np.empty(x.shape[:-1], x.dtype)
     for first in np.unique(firsts):
         at = firsts == first  # these rows, as one axis (a single row gets one)
-        split = _EIGEN_PACKET * -(-(first + -(-n // 2)) // _EIGEN_PACKET) - first
-        left = _eigen_tree_sum(x[at, :split], leaf, firsts[at])
-        s[at] = _rounded_add(left, _eigen_tree_sum(x[at, split:], leaf, np.zeros_like(firsts[at])))
+        rows = x[at]
+        leaves: list = []
+        tree = _eigen_tree(n, leaf, int(first), 0, leaves)
+        sums: list = [None] * len(leaves)
+        for length in {length for _, length in leaves}:
+            numbers = [i for i, (_, size) in enumerate(leaves) if size == length]
+            starts = np.array([leaves[i][0] for i in numbers])
+            part = _eigen_leaf_sum(rows[:, starts[:, None] + np.arange(length)])  # [rows, leaves]
+            for column, i in enumerate(numbers):
+                sums[i] = part[:, column]
+        s[at] = _eigen_combine(tree, sums)
     return s
 
 
