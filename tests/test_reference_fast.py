@@ -451,14 +451,31 @@ def test_reduce_sum_of_everything_in_runs_is_np_sum(small_runs):
         assert got.dtype == dtype and got.shape == () and got.tobytes() == np.sum(x, dtype=dtype).tobytes()
 
 
-@pytest.mark.parametrize("load, cores, want", [(0.2, 2, 2), (1.0, 2, 2), (2.0, 2, 1), (7.5, 2, 1), (1.0, 1, 1)])
-def test_helper_threads_only_on_an_idle_core(monkeypatch, load, cores, want):
+@pytest.mark.parametrize("load, own, cores, want", [(0.2, 1.0, 2, 2), (1.0, 1.0, 2, 2), (2.0, 1.0, 2, 1),
+                                                   (7.5, 1.0, 2, 1), (1.0, 1.0, 1, 1), (2.2, 1.8, 2, 2),
+                                                   (3.2, 1.8, 2, 1)])
+def test_helper_threads_only_on_an_idle_core(monkeypatch, load, own, cores, want):
+    """The load of other processes (the load average less this process's own) decides."""
     monkeypatch.setattr(rowblocks, "ROW_THREADS", 2)
+    monkeypatch.setattr(rowblocks, "own_load", lambda: own)
     monkeypatch.setattr(rowblocks.os, "getloadavg", lambda: (load, load, load))
     monkeypatch.setattr(rowblocks.os, "cpu_count", lambda: cores)
     assert rowblocks.threads_now() == want
     monkeypatch.setattr(rowblocks, "THREADS_BY_LOAD", False)
     assert rowblocks.threads_now() == 2
+
+
+def test_own_load_follows_this_process_cpu_time(monkeypatch):
+    """1.0 at the first call; then the CPU seconds per second since, decayed over LOAD_WINDOW_S."""
+    clock = {"wall": 100.0, "cpu": 5.0}
+    monkeypatch.setattr(rowblocks, "_own", {"wall": None, "cpu": 0.0, "load": 1.0})
+    monkeypatch.setattr(rowblocks.time, "monotonic", lambda: clock["wall"])
+    monkeypatch.setattr(rowblocks.time, "process_time", lambda: clock["cpu"])
+    assert rowblocks.own_load() == 1.0
+    clock.update(wall=160.0, cpu=5.0 + 120.0)  # two cores busy for a minute
+    keep = np.exp(-1.0)
+    assert rowblocks.own_load() == pytest.approx(keep * 1.0 + (1 - keep) * 2.0)
+    assert rowblocks.own_load() == pytest.approx(keep * 1.0 + (1 - keep) * 2.0)  # no time passed
 
 
 def test_matmul_on_one_blas_thread_is_the_product(monkeypatch):

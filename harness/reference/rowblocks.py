@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import os
 import threading
+import time
 
 import numpy as np
 
@@ -66,8 +68,10 @@ def for_row_blocks(work, n_rows: int, n_cols: int, scratch: tuple = (), block_dt
 
 
 def threads_now() -> int:
-    """``ROW_THREADS``, or fewer while the machine is busy: one more than the cores the
-    last minute's load average leaves idle (this process's own thread included), at least 1.
+    """``ROW_THREADS``, or fewer while the machine is busy: one more than the cores that other
+    processes leave idle, at least 1. Their load is the last minute's load average less this
+    process's own (:func:`own_load`: TF's thread pool between reference calls is this
+    process's load, not a reason to leave a core idle).
 
     A helper thread pays off only on an idle core: on a busy machine it waits for a core
     while holding the GIL the calling thread needs between NumPy's loops, and the call is
@@ -79,7 +83,26 @@ def threads_now() -> int:
         load = os.getloadavg()[0]
     except OSError:  # no load average on this system
         return ROW_THREADS
-    return max(1, min(ROW_THREADS, int((os.cpu_count() or 1) + 1 - load + 0.5)))
+    others = max(0.0, load - own_load())
+    return max(1, min(ROW_THREADS, int((os.cpu_count() or 1) - others + 0.5)))
+
+
+LOAD_WINDOW_S = 60.0
+"""Time constant of :func:`own_load`'s average: the load average's first figure, one minute."""
+_own = {"wall": None, "cpu": 0.0, "load": 1.0}
+
+
+def own_load() -> float:
+    """The cores this process has kept busy (all its threads' CPU time per second), averaged
+    over about the last minute as the kernel's load average is (an exponential decay of
+    ``LOAD_WINDOW_S``), updated at each call; 1.0 (the calling thread) at the first."""
+    wall, cpu = time.monotonic(), time.process_time()
+    if _own["wall"] is not None and wall > _own["wall"]:
+        elapsed = wall - _own["wall"]
+        keep = math.exp(-elapsed / LOAD_WINDOW_S)
+        _own["load"] = keep * _own["load"] + (1 - keep) * (cpu - _own["cpu"]) / elapsed
+    _own["wall"], _own["cpu"] = wall, cpu
+    return _own["load"]
 
 
 BLAS_ONE_THREAD_MIN = 1 << 22
