@@ -352,14 +352,16 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha
 
 
 def _picked(y_pred: np.ndarray, labels: np.ndarray, q) -> np.ndarray | None:
-    """sum(y_pred * one_hot(labels), -1) of a large float32/float64 ``y_pred`` with finite
-    entries, gathered instead of summed: a row's one-hot sum is its picked entry plus zeros
-    (exact), or zeros for a label out of range. Only the sign of a zero can differ, which
-    ``p ** q`` ignores for q > 0. None where that does not hold (the caller sums)."""
-    if (y_pred.dtype.name not in ("float32", "float64") or not is_large(y_pred.nbytes)
-            or labels.shape != y_pred.shape[:-1]
-            or not (isinstance(q, (int, float)) and q > 0) or not np.isfinite(np.sum(y_pred))):
+    """sum(y_pred * one_hot(labels), -1) of a large float ``y_pred`` with finite entries,
+    gathered instead of summed: a row's one-hot sum is its picked entry plus zeros (exact),
+    or zeros for a label out of range. Only the sign of a zero can differ, which ``p ** q``
+    ignores for q > 0. None where that does not hold (the caller sums)."""
+    if (y_pred.dtype.kind != "f" or not is_large(y_pred.nbytes) or labels.shape != y_pred.shape[:-1]
+            or not np.all(np.greater(q, 0))):
         return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not np.isfinite(np.sum(y_pred)):
+            return None
     rows = y_pred.reshape(-1, y_pred.shape[-1])
     flat = labels.reshape(-1)
     inside = (flat >= 0) & (flat < rows.shape[1])
@@ -379,7 +381,8 @@ def categorical_generalized_cross_entropy(y_true, y_pred, q):
     p = _picked(y_pred, labels, q)
     if p is None:
         one_hot = (labels[..., None] == np.arange(y_pred.shape[-1])).astype(y_pred.dtype)
-        p = reduce_sum(y_pred * one_hot, axis=-1)
+        with np.errstate(invalid="ignore"):  # inf * 0 is NaN, as in TF
+            p = reduce_sum(y_pred * one_hot, axis=-1)
     qq = _c(q, p)
     return (_c(1, p) - np.power(p, qq)) / qq
 
