@@ -12,6 +12,7 @@ import math
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -138,7 +139,7 @@ def matmul(a, b) -> np.ndarray:
         return a @ b
 
 
-_pool: list = []  # [ThreadPoolExecutor, workers] once a helper thread was asked for
+_pool: dict = {"executor": None, "workers": 0}
 
 
 def _helpers(n: int):
@@ -148,16 +149,18 @@ def _helpers(n: int):
     virtual machine whose other core is idle that wake-up took 1.2-1.6 ms (measured), as long
     as the whole softmax of a 4096 x 1000 input. A pool thread is woken by a queue instead,
     and the calling thread does not wait for it (see :func:`in_threads`)."""
-    if not _pool or _pool[1] < n:
-        from concurrent.futures import ThreadPoolExecutor
-
-        if _pool:
-            _pool[0].shutdown(wait=False)
-        _pool[:] = [ThreadPoolExecutor(n, thread_name_prefix="rowblocks"), n]
-    return _pool[0]
+    if _pool["workers"] < n:
+        if _pool["executor"] is not None:
+            _pool["executor"].shutdown(wait=False)
+        _pool.update(executor=ThreadPoolExecutor(n, thread_name_prefix="rowblocks"), workers=n)
+    return _pool["executor"]
 
 
-os.register_at_fork(after_in_child=_pool.clear)  # a forked child has none of the threads
+def _forget_pool() -> None:
+    _pool.update(executor=None, workers=0)
+
+
+os.register_at_fork(after_in_child=_forget_pool)  # a forked child has none of the threads
 
 
 def in_threads(worker, threads: int, items: int) -> None:
@@ -185,11 +188,12 @@ def in_threads(worker, threads: int, items: int) -> None:
         except BaseException as exc:  # re-raised in the calling thread
             failures.append(exc)
 
-    helpers = [_helpers(threads - 1).submit(run, k) for k in range(1, threads)] if threads > 1 else []
+    pool = _helpers(threads - 1) if threads > 1 else None
+    helpers = [pool.submit(run, k) for k in range(1, threads)]
     run(0)
     for future in helpers:
-        if not future.cancel():
-            future.result()
+        future.cancel()  # still queued: not waited for
+    wait(helpers)  # those that started (run keeps their exceptions in failures)
     if failures:
         raise failures[0]
 
