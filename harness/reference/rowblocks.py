@@ -191,9 +191,7 @@ def in_threads(worker, threads: int, items: int) -> None:
     pool = _helpers(threads - 1) if threads > 1 else None
     helpers = [pool.submit(run, k) for k in range(1, threads)]
     run(0)
-    for future in helpers:
-        future.cancel()  # still queued: not waited for
-    wait(helpers)  # those that started (run keeps their exceptions in failures)
+    wait([future for future in helpers if not future.cancel()])  # a queued helper is not waited for
     if failures:
         raise failures[0]
 
