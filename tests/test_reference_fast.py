@@ -622,7 +622,7 @@ def test_helpers_not_started_are_not_waited_for(monkeypatch):
     gate = threading.Event()
     pool = concurrent.futures.ThreadPoolExecutor(1)
     pool.submit(gate.wait)  # the pool's one thread is busy until the gate opens
-    monkeypatch.setattr(rowblocks, "_pool", {"executor": pool, "workers": 1})
+    monkeypatch.setattr(rowblocks, "_pool", [pool])
     done = []
 
     def worker(k, failures, next_item):

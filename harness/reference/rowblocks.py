@@ -139,33 +139,24 @@ def matmul(a, b) -> np.ndarray:
         return a @ b
 
 
-_pool: dict = {"executor": None, "workers": 0}
-
-
-def _helpers(n: int):
-    """A pool of at least ``n`` persistent helper threads (made on first use, grown on demand).
+def _new_pool() -> ThreadPoolExecutor:
+    """The helper threads of :func:`in_threads`: ``ROW_THREADS - 1`` persistent threads
+    (at least one), started on first use.
 
     The threads outlive the call: ``Thread.start`` waits until the new thread runs, and on a
     virtual machine whose other core is idle that wake-up took 1.2-1.6 ms (measured), as long
     as the whole softmax of a 4096 x 1000 input. A pool thread is woken by a queue instead,
-    and the calling thread does not wait for it (see :func:`in_threads`)."""
-    if _pool["workers"] < n:
-        if _pool["executor"] is not None:
-            _pool["executor"].shutdown(wait=False)
-        _pool.update(executor=ThreadPoolExecutor(n, thread_name_prefix="rowblocks"), workers=n)
-    return _pool["executor"]
+    and the calling thread does not wait for it."""
+    return ThreadPoolExecutor(max(1, ROW_THREADS - 1), thread_name_prefix="rowblocks")
 
 
-def _forget_pool() -> None:
-    _pool.update(executor=None, workers=0)
-
-
-os.register_at_fork(after_in_child=_forget_pool)  # a forked child has none of the threads
+_pool = [_new_pool()]
+os.register_at_fork(after_in_child=lambda: _pool.__setitem__(0, _new_pool()))  # a forked child has no threads
 
 
 def in_threads(worker, threads: int, items: int) -> None:
     """Run ``worker(k, failures, next_item)`` for k in range(threads), k = 0 in the calling
-    thread, the others on pool threads (:func:`_helpers`; NumPy releases the GIL in its loops).
+    thread, the others on pool threads (:func:`_new_pool`; NumPy releases the GIL in its loops).
 
     ``next_item()`` hands out the item numbers 0 .. items - 1 in order, each once, then
     None: whichever thread is free takes the next item, so a thread the machine's other work
@@ -188,8 +179,7 @@ def in_threads(worker, threads: int, items: int) -> None:
         except BaseException as exc:  # re-raised in the calling thread
             failures.append(exc)
 
-    pool = _helpers(threads - 1) if threads > 1 else None
-    helpers = [pool.submit(run, k) for k in range(1, threads)]
+    helpers = [_pool[0].submit(run, k) for k in range(1, threads)]
     run(0)
     wait([future for future in helpers if not future.cancel()])  # a queued helper is not waited for
     if failures:
