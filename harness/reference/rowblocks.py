@@ -12,7 +12,7 @@ import math
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -181,7 +181,9 @@ def in_threads(worker, threads: int, items: int) -> None:
 
     helpers = [_pool[0].submit(run, k) for k in range(1, threads)]
     run(0)
-    wait([future for future in helpers if not future.cancel()])  # a queued helper is not waited for
+    for future in helpers:
+        if not future.cancel():  # a helper still queued is cancelled, not waited for
+            future.result()  # its exceptions are in failures
     if failures:
         raise failures[0]
 
