@@ -451,14 +451,31 @@ def test_reduce_sum_of_everything_in_runs_is_np_sum(small_runs):
         assert got.dtype == dtype and got.shape == () and got.tobytes() == np.sum(x, dtype=dtype).tobytes()
 
 
-@pytest.mark.parametrize("load, cores, want", [(0.2, 2, 2), (1.0, 2, 2), (2.0, 2, 1), (7.5, 2, 1), (1.0, 1, 1)])
-def test_helper_threads_only_on_an_idle_core(monkeypatch, load, cores, want):
+@pytest.mark.parametrize("load, own, cores, want", [(0.2, 1.0, 2, 2), (1.0, 1.0, 2, 2), (2.0, 1.0, 2, 1),
+                                                   (7.5, 1.0, 2, 1), (1.0, 1.0, 1, 1), (2.2, 1.8, 2, 2),
+                                                   (3.2, 1.8, 2, 1)])
+def test_helper_threads_only_on_an_idle_core(monkeypatch, load, own, cores, want):
+    """The load of other processes (the load average less this process's own) decides."""
     monkeypatch.setattr(rowblocks, "ROW_THREADS", 2)
+    monkeypatch.setattr(rowblocks, "own_load", lambda: own)
     monkeypatch.setattr(rowblocks.os, "getloadavg", lambda: (load, load, load))
     monkeypatch.setattr(rowblocks.os, "cpu_count", lambda: cores)
     assert rowblocks.threads_now() == want
     monkeypatch.setattr(rowblocks, "THREADS_BY_LOAD", False)
     assert rowblocks.threads_now() == 2
+
+
+def test_own_load_follows_this_process_cpu_time(monkeypatch):
+    """1.0 at the first call; then the CPU seconds per second since, decayed over LOAD_WINDOW_S."""
+    clock = {"wall": 100.0, "cpu": 5.0}
+    monkeypatch.setattr(rowblocks, "_own", {"wall": None, "cpu": 0.0, "load": 1.0})
+    monkeypatch.setattr(rowblocks.time, "monotonic", lambda: clock["wall"])
+    monkeypatch.setattr(rowblocks.time, "process_time", lambda: clock["cpu"])
+    assert rowblocks.own_load() == 1.0
+    clock.update(wall=160.0, cpu=5.0 + 120.0)  # two cores busy for a minute
+    keep = np.exp(-1.0)
+    assert rowblocks.own_load() == pytest.approx(keep * 1.0 + (1 - keep) * 2.0)
+    assert rowblocks.own_load() == pytest.approx(keep * 1.0 + (1 - keep) * 2.0)  # no time passed
 
 
 def test_matmul_on_one_blas_thread_is_the_product(monkeypatch):
@@ -573,3 +590,46 @@ def test_vectorised_accidental_hits_are_the_per_label_loop():
                 if int(c) in last:
                     want[i, last[int(c)]] = True
         assert np.array_equal(nn._accidental_hit_mask(labels, sampled, num_true), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_generalized_xent_gathers_what_the_one_hot_sum_gives(small_fused, monkeypatch, dtype):
+    """Above FUSED_MIN_BYTES the label's probability is gathered, not summed against a one-hot:
+    the same bits, labels out of range included; a non-finite entry (whose product with the
+    one-hot's zeros is NaN) and q <= 0 keep the sum."""
+    from harness.reference import keras_functions as F
+
+    rng = np.random.default_rng(53)
+    y_pred = rng.uniform(0.0, 1.0, size=(128, 4, 40)).astype(dtype)  # over 64 KiB
+    labels = rng.integers(-3, 44, size=(128, 4)).astype(dtype)
+    with_inf = y_pred.copy()
+    with_inf[5, 1, 7] = np.inf
+    for pred, q in [(y_pred, 0.7), (y_pred, 2), (with_inf, 0.7), (y_pred, -0.5)]:
+        got = F.categorical_generalized_cross_entropy(labels, pred, q)
+        with monkeypatch.context() as m:
+            m.setattr(rowblocks, "FUSED_MIN_BYTES", 1 << 40)
+            want = F.categorical_generalized_cross_entropy(labels, pred, q)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    assert F._picked(y_pred, labels.astype(np.int64), 0.5) is not None
+    assert F._picked(with_inf, labels.astype(np.int64), 0.5) is None
+
+
+def test_helpers_not_started_are_not_waited_for(monkeypatch):
+    """A pool thread that has not started by the time the calling thread has taken every
+    item is cancelled: the call returns without it, every item done once, in order."""
+    import concurrent.futures
+
+    gate = threading.Event()
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    pool.submit(gate.wait)  # the pool's one thread is busy until the gate opens
+    monkeypatch.setattr(rowblocks, "_pool", [pool])
+    done = []
+
+    def worker(k, failures, next_item):
+        for i in iter(next_item, None):
+            done.append((k, i))
+
+    rowblocks.in_threads(worker, 2, 5)
+    assert done == [(0, i) for i in range(5)]
+    gate.set()
+    pool.shutdown(wait=True)

@@ -18,7 +18,7 @@ from harness.reference import keras_backend as kb
 from harness.reference.errors import InvalidArgumentError, TFIndexError, TFValueError
 from harness.reference.ctc import keras_ctc_loss
 from harness.reference.reductions import keras_squeeze_or_expand_to_same_rank as same_rank
-from harness.reference.rowblocks import by_rows, for_row_blocks, matmul
+from harness.reference.rowblocks import by_rows, for_row_blocks, is_large, matmul
 from harness.reference.stable import logsumexp, maximum, select
 from harness.reference.summation import reduce_sum
 
@@ -351,6 +351,25 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha
     return kb.mean(focal_bce, axis=kb.canonical_axis(axis))
 
 
+def _picked(y_pred: np.ndarray, labels: np.ndarray, q) -> np.ndarray | None:
+    """sum(y_pred * one_hot(labels), -1) of a large float ``y_pred`` with finite entries,
+    gathered instead of summed: a row's one-hot sum is its picked entry plus zeros (exact),
+    or zeros for a label out of range. Only the sign of a zero can differ, which ``p ** q``
+    ignores for q > 0. None where that does not hold (the caller sums)."""
+    if (y_pred.dtype.kind != "f" or not is_large(y_pred.nbytes) or labels.shape != y_pred.shape[:-1]
+            or not np.all(np.greater(q, 0))):
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not np.isfinite(np.sum(y_pred)):
+            return None
+    rows = y_pred.reshape(-1, y_pred.shape[-1])
+    flat = labels.reshape(-1)
+    inside = (flat >= 0) & (flat < rows.shape[1])
+    p = np.zeros(flat.shape, y_pred.dtype)
+    p[inside] = rows[np.flatnonzero(inside), flat[inside]]
+    return p.reshape(labels.shape)
+
+
 @tf_broadcasting
 def categorical_generalized_cross_entropy(y_true, y_pred, q):
     """(1 - p**q) / q with p = y_pred at the integer label (summed against a one-hot).
@@ -359,8 +378,11 @@ def categorical_generalized_cross_entropy(y_true, y_pred, q):
     the loss is 1/q instead of an error."""
     y_pred = np.asarray(y_pred)
     labels = np.trunc(np.asarray(y_true)).astype(np.int64)
-    one_hot = (labels[..., None] == np.arange(y_pred.shape[-1])).astype(y_pred.dtype)
-    p = reduce_sum(y_pred * one_hot, axis=-1)
+    p = _picked(y_pred, labels, q)
+    if p is None:
+        one_hot = (labels[..., None] == np.arange(y_pred.shape[-1])).astype(y_pred.dtype)
+        with np.errstate(invalid="ignore"):  # inf * 0 is NaN, as in TF
+            p = reduce_sum(y_pred * one_hot, axis=-1)
     qq = _c(q, p)
     return (_c(1, p) - np.power(p, qq)) / qq
 
@@ -421,7 +443,7 @@ def circle_masked(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_d
     y_true = np.trunc(np.asarray(y_true)).astype(np.int32)
     ref_embeddings = y_pred if ref_embeddings is None else np.asarray(ref_embeddings)
     ref_labels = y_true if ref_labels is None else np.trunc(np.asarray(ref_labels)).astype(np.int32)
-    similarity = np.asarray(matmul(y_pred, ref_embeddings.T)).astype(dt)
+    similarity = np.asarray(matmul(y_pred, ref_embeddings.T)).astype(dt, copy=False)
     p_loss = np.empty(similarity.shape[:1], dt)
     n_loss = np.empty(similarity.shape[:1], dt)
     columns = np.arange(ref_labels.size)
