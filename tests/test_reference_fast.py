@@ -451,31 +451,46 @@ def test_reduce_sum_of_everything_in_runs_is_np_sum(small_runs):
         assert got.dtype == dtype and got.shape == () and got.tobytes() == np.sum(x, dtype=dtype).tobytes()
 
 
-@pytest.mark.parametrize("load, own, cores, want", [(0.2, 1.0, 2, 2), (1.0, 1.0, 2, 2), (2.0, 1.0, 2, 1),
-                                                   (7.5, 1.0, 2, 1), (1.0, 1.0, 1, 1), (2.2, 1.8, 2, 2),
-                                                   (3.2, 1.8, 2, 1)])
-def test_helper_threads_only_on_an_idle_core(monkeypatch, load, own, cores, want):
-    """The load of other processes (the load average less this process's own) decides."""
+@pytest.mark.parametrize("others, cores, want", [(0.0, 2, 2), (0.4, 2, 2), (0.6, 2, 1), (1.0, 2, 1),
+                                                 (6.5, 2, 1), (0.0, 1, 1)])
+def test_helper_threads_only_on_an_idle_core(monkeypatch, others, cores, want):
+    """The cores other processes keep busy decide (this process's own work does not)."""
     monkeypatch.setattr(rowblocks, "ROW_THREADS", 2)
-    monkeypatch.setattr(rowblocks, "own_load", lambda: own)
-    monkeypatch.setattr(rowblocks.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(rowblocks, "others_load", lambda: others)
     monkeypatch.setattr(rowblocks.os, "cpu_count", lambda: cores)
     assert rowblocks.threads_now() == want
     monkeypatch.setattr(rowblocks, "THREADS_BY_LOAD", False)
     assert rowblocks.threads_now() == 2
 
 
-def test_own_load_follows_this_process_cpu_time(monkeypatch):
-    """1.0 at the first call; then the CPU seconds per second since, decayed over LOAD_WINDOW_S."""
-    clock = {"wall": 100.0, "cpu": 5.0}
-    monkeypatch.setattr(rowblocks, "_own", {"wall": None, "cpu": 0.0, "load": 1.0})
+def test_others_load_is_the_machines_busy_time_less_this_process(monkeypatch):
+    """First the load average less one thread; then, every OTHERS_MIN_SAMPLE_S or more, the
+    machine's busy seconds per second less this process's CPU seconds, decayed over
+    OTHERS_WINDOW_S; without /proc/stat, the load average less one."""
+    clock = {"wall": 100.0, "cpu": 5.0, "busy": 1000.0}
+    monkeypatch.setattr(rowblocks, "_others", {"wall": None, "busy": 0.0, "cpu": 0.0, "load": 0.0})
     monkeypatch.setattr(rowblocks.time, "monotonic", lambda: clock["wall"])
     monkeypatch.setattr(rowblocks.time, "process_time", lambda: clock["cpu"])
-    assert rowblocks.own_load() == 1.0
-    clock.update(wall=160.0, cpu=5.0 + 120.0)  # two cores busy for a minute
+    monkeypatch.setattr(rowblocks, "busy_seconds", lambda: clock["busy"])
+    monkeypatch.setattr(rowblocks.os, "getloadavg", lambda: (2.5, 2.0, 1.0))
+    assert rowblocks.others_load() == 1.5
+    clock.update(wall=110.0, cpu=5.0 + 15.0, busy=1000.0 + 20.0)  # 2 cores busy, 1.5 of them ours
     keep = np.exp(-1.0)
-    assert rowblocks.own_load() == pytest.approx(keep * 1.0 + (1 - keep) * 2.0)
-    assert rowblocks.own_load() == pytest.approx(keep * 1.0 + (1 - keep) * 2.0)  # no time passed
+    want = keep * 1.5 + (1 - keep) * 0.5
+    assert rowblocks.others_load() == pytest.approx(want)
+    clock.update(wall=110.0 + rowblocks.OTHERS_MIN_SAMPLE_S / 2, busy=1030.0)  # too soon: no sample
+    assert rowblocks.others_load() == pytest.approx(want)
+    clock.update(wall=111.0, cpu=21.0, busy=1020.5)  # ours exceeds the machine's ticks: 0, not negative
+    keep = np.exp(-1.0 / rowblocks.OTHERS_WINDOW_S)
+    assert rowblocks.others_load() == pytest.approx(keep * want)
+    monkeypatch.setattr(rowblocks, "busy_seconds", lambda: None)
+    assert rowblocks.others_load() == 1.5
+
+
+def test_busy_seconds_reads_proc_stat():
+    busy = rowblocks.busy_seconds()
+    if busy is not None:  # Linux
+        assert busy > 0 and rowblocks.busy_seconds() >= busy
 
 
 def test_matmul_on_one_blas_thread_is_the_product(monkeypatch):

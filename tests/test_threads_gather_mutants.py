@@ -70,16 +70,16 @@ def _calls(rng):
             lambda: F.categorical_generalized_cross_entropy(labels[:1], y, 0.7),
             lambda: F.categorical_generalized_cross_entropy(cube_labels, cube, 0.7),
             lambda: F.categorical_generalized_cross_entropy(labels, y, -0.5),
-            lambda: F.circle(ids, embeddings)]
+            lambda: F.circle(ids, embeddings), lambda: F.dice(y, y[::-1].copy()),
+            lambda: F.tversky(y, y[::-1].copy(), 0.8, 0.1)]
 
 
-@pytest.mark.parametrize("function", ["threads_now", "own_load", "_new_pool", "in_threads", "_picked",
-                                      "circle_masked"])
+@pytest.mark.parametrize("function", ["threads_now", "others_load", "busy_seconds", "_new_pool", "in_threads",
+                                      "_picked", "circle_masked", "dice", "tversky"])
 def test_reviewed_mutants_give_the_same_bits(threaded, monkeypatch, function):
     reviewed = _reviewed(function)
     assert reviewed, function
-    if function in ("threads_now", "own_load"):  # the load decides, as outside make mutate
+    if function in ("threads_now", "others_load", "busy_seconds"):  # the load decides, as outside make mutate
         monkeypatch.setattr(rowblocks, "THREADS_BY_LOAD", True)
-        monkeypatch.setattr(rowblocks.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
     for key, named in reviewed.items():
         assert any(_same_bits(mutated, _calls(np.random.default_rng(61))) for mutated in named), key

@@ -20,6 +20,7 @@ from harness.reference.ctc import keras_ctc_loss
 from harness.reference.reductions import keras_squeeze_or_expand_to_same_rank as same_rank
 from harness.reference.rowblocks import by_rows, for_row_blocks, is_large, matmul
 from harness.reference.stable import logsumexp, maximum, select
+from harness.reference import summation
 from harness.reference.summation import reduce_sum
 
 EPS = kb.EPSILON
@@ -410,11 +411,15 @@ def ctc(y_true, y_pred):
 @tf_broadcasting
 def dice(y_true, y_pred, axis=None):
     """1 - 2 sum(t p) / (sum(t) + sum(p) + eps), summed over ``axis`` (None: everything,
-    a scalar)."""
+    a scalar; over 4 MB the sums are fused dot products, ``summation.dot_sum``)."""
     y_true, y_pred = _cast_pair(y_true, y_pred)
     axis = kb.canonical_axis(axis)
-    intersection = reduce_sum(y_true * y_pred, axis=axis)
-    denominator = reduce_sum(y_true, axis=axis) + reduce_sum(y_pred, axis=axis) + _c(EPS, y_pred)
+    if axis is None and summation.by_dots(y_true, y_pred):  # fused sums of large inputs
+        intersection = summation.dot_sum(y_true, y_pred)
+        denominator = summation.dot_sum(y_true) + summation.dot_sum(y_pred) + _c(EPS, y_pred)
+    else:
+        intersection = reduce_sum(y_true * y_pred, axis=axis)
+        denominator = reduce_sum(y_true, axis=axis) + reduce_sum(y_pred, axis=axis) + _c(EPS, y_pred)
     with np.errstate(invalid="ignore", divide="ignore"):
         return _c(1, y_pred) - _c(2.0, y_pred) * intersection / denominator
 
@@ -423,13 +428,19 @@ def dice(y_true, y_pred, axis=None):
 def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
     """1 - TP / (TP + alpha FP + beta FN + eps) with TP = sum(t p), FP = sum((1 - p) t),
     FN = sum(p (1 - t)) over ``axis``. (Keras's FP/FN naming is swapped relative to the
-    usual one: alpha weighs the positives that were missed.)"""
+    usual one: alpha weighs the positives that were missed.) Over 4 MB with axis None the sums
+    are fused dot products (``summation.dot_sum``)."""
     y_true, y_pred = _cast_pair(y_true, y_pred)
     axis = kb.canonical_axis(axis)
     one = _c(1, y_pred)
-    intersection = reduce_sum(y_true * y_pred, axis=axis)
-    fp = reduce_sum((one - y_pred) * y_true, axis=axis)
-    fn = reduce_sum(y_pred * (one - y_true), axis=axis)
+    if axis is None and summation.by_dots(y_true, y_pred):  # fused sums of large inputs
+        intersection = summation.dot_sum(y_true, y_pred)
+        fp = summation.dot_sum(one - y_pred, y_true)
+        fn = summation.dot_sum(y_pred, one - y_true)
+    else:
+        intersection = reduce_sum(y_true * y_pred, axis=axis)
+        fp = reduce_sum((one - y_pred) * y_true, axis=axis)
+        fn = reduce_sum(y_pred * (one - y_true), axis=axis)
     denominator = intersection + fp * _c(alpha, fp) + fn * _c(beta, fn) + _c(EPS, fn)
     with np.errstate(invalid="ignore", divide="ignore"):
         return one - intersection / denominator

@@ -69,10 +69,8 @@ def for_row_blocks(work, n_rows: int, n_cols: int, scratch: tuple = (), block_dt
 
 
 def threads_now() -> int:
-    """``ROW_THREADS``, or fewer while the machine is busy: one more than the cores that other
-    processes leave idle, at least 1. Their load is the last minute's load average less this
-    process's own (:func:`own_load`: TF's thread pool between reference calls is this
-    process's load, not a reason to leave a core idle).
+    """``ROW_THREADS``, or fewer while the machine is busy: the cores that other processes
+    leave idle (:func:`others_load`), rounded, at least 1.
 
     A helper thread pays off only on an idle core: on a busy machine it waits for a core
     while holding the GIL the calling thread needs between NumPy's loops, and the call is
@@ -80,30 +78,49 @@ def threads_now() -> int:
     The results are the same bits whatever the number of threads."""
     if not THREADS_BY_LOAD or ROW_THREADS == 1:
         return ROW_THREADS
+    return max(1, min(ROW_THREADS, int((os.cpu_count() or 1) - others_load() + 0.5)))
+
+
+OTHERS_WINDOW_S = 10.0
+"""Time constant of :func:`others_load`'s average."""
+OTHERS_MIN_SAMPLE_S = 0.05
+"""The shortest interval :func:`others_load` measures (the kernel counts CPU time in 10 ms ticks)."""
+_others = {"wall": None, "busy": 0.0, "cpu": 0.0, "load": 0.0}
+
+
+def busy_seconds() -> float | None:
+    """CPU seconds every process on the machine has spent busy since boot (``/proc/stat``:
+    all but idle and iowait), or None where that cannot be read."""
     try:
-        load = os.getloadavg()[0]
-    except OSError:  # no load average on this system
-        return ROW_THREADS
-    others = max(0.0, load - own_load())
-    return max(1, min(ROW_THREADS, int((os.cpu_count() or 1) - others + 0.5)))
+        with open("/proc/stat", "rb") as stat:
+            ticks = [int(t) for t in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
-LOAD_WINDOW_S = 60.0
-"""Time constant of :func:`own_load`'s average: the load average's first figure, one minute."""
-_own = {"wall": None, "cpu": 0.0, "load": 1.0}
-
-
-def own_load() -> float:
-    """The cores this process has kept busy (all its threads' CPU time per second), averaged
-    over about the last minute as the kernel's load average is (an exponential decay of
-    ``LOAD_WINDOW_S``), updated at each call; 1.0 (the calling thread) at the first."""
-    wall, cpu = time.monotonic(), time.process_time()
-    if _own["wall"] is not None and wall > _own["wall"]:
-        elapsed = wall - _own["wall"]
-        keep = math.exp(-elapsed / LOAD_WINDOW_S)
-        _own["load"] = keep * _own["load"] + (1 - keep) * (cpu - _own["cpu"]) / elapsed
-    _own["wall"], _own["cpu"] = wall, cpu
-    return _own["load"]
+def others_load() -> float:
+    """The cores other processes keep busy: the machine's busy CPU time per second less this
+    process's own (all its threads'), averaged over about ``OTHERS_WINDOW_S`` (an exponential
+    decay), updated when ``OTHERS_MIN_SAMPLE_S`` has passed since the last sample. Before the
+    first sample, the last minute's load average less this thread. This process's own work,
+    TF's thread pool between reference calls included, never counts against the helper thread
+    (the load average counts it)."""
+    wall, cpu, busy = time.monotonic(), time.process_time(), busy_seconds()
+    if busy is None or _others["wall"] is None:
+        try:
+            _others["load"] = max(0.0, os.getloadavg()[0] - 1.0)
+        except OSError:  # no load average on this system
+            _others["load"] = 0.0
+    elif wall - _others["wall"] >= OTHERS_MIN_SAMPLE_S:
+        elapsed = wall - _others["wall"]
+        keep = math.exp(-elapsed / OTHERS_WINDOW_S)
+        sample = max(0.0, busy - _others["busy"] - (cpu - _others["cpu"])) / elapsed
+        _others["load"] = keep * _others["load"] + (1 - keep) * sample
+    else:
+        return _others["load"]
+    _others.update(wall=wall, busy=busy or 0.0, cpu=cpu)
+    return _others["load"]
 
 
 BLAS_ONE_THREAD_MIN = 1 << 22
