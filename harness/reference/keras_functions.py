@@ -415,11 +415,12 @@ def dice(y_true, y_pred, axis=None):
     y_true, y_pred = _cast_pair(y_true, y_pred)
     axis = kb.canonical_axis(axis)
     if axis is None and summation.by_dots(y_true, y_pred):  # fused sums of large inputs
-        intersection = summation.dot_sum(y_true, y_pred)
-        denominator = summation.dot_sum(y_true) + summation.dot_sum(y_pred) + _c(EPS, y_pred)
+        intersection, sum_true, sum_pred = (summation.dot_sum(y_true, y_pred), summation.dot_sum(y_true),
+                                            summation.dot_sum(y_pred))
     else:
-        intersection = reduce_sum(y_true * y_pred, axis=axis)
-        denominator = reduce_sum(y_true, axis=axis) + reduce_sum(y_pred, axis=axis) + _c(EPS, y_pred)
+        intersection, sum_true, sum_pred = (reduce_sum(y_true * y_pred, axis=axis), reduce_sum(y_true, axis=axis),
+                                            reduce_sum(y_pred, axis=axis))
+    denominator = sum_true + sum_pred + _c(EPS, y_pred)
     with np.errstate(invalid="ignore", divide="ignore"):
         return _c(1, y_pred) - _c(2.0, y_pred) * intersection / denominator
 
