@@ -456,6 +456,7 @@ def test_reduce_sum_of_everything_in_runs_is_np_sum(small_runs):
 def test_helper_threads_only_on_an_idle_core(monkeypatch, others, cores, want):
     """The cores other processes keep busy decide (this process's own work does not)."""
     monkeypatch.setattr(rowblocks, "ROW_THREADS", 2)
+    monkeypatch.setattr(rowblocks, "THREADS_BY_LOAD", True)
     monkeypatch.setattr(rowblocks, "others_load", lambda: others)
     monkeypatch.setattr(rowblocks.os, "cpu_count", lambda: cores)
     assert rowblocks.threads_now() == want

@@ -161,10 +161,11 @@ def _run(ns, targets, ops, name, case_paths, equivalents) -> int:
     exps, problems = engine.load_cases(case_paths, ops, modes, None if ops is None else ns.impl)
     for p in problems:
         print(f"harness: {p}", file=sys.stderr)
-    base = engine.run_baseline(exps, targets, _progress("baseline"), _tf_side(ns.goldens))
-    t1 = time.perf_counter()
-    outcomes = engine.run_mutants(chosen, base, targets, ns.jobs, _progress("mutants"))
-    t2 = time.perf_counter()
+    with engine.pinned_threads():  # the threaded paths run whatever the load
+        base = engine.run_baseline(exps, targets, _progress("baseline"), _tf_side(ns.goldens))
+        t1 = time.perf_counter()
+        outcomes = engine.run_mutants(chosen, base, targets, ns.jobs, _progress("mutants"))
+        t2 = time.perf_counter()
     run = {"started": started.isoformat(timespec="seconds"), "argv": sys.argv[1:], "impl": name,
            "files": [t.display for t in targets], "cases": len(exps),
            "judged": sum(s in engine.JUDGED for s in base.status.values()), "generated": len(all_mutants),

@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import signal
@@ -115,23 +116,28 @@ MUTATE_ROW_THREADS = 2
 """Row threads of the reference's large inputs while mutants run, whatever the load."""
 
 
-def pin_threads() -> None:
-    """The reference's large inputs on ``MUTATE_ROW_THREADS`` threads on every run: its
-    thread count otherwise follows the machine's load (``rowblocks.threads_now``), and a
-    mutant of the threaded paths would be run or not by how busy the machine is."""
+@contextlib.contextmanager
+def pinned_threads():
+    """The reference's large inputs on ``MUTATE_ROW_THREADS`` threads while the block runs
+    (restored after): its thread count otherwise follows the machine's load
+    (``rowblocks.threads_now``), and a mutant of the threaded paths would be run or not by how
+    busy the machine is."""
     from harness.reference import rowblocks
 
+    saved = rowblocks.ROW_THREADS, rowblocks.THREADS_BY_LOAD
     rowblocks.ROW_THREADS, rowblocks.THREADS_BY_LOAD = MUTATE_ROW_THREADS, False
+    try:
+        yield
+    finally:
+        rowblocks.ROW_THREADS, rowblocks.THREADS_BY_LOAD = saved
 
 
 def run_baseline(exps: list[Expanded], targets: list[Target], progress=None, tf_side=None) -> Baseline:
     """Every case once with ``tf_side`` (default live TF; :class:`harness.goldens.side.GoldenTF`
-    reads TF's recorded results): verdicts, TF's answers, the target lines each executes
-    (the reference's threads pinned: :func:`pin_threads`)."""
+    reads TF's recorded results): verdicts, TF's answers, the target lines each executes."""
     from harness import tfexec
     from harness.runner import run_expanded
 
-    pin_threads()
     base = Baseline(exps, replay=ReplayTF(tfexec.LIVE_TF if tf_side is None else tf_side))
     files = {str(t.path.resolve()): t.display for t in targets}
     files.update({t.module.__file__: t.display for t in targets})
