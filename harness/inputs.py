@@ -412,36 +412,18 @@ def describe(value: Any) -> str:
     if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
         return "[" + ", ".join(describe(v) for v in value) + "]"
     if isinstance(value, np.ndarray):
-        # a small shared input (its values cannot change): described once
-        frozen = value.size <= 12 and not value.flags.writeable and value.base is None
-        kept = _SHARED_DESCRIBED.get(id(value)) if frozen else None
-        if kept is not None and kept[0] is value:
-            return kept[1]
-        text = _describe_array(value)
-        if frozen:
-            if len(_SHARED_DESCRIBED) >= 4096:
-                _SHARED_DESCRIBED.pop(next(iter(_SHARED_DESCRIBED)))
-            _SHARED_DESCRIBED[id(value)] = (value, text)
-        return text
+        if value.size <= 12 and not value.dtype.hasobject:
+            key = (value.dtype, value.shape, value.tobytes())
+            text = _DESCRIBED.get(key)
+            if text is None:
+                if len(_DESCRIBED) >= 4096:
+                    _DESCRIBED.clear()
+                text = _DESCRIBED[key] = f"{_nested(value)} {value.dtype}"
+            return text
+        if value.size <= 12:
+            return f"{_nested(value)} {value.dtype}"
+        return f"array(shape={list(value.shape)}, {value.dtype})"
     return repr(value)
-
-
-_SHARED_DESCRIBED: dict = {}
-"""Descriptions of small shared read-only inputs (:func:`materialize_shared`), by identity (the array held)."""
-
-
-def _describe_array(value: np.ndarray) -> str:
-    if value.size <= 12 and not value.dtype.hasobject:
-        key = (value.dtype, value.shape, value.tobytes())
-        text = _DESCRIBED.get(key)
-        if text is None:
-            if len(_DESCRIBED) >= 4096:
-                _DESCRIBED.clear()
-            text = _DESCRIBED[key] = f"{_nested(value)} {value.dtype}"
-        return text
-    if value.size <= 12:
-        return f"{_nested(value)} {value.dtype}"
-    return f"array(shape={list(value.shape)}, {value.dtype})"
 
 
 _DESCRIBED: dict = {}
