@@ -143,3 +143,25 @@ def test_new_template_is_a_valid_case_file(tmp_path, name):
 def test_new_unknown_op_exits_2(cli):
     out = cli("new", "tf.nn.softmaxx")
     assert out.returncode == 2 and "did you mean tf.nn.softmax" in out.stderr
+
+
+def test_xdist_workers_send_the_same_results_as_one_process(cli, write_case, tmp_path):
+    """Results travel from xdist workers packed (harness.plugin): results.json and the JUnit
+    file of ``-n 2`` hold what ``-n 0`` writes, failures' outputs and inputs included."""
+    path = write_case("cases/a.yaml", SPARSE + WRONG.replace("cases:\n", ""))
+    runs = {}
+    for n in ("0", "2"):
+        out = cli("verify", str(path), "--report-dir", str(tmp_path / n), "-n", n, "--full-results")
+        assert out.returncode == 1, out.stdout + out.stderr
+        runs[n] = results(tmp_path / n)
+    volatile = {"time_reference_s", "time_tf_s", "cost", "timing"}
+
+    def kept(data):
+        return sorted((json.dumps({k: v for k, v in c.items() if k not in volatile}, sort_keys=True)
+                       for c in data["cases"]))
+
+    assert len(runs["0"]["cases"]) == 3 and kept(runs["0"]) == kept(runs["2"])
+    failed = [c for c in runs["2"]["cases"] if c["status"] == "failed"]
+    assert [c["id"] for c in failed] == ["wrong-expect[float32]"] and "outputs" in failed[0]
+    junit = {n: sorted(tc.get("name") for tc in ET.parse(tmp_path / n / "junit.xml").iter("testcase")) for n in runs}
+    assert junit["0"] == junit["2"] and len(junit["0"]) == 3
