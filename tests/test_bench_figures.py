@@ -44,3 +44,23 @@ def test_ratios_time_both_sides_of_every_op_with_inputs(monkeypatch):
         assert row["ratio"] == float(f"{row['reference_median_s'] / row['tf_median_s']:.3g}")
     assert out["over_max"] == [r["op"] for r in out["per_op"] if r["ratio"] > 1.0]
     assert "ratios at small" in figures.describe({"ratios": out})
+
+
+def test_the_goldens_goal_counts_every_process_cpu_on_the_cores_the_run_used():
+    """-n 2: 4,000 checks in 3.6 s after a 1.5 s start-up; the workers' 5.2 s and the
+    controller's 2.0 s of CPU on two cores give 1,111 checks/s; -n 0: one process, one core."""
+    from bench.figures import _goal
+
+    two = {"processes": 2, "cases": 4000, "run_s": 3.6, "run_checks_per_s": 1111.1, "run_cpu_s": 5.2,
+           "controller_cpu_s": 2.0, "startup_and_collection_s": 1.5}
+    goal = _goal(two)
+    assert goal["met_wall"] and goal["met_per_cpu_s"] and goal["cores"] == 2
+    assert two["run_checks_per_cpu_s"] == 1111.1
+    slow_start = {**two, "startup_and_collection_s": 2.1}
+    assert not _goal(slow_start)["met_wall"] and not _goal(slow_start)["met_per_cpu_s"]
+    one = {"processes": 1, "cases": 4000, "run_s": 6.0, "run_checks_per_s": 666.7, "run_cpu_s": 5.9,
+           "controller_cpu_s": 0.0, "startup_and_collection_s": 1.5}
+    goal = _goal(one)
+    assert not goal["met_wall"] and not goal["met_per_cpu_s"] and round(one["run_checks_per_cpu_s"]) == 678
+    text = describe({"goldens": {**one, "goal": goal, "without_ports_n2": {**two, "goal": _goal(two), "jobs": "-n 2"}}})
+    assert "on both cores: the goal's figure" in text and "met from CPU time" in text
