@@ -51,6 +51,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config._harness.stage_junit()  # type: ignore[attr-defined]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """An xdist worker's terminal reporter writes to /dev/null (xdist points the worker's
+    stdout there; the controller prints the run): it is unregistered, so each item's three
+    reports are not formatted, status-hooked and written (unbuffered: a system call each)
+    for nobody. The worker still sends every report to the controller."""
+    config = session.config
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    if hasattr(config, "workerinput") and reporter is not None and not getattr(reporter, "isatty", False):
+        config.pluginmanager.unregister(reporter)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The reports are renamed into place here, after pytest has written its JUnit file."""
     session = getattr(config, "_harness", None)

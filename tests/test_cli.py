@@ -165,3 +165,23 @@ def test_xdist_workers_send_the_same_results_as_one_process(cli, write_case, tmp
     assert [c["id"] for c in failed] == ["wrong-expect[float32]"] and "outputs" in failed[0]
     junit = {n: sorted(tc.get("name") for tc in ET.parse(tmp_path / n / "junit.xml").iter("testcase")) for n in runs}
     assert junit["0"] == junit["2"] and len(junit["0"]) == 3
+
+
+def test_xdist_workers_keep_no_terminal_reporter_and_the_controller_prints_the_run(cli, write_case, tmp_path):
+    """A worker's terminal writes to /dev/null: harness.plugin unregisters it there; the
+    controller's prints the progress and the summary as before."""
+    path = write_case("cases/a.yaml", SPARSE)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    write_case("cases/conftest.py", f"""\
+import pathlib
+def pytest_collection_finish(session):
+    config = session.config
+    name = getattr(config, "workerinput", {{}}).get("workerid", "controller")
+    has = config.pluginmanager.getplugin("terminalreporter") is not None
+    pathlib.Path({str(marks)!r}, name).write_text(str(has))
+""")
+    out = cli("verify", str(path), "--report-dir", str(tmp_path / "rep"), "-n", "2")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert {p.name: p.read_text() for p in marks.iterdir()} == {"gw0": "False", "gw1": "False"}
+    assert "2 passed" in out.stdout and "[2/2]" in out.stdout
