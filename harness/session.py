@@ -61,10 +61,8 @@ class Session:
         """``{id(report): (report, result)}``: results made in this process, until logged."""
         self.loaded: dict = {}
         """The case files collection loaded, by resolved path (the coverage reads them again)."""
-
-    @property
-    def is_worker(self) -> bool:
-        return hasattr(self.config, "workerinput")
+        self.is_worker = hasattr(config, "workerinput")
+        """An xdist worker: it sends its reports to the controller, which keeps the results."""
 
     def stage_junit(self) -> None:
         """With a report directory, point pytest's ``--junitxml`` at a temporary file next to it;
@@ -102,6 +100,8 @@ class Session:
             atomicio.publish(junit)
 
     def pytest_runtest_logreport(self, report) -> None:
+        if self.is_worker:
+            return
         record = getattr(report, "harness", None)
         if record is not None and report.when == "call":
             own = self.own_results.pop(id(report), None)
