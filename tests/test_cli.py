@@ -146,8 +146,9 @@ def test_new_unknown_op_exits_2(cli):
 
 
 def test_xdist_workers_send_the_same_results_as_one_process(cli, write_case, tmp_path):
-    """Results travel from xdist workers packed (harness.plugin): results.json and the JUnit
-    file of ``-n 2`` hold what ``-n 0`` writes, failures' outputs and inputs included."""
+    """Results travel from xdist workers packed (harness.plugin), and the coverage a worker
+    computed (harness.session): results.json and the JUnit file of ``-n 2`` hold what ``-n 0``
+    writes, failures' outputs and inputs included."""
     path = write_case("cases/a.yaml", SPARSE + WRONG.replace("cases:\n", ""))
     runs = {}
     for n in ("0", "2"):
@@ -161,6 +162,7 @@ def test_xdist_workers_send_the_same_results_as_one_process(cli, write_case, tmp
                        for c in data["cases"]))
 
     assert len(runs["0"]["cases"]) == 3 and kept(runs["0"]) == kept(runs["2"])
+    assert runs["0"]["coverage"] == runs["2"]["coverage"] and runs["2"]["coverage"][0]["cases"] == 2
     failed = [c for c in runs["2"]["cases"] if c["status"] == "failed"]
     assert [c["id"] for c in failed] == ["wrong-expect[float32]"] and "outputs" in failed[0]
     junit = {n: sorted(tc.get("name") for tc in ET.parse(tmp_path / n / "junit.xml").iter("testcase")) for n in runs}

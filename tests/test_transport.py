@@ -74,3 +74,20 @@ def test_a_report_marshal_cannot_hold_goes_unchanged():
 def test_other_report_kinds_are_left_alone():
     data = {"$report_type": "CollectReport", "nodeid": "cases/a.yaml"}
     assert _to_wire(None, lambda: dict(data)) == data
+
+
+def test_the_controller_keeps_the_first_coverage_a_worker_sent():
+    """xdist: a worker computes the coverage from the case files it loaded and sends it with its
+    output (harness.session); a worker that died sent none; the first one sent is kept."""
+    from types import SimpleNamespace
+
+    from harness.session import Session
+
+    session = Session.__new__(Session)
+    session.workers_coverage = None
+    session.pytest_testnodedown(SimpleNamespace(), error="crashed")  # no output at all
+    assert session.workers_coverage is None
+    first, second = [{"op": "tf.nn.softmax", "cases": 2}], [{"op": "tf.nn.softmax", "cases": 3}]
+    session.pytest_testnodedown(SimpleNamespace(workeroutput={"harness_coverage": first}), error=None)
+    session.pytest_testnodedown(SimpleNamespace(workeroutput={"harness_coverage": second}), error=None)
+    assert session.workers_coverage is first
