@@ -16,17 +16,19 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from harness import inputs
 from harness.registry import OpSpec, UnknownOpError, registry
 from harness.schema import CASE_KEYS, CASE_SCHEMA, DEFAULTS_SCHEMA
+from harness.schemacheck import Unsupported, compile_schema
 from harness.vocab import MODES
 from harness.tolerances import ToleranceError, resolve_tolerance
 from harness.reuse import REUSE as _REUSE
 from harness.yamlio import LineDict, YamlError, load_yaml
+
+if TYPE_CHECKING:
+    import jsonschema
 
 CASE_SUFFIXES = (".yaml", ".yml")
 TOP_KEYS = ("cases", "defaults")
@@ -236,9 +238,31 @@ def _schema_error(e: jsonschema.ValidationError, prefix: str) -> list[Problem]:
     return [(path, fld, e.message.splitlines()[0], "see README 'The case format'")]
 
 
+def _valid_check(schema: dict):
+    """The compiled yes/no check of ``schema`` (:mod:`harness.schemacheck`), or None when
+    it uses a keyword that module does not compile (jsonschema then checks every instance)."""
+    key = id(schema)
+    if key not in _VALID:
+        try:
+            _VALID[key] = (schema, compile_schema(schema))
+        except Unsupported:
+            _VALID[key] = (schema, None)
+    return _VALID[key][1]
+
+
+_VALID: dict = {}
+"""Compiled checks by the id of their schema (held, so the id is not reused)."""
+
+
 def _schema_errors(obj: dict, schema: dict, prefix: str) -> list[Problem]:
     """jsonschema errors as problems, in document order; a missing key that an unknown
-    key was probably meant to be is not reported twice."""
+    key was probably meant to be is not reported twice. An instance the compiled check
+    passes has none, and jsonschema (imported here, for the first invalid one) is not asked."""
+    valid = _valid_check(schema)
+    if valid is not None and valid(obj):
+        return []
+    import jsonschema
+
     out: list[Problem] = []
     validator = jsonschema.Draft202012Validator(schema)
     for err in sorted(validator.iter_errors(obj), key=lambda e: [str(p) for p in e.absolute_path]):
