@@ -11,12 +11,14 @@ Aliases are bounded two ways, before anything walks the document: at most
 (a billion-laughs bomb is nine anchors of ten aliases each: 90 uses, 10^9 values).
 An alias inside its own anchor (a recursive structure) is refused too.
 
-Two loaders give the same results. The fast one reads libyaml's events (C) and composes
-the nodes itself, sharing aliased nodes as it counts them (so nothing expands). It declines
-anything unusual (text libyaml reads differently, any tag, an alias or size over a bound,
-an error of any kind, nesting deeper than ``MAX_FAST_DEPTH``); the pure-Python loader then loads
-the file again and has the last word, including every error message. Both build values
-with the same constructor.
+Two loaders give the same results. The fast one reads libyaml's events (C) and builds the
+values from them in one pass, without nodes, sharing aliased values as it counts them (so
+nothing expands); scalars are resolved and built by the same resolver and constructor
+functions, mappings and sequences as :class:`_Constructor` builds them. It declines
+anything unusual (text libyaml reads differently, any tag, a merge ``<<`` or value ``=``
+key, a key that is a list or a mapping, an alias or size over a bound, an error of any kind,
+nesting deeper than ``MAX_FAST_DEPTH``); the pure-Python loader then loads the file again
+and has the last word, including every error message.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from pathlib import Path
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent, StreamEndEvent
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
 MAX_ALIASES = 100
@@ -151,36 +153,96 @@ Tags differ too (a bare ``!`` reads as '', not None): the fast loader declines e
 if yaml.__with_libyaml__:
     from yaml._yaml import CParser
 
+    _STR_TAG = "tag:yaml.org,2002:str"
+    _SCALAR_TAGS = frozenset("tag:yaml.org,2002:" + t for t in ("null", "bool", "int", "float", "timestamp"))
+    _TAGS: dict = {}
+    """Resolved tags by (scalar text, implicit flags): a pure function of the two, and most
+    scalars (argument names, dtypes, generator keys, small numbers) repeat."""
+    _TAGS_MAX = 100_000
+    _MERGE, _VALUE = object(), object()
+    """The keys ``<<`` (merge the mappings it names) and ``=`` (read as the string ``=``)."""
+    _SPECIAL_TAGS = {"tag:yaml.org,2002:merge": _MERGE, "tag:yaml.org,2002:value": _VALUE}
+
     class _FastLoader(CParser, _Constructor):
-        """libyaml events, composed here under the same bounds as :class:`_Loader`."""
+        """libyaml events, built into values here under the same bounds as :class:`_Loader`."""
 
         def __init__(self, text: str) -> None:
             CParser.__init__(self, text)
             _Constructor.__init__(self)
 
-        def _collection(self, event, kind, anchors: dict):
-            """The empty sequence or mapping node a start event opens (its anchor registered)."""
-            node_class = SequenceNode if kind is SequenceStartEvent else MappingNode
-            if event.tag is not None:
-                raise _Declined
-            tag = self.resolve(node_class, None, event.implicit)
-            node = node_class(tag, [], event.start_mark, None, flow_style=event.flow_style)
-            if event.anchor is not None:
-                if event.anchor in anchors:
+        def _scalar(self, event):
+            """A scalar's value, as the constructor builds it (a string is the event's own text);
+            :data:`_MERGE` or :data:`_VALUE` for the keys ``<<`` and ``=``."""
+            value, implicit = event.value, event.implicit
+            tag = _TAGS.get((value, implicit))
+            if tag is None:
+                tag = self.resolve(ScalarNode, value, implicit)
+                if len(_TAGS) >= _TAGS_MAX:
+                    _TAGS.clear()
+                _TAGS[(value, implicit)] = tag
+            if tag == _STR_TAG:
+                return value
+            if tag not in _SCALAR_TAGS:
+                special = _SPECIAL_TAGS.get(tag)
+                if special is None or event.anchor is not None:
                     raise _Declined
-                anchors[event.anchor] = node
-            return node
+                return special
+            node = ScalarNode(tag, value, event.start_mark, event.end_mark, style=event.style)
+            return self.yaml_constructors[tag](self, node)
 
-        def compose_bounded(self):
-            """The root node of the only document (None if there is none)."""
+        @staticmethod
+        def _mapping(values: list, lines: list, line: int, flat: dict) -> LineDict:
+            """A mapping from its keys and values in turn, as :meth:`_Constructor.construct_mapping`
+            builds it after ``flatten_mapping``: the pairs of ``<<`` merges first (of a list of
+            mappings, the last one's first), then its own; the last value of a repeated key, the
+            first key object, every repetition listed. ``flat`` keeps each mapping's pairs for
+            the merges that name it."""
+            pairs: list = []  # (key, its line, value)
+            merged: list = []
+            for i in range(0, len(values), 2):
+                key, value = values[i], values[i + 1]
+                if key is _MERGE:
+                    if isinstance(value, LineDict):
+                        merged += flat[id(value)][1]
+                    elif isinstance(value, LineList) and all(isinstance(item, LineDict) for item in value):
+                        for item in reversed(value):
+                            merged += flat[id(item)][1]
+                    else:  # the pure-Python loader words the error
+                        raise _Declined
+                elif isinstance(key, (list, dict)):  # unhashable: the pure-Python loader words the error
+                    raise _Declined
+                else:
+                    pairs.append((key, lines[i], value))
+            if merged:
+                pairs = merged + pairs
+            plain = {}
+            for key, _, value in pairs:
+                plain[key] = value
+            mapping = LineDict(plain)
+            mapping.line = line
+            mapping.key_lines = key_lines = {}
+            mapping.duplicates = duplicates = []
+            for key, key_line, _ in pairs:
+                if key in key_lines:
+                    duplicates.append((key, key_lines[key], key_line))
+                key_lines[key] = key_line
+            flat[id(mapping)] = (mapping, pairs)
+            return mapping
+
+        def load_bounded(self):
+            """The value of the only document (None if there is none): events to values in one
+            pass, counting values and aliases as :class:`_Loader` does, sharing aliased values."""
             get = self.get_event
             get()  # StreamStartEvent
             if self.check_event(StreamEndEvent):
                 return None
             get()  # DocumentStartEvent
-            anchors, sizes = {}, {}  # an anchor is open while it has no size yet
+            anchors = {}  # anchor -> (value, line); None while its collection is open
+            sizes = {}  # anchor -> values it stands for (set when it closes)
+            flat: dict = {}  # id of a mapping -> (mapping, its pairs), for merges
             nodes = aliases = 0
-            stack = []  # [collection node, its anchor, nodes counted before it, key awaiting its value]
+            # open collections: [is a mapping, values, their lines, line, anchor, values counted before it]
+            stack: list = []
             while True:
                 event = get()
                 kind = type(event)
@@ -188,13 +250,13 @@ if yaml.__with_libyaml__:
                     nodes += 1
                     if event.tag is not None:
                         raise _Declined
-                    tag = self.resolve(ScalarNode, event.value, event.implicit)
-                    node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
-                    if event.anchor is not None:
-                        if event.anchor in anchors:
+                    value, line = self._scalar(event), event.start_mark.line + 1
+                    anchor = event.anchor
+                    if anchor is not None:
+                        if anchor in anchors:
                             raise _Declined
-                        anchors[event.anchor] = node
-                        sizes[event.anchor] = 1
+                        anchors[anchor] = (value, line)
+                        sizes[anchor] = 1
                 elif kind is AliasEvent:
                     aliases += 1
                     if event.anchor not in sizes or aliases > MAX_ALIASES:  # undefined or open (recursive)
@@ -202,40 +264,52 @@ if yaml.__with_libyaml__:
                     nodes += sizes[event.anchor]
                     if nodes > MAX_NODES:
                         raise _Declined
-                    node = anchors[event.anchor]
+                    value, line = anchors[event.anchor]
                 elif kind is SequenceStartEvent or kind is MappingStartEvent:
                     nodes += 1
-                    stack.append([self._collection(event, kind, anchors), event.anchor, nodes - 1, None])
+                    if event.tag is not None:
+                        raise _Declined
+                    anchor = event.anchor
+                    if anchor is not None:
+                        if anchor in anchors:
+                            raise _Declined
+                        anchors[anchor] = None
+                    stack.append([kind is MappingStartEvent, [], [], event.start_mark.line + 1, anchor, nodes - 1])
                     if len(stack) > MAX_FAST_DEPTH:
                         raise _Declined
                     continue
                 else:  # SequenceEndEvent or MappingEndEvent
-                    node, anchor, before, _ = stack.pop()
-                    node.end_mark = event.end_mark
+                    is_mapping, values, lines, line, anchor, before = stack.pop()
+                    if is_mapping:
+                        value = self._mapping(values, lines, line, flat)
+                    else:
+                        value = LineList(values)
+                        value.line = line
+                        value.item_lines = lines
                     if anchor is not None:
+                        anchors[anchor] = (value, line)
                         sizes[anchor] = nodes - before
+                if value is _MERGE or value is _VALUE:  # only a mapping's key may be one
+                    if not stack or not stack[-1][0] or len(stack[-1][1]) % 2:
+                        raise _Declined
+                    if value is _VALUE:  # flatten_mapping makes it a string
+                        value = "="
                 if not stack:
                     break
                 top = stack[-1]
-                if top[0].__class__ is SequenceNode:
-                    top[0].value.append(node)
-                elif top[3] is None:
-                    top[3] = node
-                else:
-                    top[0].value.append((top[3], node))
-                    top[3] = None
+                top[1].append(value)
+                top[2].append(line)
             get()  # DocumentEndEvent
             if nodes > MAX_NODES or not self.check_event(StreamEndEvent):
                 raise _Declined
-            return node
+            return value
 
     def _load_fast(text: str):
         if _LIBYAML_DIFFERS.search(text):
             raise _Declined
         loader = _FastLoader(text)
         try:
-            root = loader.compose_bounded()
-            return None if root is None else loader.construct_document(root)
+            return loader.load_bounded()
         finally:
             loader.dispose()
 else:  # PyYAML built without libyaml
