@@ -188,15 +188,41 @@ def _random(field: str, spec: dict, seed: int, limit: int, dry: bool) -> np.ndar
         raise InputError(f"{field}.shape", "simplex needs at least one dimension", "e.g. shape: [64, 10]", ("shape",))
     if dry:
         return np.zeros(0, dtype=np.int64 if integers else np.float64)
+    return _draw(spec, kind, seed, shape)
+
+
+def _draw(spec: dict, kind: str, seed: int, shape: tuple) -> np.ndarray:
     rng = np.random.default_rng(spec.get("seed", seed))
     if kind == "normal":
         return rng.normal(spec.get("loc", 0.0), spec.get("scale", 1.0), size=shape)
     if kind == "uniform":
         return rng.uniform(spec.get("low", 0.0), spec.get("high", 1.0), size=shape)
-    if integers:
+    if kind == "integers":
         return rng.integers(spec.get("low", 0), spec["high"], size=shape)
     # simplex: rows on the probability simplex (Dirichlet(1) along the last axis)
     return rng.dirichlet(np.ones(shape[-1]), size=shape[:-1]) if shape[-1] else np.zeros(shape)
+
+
+SHAPE_ONLY_KINDS = ("normal", "uniform", "simplex")
+"""Generators whose parameters NumPy checks before drawing, whatever the size (``integers``
+checks its bounds against the values it draws: an empty draw would not raise)."""
+
+
+def shape_standin(field: str, spec: Any, *, seed: int, base_dir: Path, max_elements: int) -> np.ndarray | None:
+    """What :func:`materialize` gives a ``float`` argument in float64, as zeros of its shape
+    (read-only, no memory), for a check that reads only shapes: for a ``random:`` generator
+    of :data:`SHAPE_ONLY_KINDS` without ``dtype`` (None for anything else: materialize it).
+    It runs the same checks, raising the same :class:`InputError`, and draws nothing with
+    the same parameters, so whatever the draw would raise, this raises too."""
+    kind = spec.get("random") if isinstance(spec, dict) and generator_kind(spec) == "random" else None
+    if kind not in SHAPE_ONLY_KINDS or spec.get("dtype") is not None:
+        return None
+    shape = spec.get("shape", [])
+    if not isinstance(shape, list) or not all(_is_int(d) and 0 <= d <= max_elements for d in shape):
+        return None  # a malformed shape, or a dimension only an empty array can have: the ordinary path says
+    _raw_array(field, spec, seed=seed, base_dir=base_dir, limit=max_elements, dry=True)
+    _draw(spec, kind, seed, (0, shape[-1]) if kind == "simplex" else (0,))
+    return np.broadcast_to(np.float64(0.0), tuple(shape))
 
 
 def _one_hot(field: str, spec: dict) -> np.ndarray:

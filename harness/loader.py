@@ -703,6 +703,20 @@ def _check_values(op: OpSpec, data: LineDict, path: Path, prefix: str) -> list[P
     return errs
 
 
+def _shape_input(op: OpSpec, name: str, spec: Any, case_id: str, path: Path) -> Any:
+    """One argument as the shape check sees it: materialized in float64, except a float
+    tensor drawn at random, which is zeros of its shape (``OpSpec.check`` reads float
+    tensors only for their shapes and dtypes; the draw is the runner's)."""
+    role, seed = op.arg(name).role, inputs.derive_seed(case_id, name)
+    if role == "float":
+        standin = inputs.shape_standin(f"args.{name}", spec, seed=seed, base_dir=path.parent,
+                                       max_elements=SHAPE_CHECK_ELEMENTS)
+        if standin is not None:
+            return standin
+    return inputs.materialize(f"args.{name}", spec, role, "float64", seed=seed, base_dir=path.parent,
+                              max_elements=SHAPE_CHECK_ELEMENTS)
+
+
 def _check_shapes(op: OpSpec, data: LineDict, path: Path, prefix: str) -> list[Problem]:
     """The op's own pre-flight rule (``OpSpec.check``) on the concrete inputs, so shapes
     TF would reject are stated at load time, at the argument's line. Inputs larger than
@@ -717,12 +731,7 @@ def _check_shapes(op: OpSpec, data: LineDict, path: Path, prefix: str) -> list[P
             section, name = key.split(".", 1)
             (args if section == "args" else init)[name] = value
         try:
-            arrays = {
-                name: inputs.materialize(f"args.{name}", spec, op.arg(name).role, "float64",
-                                         seed=inputs.derive_seed(data["id"], name), base_dir=path.parent,
-                                         max_elements=SHAPE_CHECK_ELEMENTS)
-                for name, spec in args.items()
-            }
+            arrays = {name: _shape_input(op, name, spec, data["id"], path) for name, spec in args.items()}
         except inputs.InputError:
             continue  # too large to build here: the runner checks it
         try:

@@ -128,7 +128,10 @@ class OpSpec:
     """Float dtypes TF supports for this op (others are reported as skipped)."""
     check: Callable[[Mapping[str, Any], Mapping[str, Any]], str | None] | None = None
     """Optional pre-flight check on concrete inputs: returns a message for inputs TF
-    would reject (stated before TF runs), or None."""
+    would reject (stated before TF runs), or None. It reads ``float`` tensors only for
+    their shapes and dtypes (their values may be zeros: at load time a float argument drawn
+    by a ``random:`` generator is passed as zeros of its shape; a test holds every check to
+    this); ``int`` tensors and plain values are the real ones."""
     grad: Callable[..., dict] | None = None
     """Analytic reference gradient: ``grad(init, args, cotangent, wrt) -> {name: array}``,
     the vector-Jacobian product of ``sum(output * cotangent)``; ``cotangent`` is a list with
