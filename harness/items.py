@@ -2,8 +2,10 @@
 entry, with the result each produces (:class:`~harness.result.CaseResult`)."""
 from __future__ import annotations
 
+import gc
 import os
 import traceback
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
@@ -35,6 +37,10 @@ class CaseFile(pytest.File):
         return self.session._node_location_to_relpath(Path(os.path.abspath(self.path)))
 
     def collect(self):
+        with _gc_paused():
+            return list(self._collect())
+
+    def _collect(self):
         from harness.expand import expand
 
         loaded = load_file(self.path, display_path(self.config, self.path))
@@ -64,6 +70,21 @@ class CaseFile(pytest.File):
                 # The node id is given as text, so pytest parses ``ID[float32]`` as a name and its
                 # parameters exactly as it parses the ids in its cache: ``--lf`` finds the case again.
                 yield CaseItem.from_parent(self, name=exp.id, nodeid=f"{self.nodeid}::{exp.id}", expanded=exp)
+
+
+@contextmanager
+def _gc_paused():
+    """The cyclic garbage collector off while a file's cases are loaded and its items built:
+    that makes no garbage cycles, only objects the run keeps, which every collection would
+    walk again (the session moves them out of its reach once collection is over)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def impl_specs(config: pytest.Config) -> tuple[str, ...]:
