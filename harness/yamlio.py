@@ -148,6 +148,13 @@ _LIBYAML_DIFFERS = re.compile(r"[\t?]|(?<!\A)\ufeff|[|>][-+0-9]*#")
 """Text libyaml reads differently: it accepts some tabs, ``?`` inside flow plain scalars, a
 byte-order mark starting any line and ``|#`` (a comment touching a block scalar header).
 Tags differ too (a bare ``!`` reads as '', not None): the fast loader declines every tag."""
+_BLOCK_HEADER_COMMENT = re.compile(r"[|>][-+0-9]*#")
+
+
+def _libyaml_differs(text: str) -> bool:
+    """``_LIBYAML_DIFFERS.search(text)``, its single characters looked for first (faster)."""
+    return ("\t" in text or "?" in text or text.find("\ufeff", 1) >= 0
+            or _BLOCK_HEADER_COMMENT.search(text) is not None)
 
 
 if yaml.__with_libyaml__:
@@ -305,7 +312,7 @@ if yaml.__with_libyaml__:
             return value
 
     def _load_fast(text: str):
-        if _LIBYAML_DIFFERS.search(text):
+        if _libyaml_differs(text):
             raise _Declined
         loader = _FastLoader(text)
         try:

@@ -209,3 +209,15 @@ def test_drawn_documents_match_and_mostly_take_the_fast_path(tmp_path):
         fast += 1
         assert_same(got, pure, f"document {i}:\n{text}")
     assert fast > 900, fast
+
+
+@pytest.mark.parametrize("text", ["a: 1\n", "a:\t1\n", "a: [1?]\n", "\ufeffa: 1\n", "# c\n\ufeffa: 1\n", "a: |#c\n  x\n",
+                                  "a: >-2 #c\n  x\n", "a: |\n  #x\n", "a: '>'  # c\n", "?", "\ufeff", "", "|#", "x\ufeff"])
+def test_the_quick_look_for_text_libyaml_reads_differently_is_the_regex(text):
+    assert yamlio._libyaml_differs(text) == bool(yamlio._LIBYAML_DIFFERS.search(text))
+
+
+def test_the_quick_look_agrees_on_every_case_file():
+    for path in CASES + BAD:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        assert yamlio._libyaml_differs(text) == bool(yamlio._LIBYAML_DIFFERS.search(text)), path
