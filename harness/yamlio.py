@@ -161,14 +161,18 @@ if yaml.__with_libyaml__:
     from yaml._yaml import CParser
 
     _STR_TAG = "tag:yaml.org,2002:str"
-    _SCALAR_TAGS = frozenset("tag:yaml.org,2002:" + t for t in ("null", "bool", "int", "float", "timestamp"))
+    _FLOAT_TAG, _INT_TAG = "tag:yaml.org,2002:float", "tag:yaml.org,2002:int"
+    _NULL_TAG, _BOOL_TAG = "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool"
+    _SCALAR_TAGS = frozenset((_NULL_TAG, _BOOL_TAG, _INT_TAG, _FLOAT_TAG, "tag:yaml.org,2002:timestamp"))
     _TAGS: dict = {}
-    """Resolved tags by (scalar text, implicit flags): a pure function of the two, and most
-    scalars (argument names, dtypes, generator keys, small numbers) repeat."""
+    """Resolved tags of plain scalars by their text: a function of the text alone, and most
+    scalars (argument names, dtypes, generator keys, small numbers) repeat. (A quoted
+    scalar is a string.)"""
     _TAGS_MAX = 100_000
     _MERGE, _VALUE = object(), object()
     """The keys ``<<`` (merge the mappings it names) and ``=`` (read as the string ``=``)."""
     _SPECIAL_TAGS = {"tag:yaml.org,2002:merge": _MERGE, "tag:yaml.org,2002:value": _VALUE}
+    _DECIMAL = "0123456789.eE+-"
 
     class _FastLoader(CParser, _Constructor):
         """libyaml events, built into values here under the same bounds as :class:`_Loader`."""
@@ -180,15 +184,28 @@ if yaml.__with_libyaml__:
         def _scalar(self, event):
             """A scalar's value, as the constructor builds it (a string is the event's own text);
             :data:`_MERGE` or :data:`_VALUE` for the keys ``<<`` and ``=``."""
-            value, implicit = event.value, event.implicit
-            tag = _TAGS.get((value, implicit))
+            value = event.value
+            if not event.implicit[0]:  # quoted: resolve() gives the default tag, a string
+                return value
+            tag = _TAGS.get(value)
             if tag is None:
-                tag = self.resolve(ScalarNode, value, implicit)
+                tag = self.resolve(ScalarNode, value, event.implicit)
                 if len(_TAGS) >= _TAGS_MAX:
                     _TAGS.clear()
-                _TAGS[(value, implicit)] = tag
+                _TAGS[value] = tag
             if tag == _STR_TAG:
                 return value
+            # the constructor's own result, without its node, for the common forms:
+            if tag == _FLOAT_TAG and not value.strip(_DECIMAL):  # no _, :, .inf or .nan: sign*float(rest)
+                return float(value)
+            if tag == _INT_TAG:  # no 0b, 0x, 0 (octal), _ or :
+                digits = value[1:] if value[0] in "+-" else value
+                if digits.isdigit() and digits.isascii() and (digits[0] != "0" or digits == "0"):
+                    return int(value)
+            elif tag == _NULL_TAG:
+                return None
+            elif tag == _BOOL_TAG:
+                return self.bool_values[value.lower()]
             if tag not in _SCALAR_TAGS:
                 special = _SPECIAL_TAGS.get(tag)
                 if special is None or event.anchor is not None:
