@@ -261,20 +261,31 @@ if yaml.__with_libyaml__:
             if self.check_event(StreamEndEvent):
                 return None
             get()  # DocumentStartEvent
+            scalar, known_tag = self._scalar, _TAGS.get
             anchors = {}  # anchor -> (value, line); None while its collection is open
             sizes = {}  # anchor -> values it stands for (set when it closes)
             flat: dict = {}  # id of a mapping -> (mapping, its pairs), for merges
             nodes = aliases = 0
-            # open collections: [is a mapping, values, their lines, line, anchor, values counted before it]
-            stack: list = []
+            # the innermost open collection: [is a mapping, values, their lines, line, anchor,
+            # values counted before it]; the ones around it on the stack
+            frame, stack = None, []
+            values = lines = None  # the frame's
             while True:
                 event = get()
-                kind = type(event)
+                kind = event.__class__
                 if kind is ScalarEvent:
                     nodes += 1
                     if event.tag is not None:
                         raise _Declined
-                    value, line = self._scalar(event), event.start_mark.line + 1
+                    value = event.value
+                    if event.implicit[0] and known_tag(value) != _STR_TAG:
+                        value = scalar(event)
+                        if value is _MERGE or value is _VALUE:  # only a mapping's key may be one
+                            if frame is None or not frame[0] or len(values) % 2:
+                                raise _Declined
+                            if value is _VALUE:  # flatten_mapping makes it a string
+                                value = "="
+                    line = event.start_mark.line + 1
                     anchor = event.anchor
                     if anchor is not None:
                         if anchor in anchors:
@@ -298,12 +309,15 @@ if yaml.__with_libyaml__:
                         if anchor in anchors:
                             raise _Declined
                         anchors[anchor] = None
-                    stack.append([kind is MappingStartEvent, [], [], event.start_mark.line + 1, anchor, nodes - 1])
-                    if len(stack) > MAX_FAST_DEPTH:
-                        raise _Declined
+                    if frame is not None:
+                        stack.append(frame)
+                        if len(stack) >= MAX_FAST_DEPTH:
+                            raise _Declined
+                    values, lines = [], []
+                    frame = [kind is MappingStartEvent, values, lines, event.start_mark.line + 1, anchor, nodes - 1]
                     continue
                 else:  # SequenceEndEvent or MappingEndEvent
-                    is_mapping, values, lines, line, anchor, before = stack.pop()
+                    is_mapping, _, _, line, anchor, before = frame
                     if is_mapping:
                         value = self._mapping(values, lines, line, flat)
                     else:
@@ -313,16 +327,15 @@ if yaml.__with_libyaml__:
                     if anchor is not None:
                         anchors[anchor] = (value, line)
                         sizes[anchor] = nodes - before
-                if value is _MERGE or value is _VALUE:  # only a mapping's key may be one
-                    if not stack or not stack[-1][0] or len(stack[-1][1]) % 2:
-                        raise _Declined
-                    if value is _VALUE:  # flatten_mapping makes it a string
-                        value = "="
-                if not stack:
+                    if stack:
+                        frame = stack.pop()
+                        values, lines = frame[1], frame[2]
+                    else:
+                        frame = None
+                if frame is None:
                     break
-                top = stack[-1]
-                top[1].append(value)
-                top[2].append(line)
+                values.append(value)
+                lines.append(line)
             get()  # DocumentEndEvent
             if nodes > MAX_NODES or not self.check_event(StreamEndEvent):
                 raise _Declined
