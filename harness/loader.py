@@ -677,8 +677,11 @@ def _check_values(op: OpSpec, data: LineDict, path: Path, prefix: str) -> list[P
         given = data.get(section) or {}
         for a in specs:
             values = [(given[a.name], [section, a.name])] if a.name in given else []
-            values += [(c[f"{section}.{a.name}"], ["matrix", f"{section}.{a.name}", k])
-                       for k, c in enumerate(combos) if f"{section}.{a.name}" in c]
+            key, seen = f"{section}.{a.name}", set()
+            for k, c in enumerate(combos):  # each matrix value once (combos repeat them: same object, same outcome)
+                if key in c and id(c[key]) not in seen:
+                    seen.add(id(c[key]))
+                    values.append((c[key], ["matrix", key, k]))
             for value, where in values:
                 if where[0] == "matrix":  # combos repeat each value: point at its item
                     where = ["matrix", where[1], list(matrix[where[1]]).index(value)]
