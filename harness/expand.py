@@ -57,6 +57,7 @@ def expand(case: Case, impls: tuple[str, ...] = (DEFAULT_IMPL,)) -> list[Expande
     combos = [dict(zip(matrix, map(_plain, vals))) for vals in itertools.product(*matrix.values())] or [{}]
     modes = list(data.get("modes") or [DEFAULT_MODE])
     specs = case_impls(data, impls)
+    tolerances = {dtype: resolve_tolerance(data.get("tolerance"), dtype) for dtype in case.dtypes}  # frozen values
     out = []
     for combo, dtype, mode, (spec, impl_name) in itertools.product(combos, case.dtypes, modes, specs):
         init = dict(data.get("init") or {})
@@ -75,7 +76,7 @@ def expand(case: Case, impls: tuple[str, ...] = (DEFAULT_IMPL,)) -> list[Expande
                     **({"impl": impl_name} if len(specs) > 1 else {})},
             init=init,
             args=args,
-            tolerance=resolve_tolerance(data.get("tolerance"), dtype),
+            tolerance=tolerances[dtype],
             mode=mode,
             warnings=list(case.warnings),
             impl=spec,

@@ -284,10 +284,12 @@ def _duplicate_keys(node: Any, path: list) -> list[tuple[list, str, int, int]]:
         for key, first, again in getattr(node, "duplicates", []):
             found.append((path + [key], key, first, again))
         for key, value in node.items():
-            found += _duplicate_keys(value, path + [key])
+            if isinstance(value, (dict, list)):  # a scalar has no keys
+                found += _duplicate_keys(value, path + [key])
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            found += _duplicate_keys(value, path + [i])
+            if isinstance(value, (dict, list)):
+                found += _duplicate_keys(value, path + [i])
     return found
 
 
