@@ -6,6 +6,9 @@ case files (all valid, or invalid in a way both see) the two agree exactly, so t
 path is the one taken.
 """
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -148,3 +151,14 @@ def test_near_valid_cases_pass_only_what_jsonschema_passes(instance):
     """About half of these are valid; the rest fail in one place, anywhere in the schema."""
     fast, slow = CHECKS["case"](instance), VALIDATORS["case"].is_valid(instance)
     assert fast == slow, instance
+
+
+def test_valid_case_files_load_without_importing_jsonschema():
+    """jsonschema (70 ms of imports) is for the errors of an invalid case only."""
+    code = ("import sys; from pathlib import Path; from harness.loader import discover, load_file\n"
+            "files = discover([Path('cases')])\n"
+            "assert all(not load_file(f).errors for f in files), 'an invalid case file in cases/'\n"
+            "print('jsonschema' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stdout + out.stderr
