@@ -12,7 +12,10 @@ ARGS ?=
 
 .PHONY: setup verify test bench browser mutate clean goldens drift check-goldens
 
+# The harness byte-compiled (only what changed): where PYTHONDONTWRITEBYTECODE is set, every
+# process, each xdist worker included, would otherwise compile it from source at start-up.
 setup: $(STAMP)
+	@$(PY) -m compileall -q harness bench > /dev/null
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
