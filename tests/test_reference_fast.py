@@ -649,3 +649,83 @@ def test_helpers_not_started_are_not_waited_for(monkeypatch):
     assert done == [(0, i) for i in range(5)]
     gate.set()
     pool.shutdown(wait=True)
+
+
+def _tf_kernel_softmax(x, compute=None):
+    """TF's softmax kernel formula on every row: s = x - max x, exp(s) * (1 / sum exp(s)), the
+    sums fused as the large inputs' (the reference's shifted path, the old fused softmax)."""
+    compute = np.dtype(compute or x.dtype)
+    src = x.astype(compute)
+    out = np.empty_like(src)
+    rowblocks._shifted_softmax_rows(src, out, np.ones(x.shape[-1], compute))
+    return out.astype(x.dtype)
+
+
+def _mixed_rows(rng, dtype):
+    """Rows for both of the large softmax's paths: normal logits (unshifted), and rows that must
+    be shifted: a max above exp's overflow, a row of -inf, a NaN, a +inf, very negative rows
+    (sum of exps below 1, exps subnormal or 0), all huge or all overflowing values; and a row
+    whose exps are partly subnormal while its sum is at least 1 (unshifted)."""
+    x = (rng.standard_normal((160, 130)) * 3).astype(dtype)
+    big = 800 if dtype == np.float64 else 95
+    x[3, 7] = big
+    x[4] = -np.inf
+    x[5, 9] = np.nan
+    x[6, 2] = np.inf
+    x[7] = -100 + rng.standard_normal(130)
+    x[8] = -(big + 5) + rng.standard_normal(130)
+    x[9] = big
+    x[10] = -1e30
+    x[11] = -3  # sum of exps 130 * e**-3 = 6.5: unshifted
+    x[12] = rng.standard_normal(130) - 95
+    x[12, 0] = 0  # sum >= 1 with subnormal (or zero) exps beside it: unshifted
+    x[13] = -6  # 130 * e**-6 = 0.32 < 1: shifted
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_softmax_skips_the_shift_only_where_safe(small_fused, dtype):
+    """Rows whose unshifted sum S' is in [1, 1/tiny] take exp(x) * (1 / S'): within a few ulp of
+    TF's kernel formula (the element's ulp, or below the smallest normal number for an element
+    that underflows); every other row is the shifted formula's bits, NaN and inf included."""
+    x = _mixed_rows(np.random.default_rng(59), dtype)
+    got, want = nn.softmax(x), _tf_kernel_softmax(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        safe = rowblocks.unshifted_safe(np.sum(np.exp(x), axis=-1))
+    assert not safe[[3, 4, 5, 6, 7, 8, 9, 10, 13]].any()
+    assert safe[[0, 1, 2, 11, 12]].all()
+    assert got[~safe].tobytes() == want[~safe].tobytes()
+    tiny, eps = np.finfo(dtype).tiny, np.finfo(dtype).eps
+    err = np.abs(got[safe] - want[safe])
+    assert np.all(err <= np.maximum(12 * eps * want[safe], 2 * tiny))
+    assert np.all(err <= 1e-6 if dtype == np.float32 else err <= 1e-15)
+    assert np.isnan(got[4]).all() and np.isnan(got[5]).all() and np.isnan(got[6]).all()
+    assert np.allclose(got[[3, 7, 8, 9]].sum(axis=-1), 1) and np.allclose(got[[9, 10, 13]], 1 / 130)
+
+
+def test_large_softmax_rows_independent_of_threads_and_blocks(small_fused, monkeypatch):
+    """One thread or two, blocks of any size: the same bits (each row's path and result depend
+    on that row alone), bfloat16 computed in float32 and rounded once."""
+    x = _mixed_rows(np.random.default_rng(61), np.float32)
+    both = nn.softmax(x)
+    monkeypatch.setattr(rowblocks, "ROW_THREADS", 1)
+    monkeypatch.setattr(rowblocks, "ROW_BLOCK_BYTES", 1 << 20)
+    assert nn.softmax(x).tobytes() == both.tobytes()
+    for r in range(x.shape[0]):
+        assert nn.softmax(np.repeat(x[r:r + 1], 160, axis=0))[0].tobytes() == both[r].tobytes()
+    xb = x.astype(ml_dtypes.bfloat16)
+    got = nn.softmax(xb)
+    assert got.dtype == xb.dtype
+    assert got.tobytes() == rowblocks.softmax_last_axis(xb, np.float32).tobytes()
+    want = _tf_kernel_softmax(xb, np.float32).astype(np.float32)
+    ok = np.isfinite(want)
+    assert np.array_equal(np.isnan(got.astype(np.float32)), np.isnan(want))
+    assert np.allclose(got.astype(np.float32)[ok], want[ok], rtol=2 ** -7, atol=1e-30)
+
+
+def test_unshifted_safe_bounds():
+    """1 <= S' <= 1 / tiny: NaN, inf, 0 and sums below 1 or whose reciprocal is subnormal fail."""
+    for dtype in (np.float32, np.float64):
+        tiny = np.finfo(dtype).tiny
+        sums = np.array([1, 1 / tiny, 2.0, 0.999, 0, np.nan, np.inf, np.nextafter(dtype(1 / tiny), dtype(np.inf))], dtype)
+        assert rowblocks.unshifted_safe(sums).tolist() == [True, True, True, False, False, False, False, False]
