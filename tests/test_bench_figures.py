@@ -64,3 +64,43 @@ def test_the_goldens_goal_counts_every_process_cpu_on_the_cores_the_run_used():
     assert not goal["met_wall"] and not goal["met_per_cpu_s"] and round(one["run_checks_per_cpu_s"]) == 678
     text = describe({"goldens": {**one, "goal": goal, "without_ports_n2": {**two, "goal": _goal(two), "jobs": "-n 2"}}})
     assert "on both cores: the goal's figure" in text and "met from CPU time" in text
+
+
+def test_interleaved_abba_gives_both_sides_the_same_predecessors():
+    """ABBA rounds after a warm-up that ended with the first name: each side is first in half of
+    the rounds, straight after itself in half of its calls and after the other in the rest; the
+    medians per predecessor are kept beside the overall one."""
+    from bench import figures
+
+    log = []
+    calls = {"reference": lambda: log.append("R"), "tf": lambda: log.append("T")}
+    out = figures._interleaved(calls, 10)
+    assert "".join(log) == "RTTR" * 5
+    seq = ["R"] + log  # the warm-up's last call was the reference's
+    for side in "RT":
+        prev = [seq[i - 1] for i in range(1, len(seq)) if seq[i] == side]
+        assert prev.count(side) == 5 and len(prev) == 10, side
+    assert set(out) == {"reference", "tf", "after_other", "after_self"}
+    assert set(out["after_other"]) == set(out["after_self"]) == {"reference", "tf"}
+
+
+def test_ratios_keep_the_in_turn_figures_beside_the_abba_ones(monkeypatch):
+    from bench import figures
+
+    def fake(calls, repeats):
+        return {"reference": 2.0, "tf": 4.0, "after_other": {"reference": 3.0, "tf": 2.0},
+                "after_self": {"reference": 1.0, "tf": 4.0}}
+
+    from harness import registry as reg
+
+    ops = [reg.get_op("tf.nn.softmax")]
+    monkeypatch.setattr(reg, "registry", lambda: ops)
+    monkeypatch.setattr(figures, "_interleaved", fake)
+    out = figures.ratios("small", repeats=2)
+    row = out["per_op"][0]
+    assert (row["ratio"], row["ratio_in_turn"], row["ratio_after_self"]) == (0.5, 1.5, 0.25)
+    assert out["geomean_ratio"] == 0.5 and out["geomean_ratio_in_turn"] == 1.5
+    assert out["over_max"] == [] and out["over_max_in_turn"] == ["tf.nn.softmax"]
+    assert out["met"] is False and out["met_in_turn"] is False  # 0.5 > 0.35
+    text = figures.describe({"ratios": out})
+    assert "ABBA" in text and "former in-turn order" in text
