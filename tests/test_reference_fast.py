@@ -729,3 +729,29 @@ def test_unshifted_safe_bounds():
         tiny = np.finfo(dtype).tiny
         sums = np.array([1, 1 / tiny, 2.0, 0.999, 0, np.nan, np.inf, np.nextafter(dtype(1 / tiny), dtype(np.inf))], dtype)
         assert rowblocks.unshifted_safe(sums).tolist() == [True, True, True, False, False, False, False, False]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_large_sparse_xent_skips_the_shift_only_where_safe(small_fused, dtype):
+    """Rows whose unshifted sum is in [1, 1/tiny] give log(S') - x[label] (in float64, rounded
+    once): within a few ulp of the loss (or 1e-6) of TF's shifted formula; every other row is
+    that formula's bits, NaN and inf included; one thread or two alike."""
+    x = _mixed_rows(np.random.default_rng(67), np.float64 if dtype == np.float64 else np.float32)
+    x = x.astype(dtype)
+    if dtype == np.float16:
+        x[3, 7], x[9] = np.float16(60000), np.float16(60000)  # exp overflows float32 too
+    index = np.random.default_rng(68).integers(0, x.shape[1], x.shape[0])
+    index[12] = 0  # the row's largest logit
+    compute = np.float32 if dtype == np.float16 else dtype
+    got = nn.sparse_softmax_cross_entropy_with_logits(index, x)
+    src = x.astype(compute)
+    want = rowblocks._shifted_sparse_xent(src, index, np.ones(x.shape[1], compute), src.copy()).astype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        safe = rowblocks.unshifted_safe(np.sum(np.exp(x.astype(compute)), axis=-1))
+    assert not safe[[3, 4, 5, 6, 7, 8, 9, 10, 13]].any() and safe[[0, 1, 2, 11, 12]].all()
+    assert got.dtype == want.dtype and got[~safe].tobytes() == want[~safe].tobytes()
+    eps = np.finfo(dtype).eps
+    err = np.abs(got[safe].astype(np.float64) - want[safe])
+    assert np.all(err <= np.maximum(8 * eps * np.abs(want[safe]), 1e-6 if dtype != np.float64 else 1e-15))
+    rowblocks.ROW_THREADS = 1
+    assert nn.sparse_softmax_cross_entropy_with_logits(index, x).tobytes() == got.tobytes()

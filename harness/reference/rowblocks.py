@@ -456,21 +456,60 @@ def log_softmax_last_axis(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _shifted_sparse_xent(src: np.ndarray, index: np.ndarray, ones: np.ndarray | None,
+                         shifted: np.ndarray) -> np.ndarray:
+    """TF's kernel formula per row of a 2-D ``src``: log(sum_k exp(s_k)) - s[index], s = src - max,
+    formed in ``shifted`` (``src``'s shape and dtype; may be ``src`` itself), the sums
+    :func:`_row_sums` (fused with ``ones``)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.subtract(src, np.max(src, axis=1, keepdims=True), out=shifted)
+        picked = shifted[np.arange(shifted.shape[0]), index]
+        np.exp(shifted, out=shifted)
+        total = _row_sums(shifted, ones, keepdims=False)
+        return np.subtract(np.log(total, out=total), picked)
+
+
 def sparse_xent_rows(logits2: np.ndarray, index: np.ndarray, compute_dtype) -> np.ndarray:
     """log(sum_k exp(s_k)) - s[index] per row of ``logits2`` [rows, classes], with
-    s = logits - max(logits) in ``compute_dtype``; one value per row, in that dtype
-    (inputs of ``FUSED_MIN_BYTES`` or more sum each row fused, :func:`_row_sums`)."""
+    s = logits - max(logits) in ``compute_dtype``; one value per row, in that dtype.
+
+    Inputs of ``FUSED_MIN_BYTES`` or more sum each row fused (:func:`_row_sums`), and a row
+    whose unshifted sum S' = sum_k exp(x_k) :func:`unshifted_safe` accepts (1 <= S' <= 1 / tiny)
+    skips the shift: its loss is log(S') - x[index], the logarithm and the difference taken in
+    float64 from S' and the label's logit, then rounded once (two passes fewer: the max and
+    the subtraction of a ``[rows, 1]`` operand). Every other row (a NaN or +inf, an exp that
+    overflows, a row of -inf, a sum below 1) takes TF's formula (:func:`_shifted_sparse_xent`).
+
+    Why an accepted row gives TF's loss within the tolerance: mathematically
+    log(S') - x_l = log(S) - (x_l - m) with S = sum exp(x_k - m). In float64 the logarithm
+    and the difference add no error of float32's order, so ours differs from the exact loss by
+    the relative error of S' (the same fused sum of n terms, each exp a few ulp) and one final
+    rounding; TF's by its sum's error, the rounding of log(S), of s_l = x_l - m (at most
+    2**-24 |x_l - m|) and of the difference. The loss is at least log(S) >= 0 and at least
+    m - x_l >= 0, so every one of these is a few float32 ulp of the loss or an absolute
+    error of a few 1e-7 (the sum's relative error), within the float32 tolerance (rtol
+    1.3e-6, atol 1e-5). S' >= 1 bounds the exps that underflow to NumPy's subnormals or 0
+    (TF's CPU threads flush them to 0): each below 2**-126, a relative change of S' under
+    n * 2**-126; S' <= 1 / tiny keeps every exp finite. A label's logit of -inf is an infinite
+    loss either way. float16 logits are computed in float32 and rounded once, as before."""
     cost = np.empty(logits2.shape[0], compute_dtype)
     ones = _fused_ones(logits2, compute_dtype)
 
-    def work(rows, shifted):
-        src = _cast_into(shifted, logits2[rows])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            np.subtract(src, np.max(src, axis=1, keepdims=True), out=shifted)
-            picked = shifted[np.arange(shifted.shape[0]), index[rows]]
-            np.exp(shifted, out=shifted)
-            total = _row_sums(shifted, ones, keepdims=False)
-            np.subtract(np.log(total, out=total), picked, out=cost[rows])
+    def work(rows, scratch):
+        src = _cast_into(scratch, logits2[rows])
+        if ones is None:
+            cost[rows] = _shifted_sparse_xent(src, index[rows], ones, scratch)
+            return
+        picked = src[np.arange(src.shape[0]), index[rows]]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            np.exp(src, out=scratch)
+            sums = np.vecdot(scratch, ones)
+            safe = unshifted_safe(sums)
+            cost[rows] = np.log(sums.astype(np.float64)) - picked
+        if not safe.all():
+            bad = np.flatnonzero(~safe)
+            redo = logits2[rows][bad].astype(compute_dtype)
+            cost[rows][bad] = _shifted_sparse_xent(redo, index[rows][bad], ones, redo)
 
     for_row_blocks(work, logits2.shape[0], logits2.shape[1], (compute_dtype,))
     return cost
