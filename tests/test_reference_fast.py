@@ -755,3 +755,25 @@ def test_large_sparse_xent_skips_the_shift_only_where_safe(small_fused, dtype):
     assert np.all(err <= np.maximum(8 * eps * np.abs(want[safe]), 1e-6 if dtype != np.float64 else 1e-15))
     rowblocks.ROW_THREADS = 1
     assert nn.sparse_softmax_cross_entropy_with_logits(index, x).tobytes() == got.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_log_softmax_skips_the_shift_only_where_safe(small_fused, dtype):
+    """Rows whose unshifted sum is in [1, 2**p] give x - log(S') (the log in float64, rounded
+    once): within 1e-6 (float32) of TF's shifted formula; every other row is its bits."""
+    x = _mixed_rows(np.random.default_rng(71), dtype)
+    x[14] = np.random.default_rng(72).standard_normal(130) + 30  # S' above 2**23: shifted in float32
+    got = nn.log_softmax(x)
+    want = np.empty_like(x)
+    rowblocks._shifted_log_softmax_rows(x, want, np.empty_like(x), np.ones(x.shape[1], dtype))
+    with np.errstate(over="ignore", invalid="ignore"):
+        safe = rowblocks.unshifted_safe(np.sum(np.exp(x), axis=-1), 2.0 ** np.finfo(dtype).nmant)
+    assert not safe[[3, 4, 5, 6, 7, 8, 9, 10, 13]].any() and safe[[0, 1, 2, 11, 12]].all()
+    assert safe[14] == (dtype == np.float64)
+    assert got[~safe].tobytes() == want[~safe].tobytes()
+    ok = np.isfinite(want[safe])
+    err = np.abs(got[safe][ok] - want[safe][ok])
+    eps = np.finfo(dtype).eps
+    assert np.all(err <= np.maximum(4 * eps * np.abs(want[safe][ok]), 1e-6 if dtype == np.float32 else 1e-14))
+    assert np.array_equal(np.isinf(got), np.isinf(want)) and np.array_equal(np.isnan(got), np.isnan(want))
+    assert np.all(np.abs(got[12] - want[12]) <= 2 ** -21 + 2 * eps * np.abs(want[12]))

@@ -351,14 +351,15 @@ def _inverse_row_sums(block: np.ndarray, ones: np.ndarray) -> np.ndarray:
     return np.reciprocal(sums, out=sums)[:, None]
 
 
-def unshifted_safe(sums: np.ndarray) -> np.ndarray:
+def unshifted_safe(sums: np.ndarray, top=None) -> np.ndarray:
     """Which rows of a large softmax block may skip the shift by the row's maximum: those whose
     unshifted row sum ``S' = sum_j exp(x_j)`` (float32 or float64, as computed) satisfies
-    ``1 <= S' <= 1 / tiny`` (``tiny`` the dtype's smallest normal number: 2**-126 in float32,
-    2**-1022 in float64). NaN fails both comparisons. See :func:`softmax_last_axis` for why
-    these rows give TF's results within the tolerance."""
+    ``1 <= S' <= top``, by default ``1 / tiny`` (``tiny`` the dtype's smallest normal number:
+    2**-126 in float32, 2**-1022 in float64). NaN fails both comparisons. See
+    :func:`softmax_last_axis` and :func:`sparse_xent_rows` for why these rows give TF's results
+    within the tolerance, :func:`log_softmax_last_axis` for its smaller ``top``."""
     tiny = np.finfo(sums.dtype).tiny
-    return (sums >= 1) & (sums <= 1 / tiny)
+    return (sums >= 1) & (sums <= (1 / tiny if top is None else top))
 
 
 def _shifted_softmax_rows(src: np.ndarray, dst: np.ndarray, ones: np.ndarray) -> None:
@@ -436,21 +437,59 @@ def softmax_last_axis(x: np.ndarray, compute_dtype=None) -> np.ndarray:
     return out
 
 
+def _shifted_log_softmax_rows(src: np.ndarray, dst: np.ndarray, exps: np.ndarray, ones: np.ndarray | None) -> None:
+    """TF's LogSoftmax formula on a 2-D ``src`` into ``dst``: s - log(sum(exp(s))), s = x - max x,
+    the exps in ``exps``, the sums :func:`_row_sums` (fused with ``ones``)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.subtract(src, np.max(src, axis=1, keepdims=True), out=dst)
+        np.exp(dst, out=exps)
+        total = _row_sums(exps, ones)
+        np.subtract(dst, np.log(total, out=total), out=dst)
+
+
 def log_softmax_last_axis(x: np.ndarray) -> np.ndarray:
     """``log_softmax_shifted(x, axis=-1)`` block by block (identical results under
-    ``FUSED_MIN_BYTES``; larger inputs sum each row fused, :func:`_row_sums`)."""
+    ``FUSED_MIN_BYTES``).
+
+    Larger inputs sum each row fused (:func:`_row_sums`), and a row whose unshifted sum
+    S' = sum exp(x) is in [1, 2**p] (p the significand's bits: 23 in float32, 52 in float64;
+    :func:`unshifted_safe`) skips the shift: x - L, L = log(S') taken in float64 and rounded
+    once (two passes fewer: the max and one subtraction of a ``[rows, 1]`` operand). Every
+    other row takes TF's formula (:func:`_shifted_log_softmax_rows`).
+
+    Why an accepted row gives TF's values within the tolerance: mathematically
+    x - log(S') = (x - m) - log(S), S = sum exp(x - m). L = m + log(S) is in [0, p ln 2]
+    (0 to 15.9 in float32), so rounding it costs at most 2**-22 * 16 / 2 = 2**-21 (4.8e-7)
+    absolutely, TF's own rounding of log(S) (S in [1, n]) is of the same order, and both round
+    the difference once more; the sums' relative errors (a few 1e-7) become absolute errors of
+    their logarithm in both. So every element is within about 1e-6 of TF's, against the
+    float32 atol of 1e-5, even the row's largest element whose value near 0 TF gets with a
+    smaller absolute error (its -log(S) exactly rounded). The bound 2**p, not 1 / tiny as for
+    softmax, keeps that cancellation small (L up to 87 would cost 3.8e-6). S' >= 1 makes the
+    exps that underflow (below 2**-126: subnormal or 0, TF's threads flush them to 0) change
+    S' by less than n * 2**-126 relative; a -inf entry is -inf either way, a NaN, +inf or an
+    exp that overflows fails the bound."""
     x = np.asarray(x)
     out = np.empty(x.shape, x.dtype)
     x2, out2 = _rows(x), _rows(out)
     ones = _fused_ones(x2, x.dtype)
+    top = 2.0 ** np.finfo(x.dtype).nmant
 
     def work(rows, exps):
-        dst = out2[rows]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            np.subtract(x2[rows], np.max(x2[rows], axis=1, keepdims=True), out=dst)
-            np.exp(dst, out=exps)
-            total = _row_sums(exps, ones)
-            np.subtract(dst, np.log(total, out=total), out=dst)
+        dst, src = out2[rows], x2[rows]
+        if ones is None:
+            _shifted_log_softmax_rows(src, dst, exps, ones)
+            return
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            np.exp(src, out=exps)
+            sums = np.vecdot(exps, ones)
+            safe = unshifted_safe(sums, top)
+            np.subtract(src, np.log(sums.astype(np.float64)).astype(x.dtype)[:, None], out=dst)
+        if not safe.all():
+            bad = np.flatnonzero(~safe)
+            redo = src[bad]
+            _shifted_log_softmax_rows(redo, redo, np.empty_like(redo), ones)
+            dst[bad] = redo
 
     for_row_blocks(work, x2.shape[0], x2.shape[1], (x.dtype,), block_dtype=x.dtype)
     return out
