@@ -69,7 +69,8 @@ def softmax(logits, axis=None):
     A row of all ``-inf`` is NaN. float32/float64/bfloat16 along the last axis run in row
     blocks (``rowblocks.softmax_last_axis``: bounded extra memory, the same results below
     ``rowblocks.FUSED_MIN_BYTES``; larger inputs take TF's kernel formula exp(s) * (1 / sum),
-    the sums as fused dot products).
+    the sums as fused dot products, or skip the shift on rows where that is safe:
+    ``rowblocks.unshifted_safe``).
     An axis outside [-rank, rank) is TF's InvalidArgumentError."""
     x = np.asarray(logits)
     axis = -1 if axis is None else axis
@@ -96,7 +97,8 @@ def log_softmax(logits, axis=None):
     float16/bfloat16 run Eigen's element ops in that dtype (sum in Eigen's order, see
     ``summation.eigen_sum``). An entry of ``-inf`` gives ``-inf``, a row of all ``-inf`` NaN.
     float32/float64 along the last axis run in row blocks (``rowblocks.log_softmax_last_axis``;
-    from ``rowblocks.FUSED_MIN_BYTES`` on, the row sums are fused dot products).
+    from ``rowblocks.FUSED_MIN_BYTES`` on, the row sums are fused dot products and safe rows skip
+    the shift: ``rowblocks.unshifted_safe``).
     An axis outside [-rank, rank) is TF's InvalidArgumentError."""
     x = np.asarray(logits)
     axis = -1 if axis is None else axis
@@ -194,7 +196,8 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
     shape problems are ``ValueError`` (scalar logits; labels rank != logits rank - 1;
     labels shape != logits.shape[:-1]); a label outside [0, num_classes) is an
     ``InvalidArgumentError`` from the CPU kernel ("Received a label value of ...").
-    float16/float32/float64 rows are processed in blocks (``rowblocks.sparse_xent_rows``).
+    float16/float32/float64 rows are processed in blocks (``rowblocks.sparse_xent_rows``; large
+    inputs skip the shift on rows where that is safe).
     """
     labels = np.asarray(labels)
     logits = np.asarray(logits)
