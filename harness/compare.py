@@ -148,6 +148,36 @@ def _finite_pass(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison | N
     if a.dtype == b.dtype and (a == b).all() and np.isfinite(a).all():
         # Equal values (most checks): every error and ULP distance is 0 (+0 and -0 are 0 ULP apart).
         return Comparison(True, "ok", "", 0, a.size, max_abs_err=0.0, max_rel_err=0.0, max_ulp=0.0)
+    if a.size <= PASS_CHUNK:
+        stats = _finite_stats(a, b, ua, ub, tol)
+    else:  # a large output: chunk by chunk, each chunk's float64 temporaries in cache; maxima are exact
+        flat = [x.reshape(-1) for x in (a, b, ua, ub)]
+        stats = (0.0, 0.0, math.nan)
+        for start in range(0, a.size, PASS_CHUNK):
+            part = _finite_stats(*(x[start:start + PASS_CHUNK] for x in flat), tol)
+            if part is None:
+                return None
+            stats = (max(stats[0], part[0]), max(stats[1], part[1]), stats[2] if math.isnan(part[2]) else
+                     part[2] if math.isnan(stats[2]) else max(stats[2], part[2]))
+    if stats is None:
+        return None
+    max_abs_err, max_ulp, max_rel_err = stats
+    if tol.ulp is not None and not tol.within(None, None, max_ulp):
+        return None
+    return Comparison(True, "ok", "", 0, a.size, max_abs_err=max_abs_err,
+                      max_rel_err=0.0 if math.isnan(max_rel_err) else max_rel_err, max_ulp=max_ulp)
+
+
+PASS_CHUNK = 1 << 16
+"""Elements per chunk of :func:`_finite_pass` on a large output (its float64 and int64
+temporaries, 512 KiB each, stay in cache: about 3× faster on 4 MB outputs)."""
+
+
+def _finite_stats(a: np.ndarray, b: np.ndarray, ua: np.ndarray, ub: np.ndarray,
+                  tol: Tolerance) -> tuple[float, float, float] | None:
+    """Max absolute error, max ULP distance and max relative error (NaN when every error is
+    0/0) of finite, passing elements, or None (an element not finite, or beyond an
+    ``rtol``/``atol`` tolerance): :func:`_finite_pass`'s arithmetic on one part of the arrays."""
     wa, wb = a.astype(np.float64), b.astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         abs_err = np.abs(wa - wb)
@@ -163,13 +193,9 @@ def _finite_pass(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison | N
         ulp = ulp_distance(ua, ub, ua.dtype)
     else:
         ulp = np.abs(np.where(ia < 0, -(ia & mask), ia) - np.where(ib < 0, -(ib & mask), ib))
-    max_ulp = float(ulp.max())
-    if tol.ulp is not None and not tol.within(None, None, max_ulp):
-        return None
     with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 is inf; 0 / 0 is NaN where the error is 0
         max_rel_err = float(np.fmax.reduce(abs_err / magnitude, axis=None))  # fmax passes over the NaNs
-    return Comparison(True, "ok", "", 0, a.size, max_abs_err=max_abs_err,
-                      max_rel_err=0.0 if math.isnan(max_rel_err) else max_rel_err, max_ulp=max_ulp)
+    return max_abs_err, float(ulp.max()), max_rel_err
 
 
 def _finite_pass_one(a: np.ndarray, b: np.ndarray, tol: Tolerance, ua: np.ndarray, ub: np.ndarray) -> Comparison | None:

@@ -287,3 +287,48 @@ def test_fast_path_of_two_dtypes_gives_the_general_paths_result(dtype, tol):
                    (slow.ok, slow.kind, slow.message, slow.n_mismatch, slow.worst_index), (a, b)
             for key in ("max_abs_err", "max_rel_err", "max_ulp"):
                 assert getattr(fast, key) == getattr(slow, key), (key, a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_a_large_output_passes_chunk_by_chunk_with_the_whole_arrays_statistics(monkeypatch, dtype):
+    """harness.compare._finite_pass takes a large output a chunk at a time (PASS_CHUNK
+    elements): the same verdict and statistics as in one piece and as the general path, with
+    what decides them (the worst error, a 0/0, a NaN, a failing element) in any chunk."""
+    from harness import compare as engine
+
+    monkeypatch.setattr(engine, "PASS_CHUNK", 1000)
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal(4500).astype(dtype)
+    tol = Tolerance(1e-2, 1e-3)
+    variants = {}
+    near = (base * (1 + rng.uniform(-1e-3, 1e-3, base.size))).astype(dtype)
+    variants["close"] = near
+    zeros = near.copy()
+    zeros[:1000], base_zero = 0, base.copy()  # a chunk whose errors are all 0/0
+    variants["zero chunk"] = zeros
+    worst_last = near.copy()
+    worst_last[-3] = base[-3] + dtype(5e-4)  # the largest error in the short last chunk
+    variants["worst last"] = worst_last
+    nan_late = near.copy()
+    nan_late[3999] = np.nan
+    variants["nan late"] = nan_late
+    bad_middle = near.copy()
+    bad_middle[2500] = base[2500] + dtype(1.0)
+    variants["fails in the middle"] = bad_middle
+    for name, other in variants.items():
+        a = base_zero if name == "zero chunk" else base
+        if name == "zero chunk":
+            a = a.copy()
+            a[:1000] = 0
+        chunked = compare(a, other, tol)
+        monkeypatch.setattr(engine, "PASS_CHUNK", 1 << 30)
+        whole = compare(a, other, tol)
+        monkeypatch.setattr(engine, "PASS_CHUNK", 1000)
+        slow = compare(a, other, tol, fast=False)
+        for got in (whole, slow):
+            assert (chunked.ok, chunked.kind, chunked.message, chunked.n_mismatch, chunked.worst_index) == \
+                   (got.ok, got.kind, got.message, got.n_mismatch, got.worst_index), name
+            for key in ("max_abs_err", "max_rel_err", "max_ulp"):
+                assert getattr(chunked, key) == getattr(got, key) or (
+                    np.isnan(getattr(chunked, key)) and np.isnan(getattr(got, key))), (name, key)
+    assert compare(base, near, tol).ok and not compare(base, bad_middle, tol).ok
