@@ -332,3 +332,44 @@ def test_a_large_output_passes_chunk_by_chunk_with_the_whole_arrays_statistics(m
                 assert getattr(chunked, key) == getattr(got, key) or (
                     np.isnan(getattr(chunked, key)) and np.isnan(getattr(got, key))), (name, key)
     assert compare(base, near, tol).ok and not compare(base, bad_middle, tol).ok
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, ml_dtypes.bfloat16])
+@pytest.mark.parametrize("tol", [Tolerance(1e-2, 1e-3), Tolerance(0.0, 0.0, ulp=4)], ids=["rtol", "ulp"])
+def test_nan_and_inf_at_the_same_places_pass_the_shortcut_with_the_general_paths_statistics(monkeypatch, dtype, tol):
+    """harness.compare._finite_pass leaves NaN against NaN and an infinity against the same
+    infinity out of its statistics, as the general path does: the same verdicts, messages and
+    statistics (None where no element is finite), whole or chunk by chunk, with a chunk of
+    nothing but NaN; a NaN or infinity on one side only, or of another sign, goes to the
+    general path."""
+    from harness import compare as engine
+
+    rng = np.random.default_rng(11)
+    kind = np.dtype(dtype).type
+    base = rng.standard_normal(3000).astype(dtype)
+    near = np.array([np.nextafter(x, kind(np.inf)) if i % 3 else x for i, x in enumerate(base)], dtype=dtype)
+    for x in (base, near):
+        x[:1000] = np.nan  # a whole chunk of NaN
+        x[1500], x[2999] = kind(np.inf), kind(-np.inf)
+    cases = {"matching": (base, near), "all nan": (np.full(3000, np.nan, dtype), np.full(3000, np.nan, dtype))}
+    one_sided = near.copy()
+    one_sided[2000] = np.nan
+    cases["nan on one side"] = (base, one_sided)
+    flipped = near.copy()
+    flipped[1500] = kind(-np.inf)
+    cases["inf of another sign"] = (base, flipped)
+    taken = []
+    shortcut = engine._finite_pass
+    monkeypatch.setattr(engine, "_finite_pass", lambda *a: taken.append(shortcut(*a)) or taken[-1])
+    for name, (a, b) in cases.items():
+        slow = compare(a, b, tol, fast=False)
+        for chunk in (1000, 1 << 30):
+            monkeypatch.setattr(engine, "PASS_CHUNK", chunk)
+            fast = compare(a, b, tol)
+            assert (fast.ok, fast.kind, fast.message, fast.n_mismatch, fast.worst_index) == \
+                   (slow.ok, slow.kind, slow.message, slow.n_mismatch, slow.worst_index), name
+            for key in ("max_abs_err", "max_rel_err", "max_ulp"):
+                assert getattr(fast, key) == getattr(slow, key), (name, key, chunk)
+    assert compare(base, near, tol).ok and compare(base, near, tol).max_abs_err is not None
+    assert not compare(base, one_sided, tol).ok and not compare(base, flipped, tol).ok
+    assert sum(r is not None for r in taken) >= 4  # matching and all-NaN took the shortcut, whole and chunked
