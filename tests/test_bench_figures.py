@@ -63,7 +63,7 @@ def test_the_goldens_goal_counts_every_process_cpu_on_the_cores_the_run_used():
     goal = _goal(one)
     assert not goal["met_wall"] and not goal["met_per_cpu_s"] and round(one["run_checks_per_cpu_s"]) == 678
     text = describe({"goldens": {**one, "goal": goal, "without_ports_n2": {**two, "goal": _goal(two), "jobs": "-n 2"}}})
-    assert "on both cores: the goal's figure" in text and "met from CPU time" in text
+    assert "on both cores, the median of 1 run (1111.1 checks/s): the goal's figure" in text and "met from CPU time" in text
 
 
 def test_interleaved_abba_gives_both_sides_the_same_predecessors():
@@ -104,3 +104,15 @@ def test_ratios_keep_the_in_turn_figures_beside_the_abba_ones(monkeypatch):
     assert out["met"] is False and out["met_in_turn"] is False  # 0.5 > 0.35
     text = figures.describe({"ratios": out})
     assert "ABBA" in text and "former in-turn order" in text
+
+
+def test_the_goals_figure_is_the_median_run_with_every_runs_rate():
+    from bench.figures import _median_run
+
+    runs = [{"run_checks_per_s": 990.0, "cases": 1}, {"run_checks_per_s": None, "error": "crashed"},
+            {"run_checks_per_s": 1040.0, "cases": 2}]
+    median = _median_run(runs)
+    assert median["run_checks_per_s"] == 990.0 and median["rates_of_runs"] == [990.0, None, 1040.0]
+    assert "rates_of_runs" not in runs[0]
+    text = describe({"goldens": {"jobs": "-n 0", "without_ports_n2": {**median, "jobs": "-n 2"}}})
+    assert "the median of 3 runs (990.0, None, 1040.0 checks/s): the goal's figure" in text
