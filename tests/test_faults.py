@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.conftest import ROOT
+from tests.support.signals import ctrl_c_deliverable
 
 FAULTS = """\
 cases:
@@ -50,7 +51,7 @@ def test_ctrl_c_writes_what_finished_marked_interrupted(write_case, tmp_path):
     report = tmp_path / "rep" / "results.json"
     proc = subprocess.Popen([sys.executable, "-m", "harness", "verify", str(path), "--report-dir", str(tmp_path / "rep"),
                              "--timeout", "0", "-n", "0"], cwd=ROOT, env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=ctrl_c_deliverable)
     seen = []
     reader = threading.Thread(target=lambda: seen.extend(iter(lambda: proc.stdout.read(1), "")), daemon=True)
     reader.start()

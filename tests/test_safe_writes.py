@@ -21,6 +21,7 @@ from harness.fuzz.known import KnownCases
 from harness.fuzz.writeback import write_case
 from harness.loader import load_file
 from harness.report import results as results_mod
+from tests.support.signals import ctrl_c_deliverable
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -62,7 +63,7 @@ def run_ids(report_dir: Path) -> tuple[str, str, str]:
 def verify(path: Path, report_dir: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "harness", "verify", str(path), "--report-dir", str(report_dir),
                              "-n", "0", "--timing-repeats", "0"], cwd=ROOT, env=ENV, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=ctrl_c_deliverable)
 
 
 # --- the helper ------------------------------------------------------------------------
@@ -115,7 +116,7 @@ def test_ctrl_c_or_a_kill_mid_write_leaves_the_old_file(tmp_path, sig):
     path = tmp_path / "index.html"
     path.write_text("old")
     proc = subprocess.Popen([sys.executable, "-c", HANGING_WRITER, str(path)], env=ENV, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=ctrl_c_deliverable)
     assert proc.stdout.readline().strip() == "staged"  # the new text is on disk, not yet renamed
     proc.send_signal(sig)
     proc.communicate(timeout=60)
@@ -213,7 +214,8 @@ def test_ctrl_c_before_any_case_finished_leaves_the_earlier_report_whole(write_c
         (report_dir / name).write_text("an earlier run's")
     proc = subprocess.Popen([sys.executable, "-m", "harness", "verify", str(path), "--report-dir", str(report_dir),
                              "--timeout", "0", "-n", "0"], cwd=ROOT, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env={**ENV, "TF_PARITY_EXTRA_OPS": "tests.support.faulty_ops"})
+                            stderr=subprocess.STDOUT, env={**ENV, "TF_PARITY_EXTRA_OPS": "tests.support.faulty_ops"},
+                            preexec_fn=ctrl_c_deliverable)
     time.sleep(15)  # collected, and inside the hanging case or TF's import
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=120)
