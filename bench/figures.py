@@ -545,11 +545,13 @@ def _interleaved(calls: dict, repeats: int) -> dict:
     return out
 
 
-def _geomean(rows: list, key: str) -> float | None:
-    import math
+def _rounded(value: float | None) -> float | None:
+    return round(value, 3) if value is not None else None
 
-    values = [r[key] for r in rows if r.get(key)]
-    return round(math.exp(statistics.fmean(math.log(v) for v in values)), 3) if values else None
+
+def _ratio(reference_s: float, tf_s: float) -> float:
+    """Reference time / TF time to three significant digits, as the figures show it."""
+    return float(f"{reference_s / tf_s:.3g}")
 
 
 def ratios(size: str = "large", repeats: int = RATIO_REPEATS) -> dict:
@@ -558,11 +560,10 @@ def ratios(size: str = "large", repeats: int = RATIO_REPEATS) -> dict:
     figures); ``ratio_in_turn`` / ``geomean_ratio_in_turn`` from the calls straight after the
     other side (the former in-turn order), ``ratio_after_self`` / ``geomean_ratio_after_self``
     straight after the same side."""
-    import math
-
     from bench.inputs import build, side_call
     from harness import tfbridge
     from harness.registry import registry
+    from harness.report.bench_page import _geomean
 
     tfbridge.tf()
     rows, skipped = [], []
@@ -577,25 +578,24 @@ def ratios(size: str = "large", repeats: int = RATIO_REPEATS) -> dict:
             continue
         med = _interleaved(calls, repeats)
         row = {"op": op.name, "shape": built.shape_text, "reference_median_s": med["reference"],
-               "tf_median_s": med["tf"], "ratio": float(f"{med['reference'] / med['tf']:.3g}")}
+               "tf_median_s": med["tf"], "ratio": _ratio(med["reference"], med["tf"])}
         for label, key in (("after_other", "ratio_in_turn"), ("after_self", "ratio_after_self")):
             part = med[label]
             if "reference" in part and "tf" in part:
-                row[key] = float(f"{part['reference'] / part['tf']:.3g}")
+                row[key] = _ratio(part["reference"], part["tf"])
         rows.append(row)
     rows.sort(key=lambda r: r["ratio"])
-    geomean = (math.exp(statistics.fmean(math.log(r["reference_median_s"] / r["tf_median_s"]) for r in rows))
-               if rows else None)
+    geomean = _geomean([r["reference_median_s"] / r["tf_median_s"] for r in rows])
     over = [r["op"] for r in rows if r["ratio"] > RATIO_GOALS["max_ratio"]]
     over_in_turn = [r["op"] for r in rows if r.get("ratio_in_turn", 0) > RATIO_GOALS["max_ratio"]]
-    in_turn = _geomean(rows, "ratio_in_turn")
+    in_turn = _rounded(_geomean([r.get("ratio_in_turn") for r in rows]))
     return {"size": size, "repeats": repeats, "order": "ABBA", "ops": len(rows),
-            "geomean_ratio": round(geomean, 3) if geomean else None,
+            "geomean_ratio": _rounded(geomean),
             "max_ratio": rows[-1]["ratio"] if rows else None, "over_max": over, "goals": RATIO_GOALS,
             "met": bool(rows) and not over and geomean <= RATIO_GOALS["geomean"],
             "geomean_ratio_in_turn": in_turn, "over_max_in_turn": over_in_turn,
             "met_in_turn": bool(rows) and not over_in_turn and in_turn is not None and in_turn <= RATIO_GOALS["geomean"],
-            "geomean_ratio_after_self": _geomean(rows, "ratio_after_self"),
+            "geomean_ratio_after_self": _rounded(_geomean([r.get("ratio_after_self") for r in rows])),
             "per_op": rows, "skipped": skipped}
 
 
