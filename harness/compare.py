@@ -157,8 +157,8 @@ def _finite_pass(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison | N
             part = _finite_stats(*(x[start:start + PASS_CHUNK] for x in flat), tol)
             if part is None:
                 return None
-            stats = (max(stats[0], part[0]), max(stats[1], part[1]), stats[2] if math.isnan(part[2]) else
-                     part[2] if math.isnan(stats[2]) else max(stats[2], part[2]), stats[3] + part[3])
+            stats = (max(stats[0], part[0]), max(stats[1], part[1]), float(np.fmax(stats[2], part[2])),  # fmax passes NaN over
+                     stats[3] + part[3])
     if stats is None:
         return None
     max_abs_err, max_ulp, max_rel_err, n_finite = stats
