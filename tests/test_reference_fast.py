@@ -182,6 +182,45 @@ def test_a_helper_thread_error_is_raised_and_errstate_is_shared():
     assert states and set(states) == {"raise"}
 
 
+@pytest.mark.parametrize("cols", [1, 3, 511, 512, 1000])
+@pytest.mark.parametrize("ufunc", [np.subtract, np.multiply, np.divide])
+def test_by_row_gives_the_ufuncs_bits(cols, ufunc):
+    rng = np.random.default_rng(cols)
+    rows = rng.standard_normal((5, cols)).astype(np.float32)
+    column = rng.standard_normal((5, 1)).astype(np.float32)
+    for a, b in ((rows, column), (column, rows), (rows, rows), (rows, np.float32(3))):
+        want = ufunc(a, b)
+        got = rowblocks.by_row(ufunc, a, b)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert got.tobytes() == want.tobytes()
+        out = np.empty_like(want)
+        assert rowblocks.by_row(ufunc, a, b, out=out) is out and out.tobytes() == want.tobytes()
+
+
+def test_by_row_uses_a_buffer_smaller_than_a_row_only_for_long_rows():
+    """A per-row operand against rows of ROW_LOOP_MIN_COLS or more runs with a 16-element
+    buffer (NumPy then loops row by row); anything else with NumPy's buffer; the caller's
+    buffer size and error state hold inside and after."""
+    seen = []
+
+    def probe(a, b, out=None):
+        seen.append((np.getbufsize(), np.geterr()["over"]))
+        return np.add(a, b, out=out)
+
+    long_rows = np.ones((3, rowblocks.ROW_LOOP_MIN_COLS), np.float32)
+    column = np.ones((3, 1), np.float32)
+    default = np.getbufsize()
+    with np.errstate(over="raise"):
+        rowblocks.by_row(probe, long_rows, column)
+        rowblocks.by_row(probe, column, long_rows)
+        rowblocks.by_row(probe, long_rows[:, 1:], column)
+        rowblocks.by_row(probe, long_rows, long_rows)
+        rowblocks.by_row(probe, long_rows, np.float32(1))
+        assert np.geterr()["over"] == "raise"
+    assert seen == [(16, "raise"), (16, "raise"), (default, "raise"), (default, "raise"), (default, "raise")]
+    assert np.getbufsize() == default
+
+
 # --- memory -------------------------------------------------------------------------------------
 
 
@@ -484,7 +523,10 @@ def test_others_load_is_the_machines_busy_time_less_this_process(monkeypatch):
     clock.update(wall=111.0, cpu=21.0, busy=1020.5)  # ours exceeds the machine's ticks: 0, not negative
     keep = np.exp(-1.0 / rowblocks.OTHERS_WINDOW_S)
     assert rowblocks.others_load() == pytest.approx(keep * want)
-    monkeypatch.setattr(rowblocks, "busy_seconds", lambda: None)
+    clock.update(wall=111.0 + rowblocks.OTHERS_MIN_SAMPLE_S / 2, busy=None)  # too soon: /proc/stat not read
+    monkeypatch.setattr(rowblocks, "busy_seconds", lambda: clock["busy"])
+    assert rowblocks.others_load() == pytest.approx(keep * want)
+    clock.update(wall=112.0)
     assert rowblocks.others_load() == 1.5
 
 

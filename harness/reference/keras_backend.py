@@ -84,7 +84,7 @@ def softmax(x, axis=-1) -> np.ndarray:
     x = np.asarray(x)
     check_axis(axis, x.ndim, SOFTMAX_AXIS)
     e = np.exp(stable.shift_by_max(x, axis))
-    return e / reduce_sum(e, axis=axis, keepdims=True)
+    return rowblocks.by_row(np.divide, e, reduce_sum(e, axis=axis, keepdims=True))
 
 
 def l2_normalize(x, axis=-1) -> np.ndarray:
@@ -98,7 +98,7 @@ def l2_normalize(x, axis=-1) -> np.ndarray:
         inv_norm = const(1, x.dtype) / np.sqrt(square_sum)
     inv_norm = stable.minimum(inv_norm, const(1.0 / EPSILON, x.dtype))
     with np.errstate(invalid="ignore"):
-        return x * inv_norm
+        return rowblocks.by_row(np.multiply, x, inv_norm)
 
 
 # --- tf.nn kernels ------------------------------------------------------------------
@@ -171,7 +171,7 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1) -> np.n
     if from_logits:
         return softmax_cross_entropy_with_logits(target, output, axis=axis)
     with np.errstate(invalid="ignore", divide="ignore"):
-        output = output / reduce_sum(output, axis=axis, keepdims=True)
+        output = rowblocks.by_row(np.divide, output, reduce_sum(output, axis=axis, keepdims=True))
     output = clip(output, EPSILON, 1.0 - EPSILON)
     with np.errstate(invalid="ignore"):
         return -reduce_sum(target * log(output), axis=axis)

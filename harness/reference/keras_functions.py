@@ -18,7 +18,7 @@ from harness.reference import keras_backend as kb
 from harness.reference.errors import InvalidArgumentError, TFIndexError, TFValueError
 from harness.reference.ctc import keras_ctc_loss
 from harness.reference.reductions import keras_squeeze_or_expand_to_same_rank as same_rank
-from harness.reference.rowblocks import by_rows, for_row_blocks, is_large, matmul
+from harness.reference.rowblocks import by_row, by_rows, for_row_blocks, is_large, matmul
 from harness.reference.stable import logsumexp, maximum, select
 from harness.reference import summation
 from harness.reference.summation import reduce_sum
@@ -256,7 +256,7 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     if from_logits:
         y_pred = kb.softmax(y_pred, axis=axis)
     with np.errstate(invalid="ignore", divide="ignore"):
-        output = y_pred / reduce_sum(y_pred, axis=axis, keepdims=True)
+        output = by_row(np.divide, y_pred, reduce_sum(y_pred, axis=axis, keepdims=True))
     output = kb.clip(output, EPS, 1.0 - EPS)
     cce = -y_true * kb.log(output)
     weighting = np.power(_c(1.0, output) - output, _c(gamma, output)) * _c(alpha, output)

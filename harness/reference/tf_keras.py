@@ -43,7 +43,7 @@ from harness.reference import keras_backend as kb
 from harness.reference import keras_functions as F
 from harness.reference.errors import SLICE_INDEX, InvalidArgumentError, TFValueError, check_axis
 from harness.reference.keras_functions import categorical_hinge, kl_divergence  # noqa: F401  (identical in Keras 2)
-from harness.reference.rowblocks import by_rows
+from harness.reference.rowblocks import by_row, by_rows
 from harness.reference.reductions import (
     keras2_compute_weighted_loss,
     keras2_remove_squeezable_dimensions,
@@ -157,7 +157,7 @@ def l2_normalize(x, axis) -> np.ndarray:
     square_sum = tf_sum(np.square(x), axis=axis, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = _c(1, x) / np.sqrt(maximum(square_sum, _c(1e-12, x)))
-        return x * inv
+        return by_row(np.multiply, x, inv)
 
 
 @by_rows
