@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import protocol
+from harness import protocol, xdistbatch
 from harness.items import CaseFile, CaseItem, HarnessItem
 from harness.loader import CASE_SUFFIXES
 from harness.options import OPTIONS
@@ -34,8 +34,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node) -> None:
-    """xdist controller: tell each worker where to leave timeout markers."""
+    """xdist controller: tell each worker where to leave timeout markers, and take each
+    item's messages as one (:mod:`harness.xdistbatch`)."""
     node.workerinput["harness_markers"] = node.config._harness.markers  # type: ignore[attr-defined]
+    xdistbatch.install_controller(node)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's junitxml plugin reads --junitxml
@@ -46,6 +48,8 @@ def pytest_configure(config: pytest.Config) -> None:
         threads = str(max(1, (os.cpu_count() or 1) // int(workers)))
         os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)
         os.environ.setdefault("TF_NUM_INTEROP_THREADS", threads)
+    if workers:
+        xdistbatch.install_worker(config)
     config._harness = Session(config)  # type: ignore[attr-defined]
     config.pluginmanager.register(config._harness, "harness-session")  # type: ignore[attr-defined]
     config._harness.stage_junit()  # type: ignore[attr-defined]

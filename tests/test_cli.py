@@ -4,6 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from harness import xdistbatch
 from harness.cli import template
 from harness.loader import load_file
 from harness.registry import registry
@@ -145,28 +146,43 @@ def test_new_unknown_op_exits_2(cli):
     assert out.returncode == 2 and "did you mean tf.nn.softmax" in out.stderr
 
 
-def test_xdist_workers_send_the_same_results_as_one_process(cli, write_case, tmp_path):
-    """Results travel from xdist workers packed (harness.plugin), and the coverage a worker
-    computed (harness.session): results.json and the JUnit file of ``-n 2`` hold what ``-n 0``
-    writes, failures' outputs and inputs included."""
+def test_xdist_workers_send_the_same_results_as_one_process(cli, write_case, tmp_path, monkeypatch):
+    """Results travel from xdist workers packed (harness.plugin), each item's messages as one
+    (harness.xdistbatch; ``plain``: xdist's own messages), and the coverage a worker computed
+    (harness.session): results.json and the JUnit file of ``-n 2`` hold what ``-n 0`` writes,
+    failures' outputs and inputs included."""
     path = write_case("cases/a.yaml", SPARSE + WRONG.replace("cases:\n", ""))
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    write_case("cases/conftest.py", f"""\
+import os, pathlib
+def pytest_collection_finish(session):
+    config = session.config
+    if hasattr(config, "workerinput"):
+        batched = any(getattr(getattr(p, "sendevent", None), "__qualname__", "") == "WorkerBatches.sendevent"
+                      for p in config.pluginmanager.get_plugins())
+        pathlib.Path({str(marks)!r}, os.environ["{xdistbatch.ENV}"] + config.workerinput["workerid"]).write_text(str(batched))
+""")
     runs = {}
-    for n in ("0", "2"):
-        out = cli("verify", str(path), "--report-dir", str(tmp_path / n), "-n", n, "--full-results")
+    for n, batch in (("0", "1"), ("2", "1"), ("plain", "0")):
+        monkeypatch.setenv(xdistbatch.ENV, batch)
+        out = cli("verify", str(path), "--report-dir", str(tmp_path / n), "-n", "0" if n == "0" else "2", "--full-results")
         assert out.returncode == 1, out.stdout + out.stderr
         runs[n] = results(tmp_path / n)
+    assert {p.name: p.read_text() for p in marks.iterdir()} == {"1gw0": "True", "1gw1": "True",
+                                                                "0gw0": "False", "0gw1": "False"}
     volatile = {"time_reference_s", "time_tf_s", "cost", "timing"}
 
     def kept(data):
         return sorted((json.dumps({k: v for k, v in c.items() if k not in volatile}, sort_keys=True)
                        for c in data["cases"]))
 
-    assert len(runs["0"]["cases"]) == 3 and kept(runs["0"]) == kept(runs["2"])
+    assert len(runs["0"]["cases"]) == 3 and kept(runs["0"]) == kept(runs["2"]) == kept(runs["plain"])
     assert runs["0"]["coverage"] == runs["2"]["coverage"] and runs["2"]["coverage"][0]["cases"] == 2
     failed = [c for c in runs["2"]["cases"] if c["status"] == "failed"]
     assert [c["id"] for c in failed] == ["wrong-expect[float32]"] and "outputs" in failed[0]
     junit = {n: sorted(tc.get("name") for tc in ET.parse(tmp_path / n / "junit.xml").iter("testcase")) for n in runs}
-    assert junit["0"] == junit["2"] and len(junit["0"]) == 3
+    assert junit["0"] == junit["2"] == junit["plain"] and len(junit["0"]) == 3
 
 
 def test_xdist_workers_keep_no_terminal_reporter_and_the_controller_prints_the_run(cli, write_case, tmp_path):
