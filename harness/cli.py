@@ -63,7 +63,6 @@ def _verify(ns: argparse.Namespace, extra: list[str], command: str) -> int:
     report_dir = Path(ns.report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     args = [*(ns.paths or ["cases/"]), "-p", "harness.plugin", "-p", "no:legacypath",
-            f"--junitxml={report_dir / 'junit.xml'}", "-o", "junit_family=xunit2",
             "-o", "console_output_style=count", "--no-header", "-q", "-rN", "--tb=short",
             "--assert=plain", f"--harness-command={command}", *NO_PLUGINS]
     for option in OPTIONS:

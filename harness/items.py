@@ -194,5 +194,6 @@ class CaseItem(HarnessItem):
         if status == "skipped":
             pytest.skip(message)
         if status in ("failed", "error"):
-            where = f"{exp.case.display_path}:{exp.case.line}: {exp.id} ({exp.op.name}, {exp.dtype})"
-            raise CaseFailed(f"{where}\n{message}\nrepro: {self.result.repro}")
+            from harness.record import failure_text
+
+            raise CaseFailed(failure_text(self.result))

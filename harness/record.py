@@ -3,6 +3,8 @@ runs (:func:`start`), and its verdict from the judges' checks (:func:`finish`)."
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
+from typing import Any
 
 from harness import impls
 from harness.expand import Expanded
@@ -18,6 +20,22 @@ def repro_command(path: str, case_id: str | None = None) -> str:
     case needs no workers, and each would import TF again) and into its own report directory."""
     target = f"{path}::{case_id}" if case_id else str(path)
     return f"python -m harness verify {shlex.quote(target)} --report-dir {REPRO_REPORT_DIR} -n 0"
+
+
+def failure_text(case: CaseResult | Mapping[str, Any]) -> str:
+    """What a failed or error case reports, in the terminal (pytest's report of its item) and
+    in ``junit.xml``: for a case that ran, ``file:line: id (op, dtype)``, its message and its
+    repro command; for one that did not run (invalid input, a harness error, a crash or a
+    timeout), its message, which names the file and line itself. ``case``: a result or its
+    ``results.json`` entry."""
+    if isinstance(case, Mapping):
+        get, ran = case.get, "checks" in case
+    else:
+        get, ran = (lambda key: getattr(case, key, None)), case.ran
+    if not ran:
+        return get("message") or ""
+    return (f"{get('file')}:{get('line')}: {get('id')} ({get('op')}, {get('dtype')})\n{get('message')}\n"
+            f"repro: {get('repro')}")
 
 
 def impl_name(exp: Expanded) -> str | None:

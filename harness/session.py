@@ -90,11 +90,16 @@ class Session:
     def publish(self) -> None:
         """Rename this run's reports into place, all of them together (see ``write_report``).
 
-        A JUnit file in the report directory belongs to the set: when no report is written
-        (a run interrupted before any case finished), the earlier run's set stays whole."""
+        A JUnit file pytest wrote (``--junitxml``) is published with the set; one at the report's
+        own ``junit.xml`` gives way to it. When no report is written (a run interrupted before
+        any case finished), pytest's file in the report directory is dropped, so the earlier
+        run's set stays whole."""
         junit = [self.junit] if self.junit and self.junit[0].exists() else []
         report_dir = self.config.getoption("harness_report_dir")
         if self.report is not None:
+            ours = (self.report[0] / "junit.xml").resolve()
+            if junit and junit[0][1].resolve() == ours:  # the report's own junit.xml stands for pytest's
+                atomicio.discard([junit.pop()[0]])
             results_mod.write_report(*self.report, junit)
         elif junit and report_dir and junit[0][1].parent.resolve() == Path(report_dir).resolve():
             atomicio.discard([junit[0][0]])
@@ -183,7 +188,7 @@ class Session:
             data["baseline"] = {"path": str(self.config.getoption("harness_baseline")), "counts": self.baseline_counts,
                                 "fail_on": self.config.getoption("harness_fail_on")}
         self.report = (report_dir, data)
-        self.written = [report_dir / "results.json", report_dir / "index.html"]
+        self.written = [report_dir / name for name in results_mod.REPORT_NAMES]
 
     def _send_coverage(self) -> None:
         """An xdist worker has loaded every case file of the run: it computes the coverage for

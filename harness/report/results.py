@@ -1,5 +1,5 @@
 """``results.json``: versioned, with the environment and timestamps, written atomically with
-``index.html`` (and ``junit.xml``) as one set (:func:`write_report`).
+``index.html`` and ``junit.xml`` as one set (:func:`write_report`).
 
 Schema (``schema_version`` 3)::
 
@@ -171,15 +171,36 @@ def _html_text(results: dict) -> str:
             f"rendered ({html.escape(problem)}); results.json beside this file holds every result.</p>\n")
 
 
+def _junit_text(results: dict) -> str:
+    """The JUnit XML (:mod:`harness.report.junit`), or when it cannot be rendered a suite with one
+    error saying so, carrying the run id (results.json beside it holds every result)."""
+    from harness.report import junit
+
+    try:
+        return junit.render(results)
+    except Exception as exc:  # the JSON report still stands
+        problem = f"{type(exc).__name__}: {exc}"
+        print(f"harness: JUnit report not rendered: {problem}", file=sys.stderr)
+    run = dict(results.get("run") or {})
+    message = f"junit.xml could not be rendered ({problem}); results.json beside it holds every result"
+    return junit.render({"run": run, "cases": [{"id": "junit.xml", "status": "error", "message": message}]})
+
+
+REPORT_NAMES = ("results.json", "index.html", "junit.xml")
+"""The files :func:`write_report` writes into a report directory, as one set."""
+
+
 def write_report(report_dir: Path, results: dict, extra: Sequence[tuple[Path, Path]] = ()) -> list[Path]:
-    """``results.json`` and ``index.html`` of one run, plus ``extra`` finished ``(temporary, final)``
-    files (the JUnit XML pytest wrote), renamed into ``report_dir`` together while holding the
-    directory's lock (:mod:`harness.atomicio`): two runs sharing a report directory leave one
-    run's complete set, and a killed run leaves the previous set as it was."""
-    names = (report_dir / "results.json", report_dir / "index.html")
+    """``results.json``, ``index.html`` and ``junit.xml`` of one run, plus ``extra`` finished
+    ``(temporary, final)`` files (a JUnit XML pytest wrote for ``--junitxml``), renamed into
+    ``report_dir`` together while holding the directory's lock (:mod:`harness.atomicio`): two
+    runs sharing a report directory leave one run's complete set, and a killed run leaves the
+    previous set as it was."""
+    names = [report_dir / name for name in REPORT_NAMES]
     staged = [(atomicio.stage(names[0], dumps(results)), names[0])]
     try:
         staged.append((atomicio.stage(names[1], _html_text(results)), names[1]))
+        staged.append((atomicio.stage(names[2], _junit_text(results)), names[2]))
         staged += [(Path(tmp), Path(final)) for tmp, final in extra]
         with atomicio.locked(report_dir):
             atomicio.publish(staged)
