@@ -385,7 +385,8 @@ def categorical_generalized_cross_entropy(y_true, y_pred, q):
         with np.errstate(invalid="ignore"):  # inf * 0 is NaN, as in TF
             p = reduce_sum(y_pred * one_hot, axis=-1)
     qq = _c(q, p)
-    return (_c(1, p) - np.power(p, qq)) / qq
+    with np.errstate(divide="ignore", invalid="ignore"):  # p = 0 with q < 0 is inf, q = 0 NaN, as in TF
+        return (_c(1, p) - np.power(p, qq)) / qq
 
 
 def ctc(y_true, y_pred):
