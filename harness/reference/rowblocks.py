@@ -396,6 +396,19 @@ def unshifted_safe(sums: np.ndarray, top=None) -> np.ndarray:
     return (sums >= 1) & (sums <= (1 / tiny if top is None else top))
 
 
+def _unshifted_exps(src: np.ndarray, exps: np.ndarray, ones: np.ndarray,
+                    top=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The unshifted path's pass over a block of a large input: ``exps = exp(src)`` (``exps``
+    may be where the result goes), ``S'`` each row's fused sum, and the rows
+    :func:`unshifted_safe` (bound ``top``) rejects, which take TF's shifted formula instead
+    (None when it accepts every row). Returns ``(S', rejected rows)``."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        np.exp(src, out=exps)
+        sums = np.vecdot(exps, ones)
+        safe = unshifted_safe(sums, top)
+    return sums, (None if safe.all() else np.flatnonzero(~safe))
+
+
 def _shifted_softmax_rows(src: np.ndarray, dst: np.ndarray, ones: np.ndarray) -> None:
     """TF's kernel formula on a 2-D ``src``, written into ``dst``: s = x - max x, e = exp(s),
     e * (1 / sum e) (the sums fused)."""
@@ -453,13 +466,10 @@ def softmax_last_axis(x: np.ndarray, compute_dtype=None) -> np.ndarray:
                 np.exp(dst, out=dst)
             by_row(np.divide, dst, _row_sums(dst, ones), out=dst)
         else:
+            sums, bad = _unshifted_exps(src, dst, ones)
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                np.exp(src, out=dst)
-                sums = np.vecdot(dst, ones)
-                safe = unshifted_safe(sums)
                 by_row(np.multiply, dst, np.reciprocal(sums, out=sums)[:, None], out=dst)
-            if not safe.all():
-                bad = np.flatnonzero(~safe)
+            if bad is not None:
                 redo = x2[rows][bad].astype(compute)
                 _shifted_softmax_rows(redo, redo, ones)
                 dst[bad] = redo
@@ -514,13 +524,10 @@ def log_softmax_last_axis(x: np.ndarray) -> np.ndarray:
         if ones is None:
             _shifted_log_softmax_rows(src, dst, exps, ones)
             return
+        sums, bad = _unshifted_exps(src, exps, ones, top)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            np.exp(src, out=exps)
-            sums = np.vecdot(exps, ones)
-            safe = unshifted_safe(sums, top)
             by_row(np.subtract, src, np.log(sums.astype(np.float64)).astype(x.dtype)[:, None], out=dst)
-        if not safe.all():
-            bad = np.flatnonzero(~safe)
+        if bad is not None:
             redo = src[bad]
             _shifted_log_softmax_rows(redo, redo, np.empty_like(redo), ones)
             dst[bad] = redo
@@ -574,13 +581,10 @@ def sparse_xent_rows(logits2: np.ndarray, index: np.ndarray, compute_dtype) -> n
             cost[rows] = _shifted_sparse_xent(src, index[rows], ones, scratch)
             return
         picked = src[np.arange(src.shape[0]), index[rows]]
+        sums, bad = _unshifted_exps(src, scratch, ones)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            np.exp(src, out=scratch)
-            sums = np.vecdot(scratch, ones)
-            safe = unshifted_safe(sums)
             cost[rows] = np.log(sums.astype(np.float64)) - picked
-        if not safe.all():
-            bad = np.flatnonzero(~safe)
+        if bad is not None:
             redo = logits2[rows][bad].astype(compute_dtype)
             cost[rows][bad] = _shifted_sparse_xent(redo, index[rows][bad], ones, redo)
 
