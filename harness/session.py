@@ -97,7 +97,7 @@ class Session:
         junit = [self.junit] if self.junit and self.junit[0].exists() else []
         report_dir = self.config.getoption("harness_report_dir")
         if self.report is not None:
-            ours = (self.report[0] / "junit.xml").resolve()
+            ours = (self.report[0] / results_mod.JUNIT_NAME).resolve()
             if junit and junit[0][1].resolve() == ours:  # the report's own junit.xml stands for pytest's
                 atomicio.discard([junit.pop()[0]])
             results_mod.write_report(*self.report, junit)

@@ -188,6 +188,7 @@ def _junit_text(results: dict) -> str:
 
 REPORT_NAMES = ("results.json", "index.html", "junit.xml")
 """The files :func:`write_report` writes into a report directory, as one set."""
+JUNIT_NAME = REPORT_NAMES[2]
 
 
 def write_report(report_dir: Path, results: dict, extra: Sequence[tuple[Path, Path]] = ()) -> list[Path]:
