@@ -17,7 +17,9 @@ already comes at most a case's time later.
 
 Any other event (a warning, ``workerfinished``, an internal error) first sends what is held,
 then itself, unbatched. A worker that dies mid-item loses that item's held events; xdist
-reports the item as crashed from its own list of pending items, as before. The worker batches
+reports the item as crashed from its own list of pending items, as before. Items are never
+batched together: xdist names as crashed the first pending item it has not heard complete, so
+a completion held back would make it name one that had finished. The worker batches
 only when the controller asked it to (``workerinput``), and the controller asks only when
 xdist's objects have the attributes used here, and ``TF_PARITY_XDIST_BATCH`` is not ``0``;
 otherwise both run as plain xdist."""
