@@ -252,7 +252,7 @@ def _parser() -> argparse.ArgumentParser:
     for option in OPTIONS:
         if option.cli:
             v.add_argument(f"--{option.name}", **option.cli_kwargs())
-    mg = sub.add_parser("merge", help="merge shard report directories into one results.json and index.html")
+    mg = sub.add_parser("merge", help="merge shard report directories into one results.json, index.html and junit.xml")
     mg.add_argument("dirs", nargs="+", help="report directories holding results.json")
     mg.add_argument("--report-dir", default=default("report-dir"))
     lo = sub.add_parser("list-ops", help="print the registry")

@@ -236,4 +236,4 @@ class Session:
         for path in self.written:
             tr.write_line(f"report: {path}")
         if self.config.getoption("harness_report_dir") is None:  # plain pytest: like --junitxml, only when asked
-            tr.write_line("report: none written (add --harness-report-dir DIR for results.json and index.html)")
+            tr.write_line("report: none written (add --harness-report-dir DIR for results.json, index.html and junit.xml)")

@@ -1,6 +1,7 @@
 """Across runs: baselines, shards and merging, determinism."""
 import json
 import time
+import xml.etree.ElementTree as ET
 
 from harness.baseline import classify, exit_code, label
 from harness.report.merge import merge
@@ -57,6 +58,10 @@ def test_shards_partition_the_cases_and_merge_back(cli, write_case, tmp_path):
     assert sorted(c["id"] for c in merged["cases"]) == sorted(ids)
     assert merged["summary"]["failed"] == 2 and out.returncode == 1
     assert (tmp_path / "merged" / "index.html").exists()
+    junit = ET.parse(tmp_path / "merged" / "junit.xml").getroot()  # the merged set has its JUnit file too
+    assert sorted(tc.get("name") for tc in junit.iter("testcase")) == sorted(ids)
+    assert [tc.get("name") for tc in junit.iter("testcase") if tc.find("failure") is not None] == \
+        ["wrong[float32]", "wrong[float64]"]
 
 
 def test_baseline_labels_and_fail_on_new(cli, write_case, tmp_path):
