@@ -59,6 +59,7 @@ import time
 from pathlib import Path
 
 from harness import atomicio
+from harness.loader import CASE_SUFFIXES
 from harness.runner import median_time
 from harness.vocab import MODES
 
@@ -343,7 +344,7 @@ def _reference_cases(cases: str) -> list[str]:
     """Every directory and case file of ``cases`` but ``cases/ports`` (the ports' checks cost
     torch's and jax's imports and jax compiling each primitive: not the harness's)."""
     return [str(p) for p in sorted(Path(cases).iterdir())
-            if p.name != "ports" and (p.is_dir() or p.suffix in (".yaml", ".yml"))]
+            if p.name != "ports" and (p.is_dir() or p.suffix in CASE_SUFFIXES)]
 
 
 def goldens(cases: str, directory: str = "goldens") -> dict:

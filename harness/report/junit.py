@@ -81,7 +81,8 @@ def _outcome(case: dict) -> str:
 def _testcase(case: dict) -> str:
     file = str(case.get("file") or "")
     classname = file.replace("/", ".").replace("\\", ".")
-    seconds = ((case.get("cost") or {}).get("check_s") or 0.0) + ((case.get("cost") or {}).get("timing_s") or 0.0)
+    cost = case.get("cost") or {}
+    seconds = (cost.get("check_s") or 0.0) + (cost.get("timing_s") or 0.0)
     return (f'<testcase classname="{_attr(classname)}" name="{_attr(case.get("id"))}" time="{seconds:.3f}">'
             f'<properties>{"".join(_properties(case))}</properties>{_outcome(case)}</testcase>')
 
