@@ -38,7 +38,9 @@ Sections:
                 the median ratio per op, their geometric mean and the ops above 1.0, against
                 the goals (each <= 1.0, geometric mean <= 0.35); beside them the same figures
                 from the calls straight after the other side (the former in-turn order's
-                condition) and straight after the same side.
+                condition) and straight after the same side; and ``softmax_floor``: NumPy's exp
+                pass alone (and a plain copy) of ``tf.nn.softmax``'s logits against TF's whole
+                op, the part of that op's ratio no NumPy formulation can avoid.
 ``report``      the HTML report: bytes per passing case of the default suite's page (built
                 from ``reports/results.json`` when a run left one), and a 100,000-case page
                 (``bench.report_scale``) built and opened in headless Chromium: when it is
@@ -567,7 +569,7 @@ def ratios(size: str = "large", repeats: int = RATIO_REPEATS) -> dict:
     from harness.report.bench_page import _geomean
 
     tfbridge.tf()
-    rows, skipped = [], []
+    rows, skipped, floor = [], [], None
     for op in registry():
         try:
             built = build(op, size)
@@ -585,6 +587,8 @@ def ratios(size: str = "large", repeats: int = RATIO_REPEATS) -> dict:
             if "reference" in part and "tf" in part:
                 row[key] = _ratio(part["reference"], part["tf"])
         rows.append(row)
+        if op.name == FLOOR_OP:
+            floor = softmax_floor(built.args["logits"], calls["tf"], repeats)
     rows.sort(key=lambda r: r["ratio"])
     geomean = _geomean([r["reference_median_s"] / r["tf_median_s"] for r in rows])
     over = [r["op"] for r in rows if r["ratio"] > RATIO_GOALS["max_ratio"]]
@@ -597,7 +601,52 @@ def ratios(size: str = "large", repeats: int = RATIO_REPEATS) -> dict:
             "geomean_ratio_in_turn": in_turn, "over_max_in_turn": over_in_turn,
             "met_in_turn": bool(rows) and not over_in_turn and in_turn is not None and in_turn <= RATIO_GOALS["geomean"],
             "geomean_ratio_after_self": _rounded(_geomean([r.get("ratio_after_self") for r in rows])),
-            "per_op": rows, "skipped": skipped}
+            "per_op": rows, "skipped": skipped, "softmax_floor": floor}
+
+
+FLOOR_OP = "tf.nn.softmax"
+
+
+def softmax_floor(logits, tf_call, repeats: int = RATIO_REPEATS) -> dict:
+    """What any NumPy softmax of ``logits`` must spend, against TF's whole ``tf.nn.softmax``
+    (``tf_call``), all three in ABBA order (``_interleaved``): ``exp_pass``, NumPy's ``exp`` of the
+    logits into a new array, a block of rows at a time on the reference's threads
+    (``rowblocks.for_row_blocks``), the one pass that reads every input and writes every output;
+    ``fewest_passes``, that pass followed on each block by the two a softmax cannot do without,
+    the row sums (``np.vecdot`` against ones) and the product by their reciprocals
+    (``rowblocks.by_row``), with no guard against overflow (the reference's large path plus
+    nothing); ``copy``, the blocks copied (the memory traffic without the exp). When
+    ``fewest_passes`` is above TF's time, no formulation in NumPy's passes meets the 1.0 goal
+    for this op."""
+    import numpy as np
+
+    from harness.reference import rowblocks
+
+    x = rowblocks._rows(np.asarray(logits))
+
+    def blocks(step):
+        def call():
+            out = np.empty_like(x)
+            rowblocks.for_row_blocks(lambda rows: step(x[rows], out[rows]), x.shape[0], x.shape[1],
+                                     block_dtype=x.dtype)
+            return out
+        return call
+
+    ones = np.ones(x.shape[1], x.dtype)
+
+    def fewest(a, out):
+        np.exp(a, out=out)
+        sums = np.vecdot(out, ones)
+        rowblocks.by_row(np.multiply, out, np.reciprocal(sums, out=sums)[:, None], out=out)
+
+    calls = {"tf": tf_call, "exp_pass": blocks(lambda a, out: np.exp(a, out=out)), "fewest_passes": blocks(fewest),
+             "copy": blocks(lambda a, out: np.copyto(out, a))}
+    for call in calls.values():
+        call()
+    med = _interleaved(calls, repeats)
+    return {"op": FLOOR_OP, "shape": "x".join(map(str, np.shape(logits))), "tf_median_s": med["tf"],
+            **{f"{name}_median_s": med[name] for name in calls if name != "tf"},
+            **{f"{name}_over_tf": _ratio(med[name], med["tf"]) for name in calls if name != "tf"}}
 
 
 def report_figures(suite_results: Path = ROOT / "reports" / "results.json", n: int = 100_000) -> dict:
@@ -797,6 +846,12 @@ def describe(fig: dict) -> str:
                          f"{r['geomean_ratio_in_turn']}, {len(r['over_max_in_turn'])} above {r['goals']['max_ratio']}: "
                          + (", ".join(r["over_max_in_turn"]) or "none")
                          + f"; straight after itself: geometric mean {r.get('geomean_ratio_after_self')}")
+        fl = r.get("softmax_floor")
+        if fl:
+            lines.append(f"ratios, what a NumPy {fl['op']} cannot skip ({fl['shape']}, against TF's whole op, "
+                         f"{_t(fl['tf_median_s'])}): exp, row sums and scaling with no overflow guard "
+                         f"{fl['fewest_passes_over_tf']}x, the exp pass alone {fl['exp_pass_over_tf']}x, "
+                         f"a plain copy {fl['copy_over_tf']}x")
     sc = fig.get("scaling")
     if sc:
         lines.append(f"scaling ({sc['cases']}): -n 1 {sc['n1'].get('wall_s')} s, -n 2 {sc['n2'].get('wall_s')} s wall "

@@ -44,6 +44,34 @@ def test_ratios_time_both_sides_of_every_op_with_inputs(monkeypatch):
         assert row["ratio"] == float(f"{row['reference_median_s'] / row['tf_median_s']:.3g}")
     assert out["over_max"] == [r["op"] for r in out["per_op"] if r["ratio"] > 1.0]
     assert "ratios at small" in figures.describe({"ratios": out})
+    floor = out["softmax_floor"]  # timed for real beside the softmax
+    assert floor["op"] == "tf.nn.softmax" and floor["shape"] == "8x10"
+    assert floor["exp_pass_median_s"] > 0 and floor["copy_median_s"] > 0 and floor["tf_median_s"] > 0
+    assert floor["exp_pass_over_tf"] == float(f"{floor['exp_pass_median_s'] / floor['tf_median_s']:.3g}")
+
+
+def test_the_softmax_floor_times_numpys_exp_of_the_logits(monkeypatch):
+    """The floor's exp pass is np.exp of every logit into a new array, block by block."""
+    import numpy as np
+
+    from bench import figures
+
+    seen = {}
+
+    def record(calls, repeats):
+        seen.update({name: call() for name, call in calls.items() if name != "tf"})
+        return {name: 1.0 for name in calls}
+
+    monkeypatch.setattr(figures, "_interleaved", record)
+    logits = np.random.default_rng(0).standard_normal((300, 7)).astype(np.float32)
+    kept = logits.copy()
+    out = figures.softmax_floor(logits, lambda: None, repeats=2)
+    np.testing.assert_array_equal(logits, kept)  # the logits are only read
+    np.testing.assert_array_equal(seen["exp_pass"], np.exp(logits))
+    np.testing.assert_array_equal(seen["copy"], logits)
+    e = np.exp(logits.astype(np.float64))
+    np.testing.assert_allclose(seen["fewest_passes"], e / e.sum(axis=1, keepdims=True), rtol=1e-6)
+    assert out["exp_pass_over_tf"] == 1.0 and out["shape"] == "300x7"
 
 
 def test_the_goldens_goal_counts_every_process_cpu_on_the_cores_the_run_used():
@@ -88,6 +116,8 @@ def test_ratios_keep_the_in_turn_figures_beside_the_abba_ones(monkeypatch):
     from bench import figures
 
     def fake(calls, repeats):
+        if "exp_pass" in calls:  # the softmax floor
+            return {"tf": 4.0, "exp_pass": 3.0, "fewest_passes": 5.0, "copy": 1.0}
         return {"reference": 2.0, "tf": 4.0, "after_other": {"reference": 3.0, "tf": 2.0},
                 "after_self": {"reference": 1.0, "tf": 4.0}}
 
@@ -102,8 +132,11 @@ def test_ratios_keep_the_in_turn_figures_beside_the_abba_ones(monkeypatch):
     assert out["geomean_ratio"] == 0.5 and out["geomean_ratio_in_turn"] == 1.5
     assert out["over_max"] == [] and out["over_max_in_turn"] == ["tf.nn.softmax"]
     assert out["met"] is False and out["met_in_turn"] is False  # 0.5 > 0.35
+    floor = out["softmax_floor"]
+    assert (floor["fewest_passes_over_tf"], floor["exp_pass_over_tf"], floor["copy_over_tf"]) == (1.25, 0.75, 0.25)
     text = figures.describe({"ratios": out})
     assert "ABBA" in text and "former in-turn order" in text
+    assert "exp, row sums and scaling with no overflow guard 1.25x, the exp pass alone 0.75x, a plain copy 0.25x" in text
 
 
 def test_the_goals_figure_is_the_median_run_with_every_runs_rate():
