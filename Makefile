@@ -56,7 +56,7 @@ BENCH_FAIL ?= median:25%
 BENCH_OPTS ?= --benchmark-min-rounds=3 --benchmark-max-time=0.1 --benchmark-columns=median,iqr,rounds --benchmark-sort=name
 FIGURES ?= 1
 
-bench: setup
+bench: setup browser
 	@status=0; \
 	$(PY) -m pytest bench -p no:xdist -p no:cacheprovider -q --benchmark-storage=$(BENCH_DIR) --benchmark-autosave \
 	  $(BENCH_OPTS) $(if $(BASELINE),--benchmark-compare=$(BASELINE) --benchmark-compare-fail=$(BENCH_FAIL)) $(ARGS) \

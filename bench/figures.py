@@ -663,6 +663,10 @@ def report_figures(suite_results: Path = ROOT / "reports" / "results.json", n: i
         out["suite"] = {"results": str(suite_results), "cases": len(cases), "passed": passed,
                         "page_bytes": len(page), "page_bytes_per_passed_case": round(len(page) / max(passed, 1)),
                         "results_bytes": suite_results.stat().st_size}
+    missing = [str(p) for p in (report_scale.CHROMIUM, report_scale.CHROMEDRIVER) if not p.exists()]
+    if missing:  # the page is neither built nor opened: the other sections still run
+        out["big"] = {"cases": n, "error": f"not installed: {', '.join(missing)} (run `make browser`)"}
+        return out
     with tempfile.TemporaryDirectory(prefix="report-figures-") as tmp:
         path = Path(tmp) / "index.html"
         t0 = time.perf_counter()
@@ -830,7 +834,9 @@ def describe(fig: dict) -> str:
         su = rep["suite"]
         lines.append(f"report: suite page {su['page_bytes']:,} bytes for {su['cases']} cases = "
                      f"{su['page_bytes_per_passed_case']} bytes per passed case")
-    if rep.get("big"):
+    if rep.get("big", {}).get("error"):
+        lines.append(f"report: the {rep['big']['cases']:,}-case page was not measured: {rep['big']['error']}")
+    elif rep.get("big"):
         bg = rep["big"]
         lines.append(f"report: {bg['cases']:,} cases built in {bg['build_s']} s, {bg['page_bytes']:,} bytes; ready in "
                      f"{bg['ready_ms']} ms; first change (parses the data) {bg['first_change_with_data_parse_ms']} ms; "

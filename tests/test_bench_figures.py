@@ -149,3 +149,17 @@ def test_the_goals_figure_is_the_median_run_with_every_runs_rate():
     assert "rates_of_runs" not in runs[0]
     text = describe({"goldens": {"jobs": "-n 0", "without_ports_n2": {**median, "jobs": "-n 2"}}})
     assert "the median of 3 runs (990.0, None, 1040.0 checks/s): the goal's figure" in text
+
+
+def test_the_report_figures_say_so_when_chromium_is_missing(monkeypatch, tmp_path):
+    """Without Chromium the 100,000-case page is not built; the suite's page is still measured
+    and the figures say what to install instead of stopping on Selenium's error."""
+    from bench import figures, report_scale
+
+    monkeypatch.setattr(report_scale, "CHROMEDRIVER", tmp_path / "no-chromedriver")
+    results = tmp_path / "results.json"
+    results.write_text(report_scale.SAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    out = figures.report_figures(results, n=10)
+    assert out["suite"]["cases"] > 0 and out["suite"]["page_bytes"] > 0
+    assert out["big"] == {"cases": 10, "error": f"not installed: {tmp_path / 'no-chromedriver'} (run `make browser`)"}
+    assert "report: the 10-case page was not measured: not installed:" in figures.describe({"report": out})
