@@ -247,14 +247,28 @@ def _bound_calls(rng):
 
 
 def test_against_bound_path_choice_gives_the_same_bits(small_paths):
-    """stable._against_bound's tests: comparing with an array filled with the bound or with
-    the scalar bound gives the same bits whenever the bound has x's dtype (every caller)."""
+    """stable._against_bound's size and dtype-width tests: comparing with the scalar bound or
+    through np.clip gives the same bits whenever the bound has x's dtype (every caller)."""
     calls = _bound_calls(np.random.default_rng(41))
-    assert_same_under(_by_prefix("harness.reference.stable", "_against_bound",
-                                 "np.ndim(bound) or x.dtype.name not in ('float32', 'float64') or "
-                                 "x.size < SELECT_MIN_SIZE or np.result_type(x, bound) != x.dtype"), calls)
     assert_same_under(mutant("harness.reference.stable", "_against_bound",
                              "np.result_type(x, bound) != x.dtype  ->  np.result_type(x, bound) == x.dtype"), calls)
+
+
+@pytest.mark.parametrize("before", [
+    "np.ndim(bound) or x.dtype.name not in ('float32', 'float64') or x.size < SELECT_MIN_SIZE or "
+    "np.result_type(x, bound) != x.dtype",
+    "x.dtype.name not in ('float32', 'float64')",
+])
+def test_against_bound_dtype_test_is_needed(small_paths, before):
+    """Letting bfloat16/float16 through to np.clip is not equivalent (these were reviewed as
+    equivalent while the fast path was an array filled with the bound): NumPy has no bfloat16
+    clip loop, and the result comes back as float32."""
+    mutated = _by_prefix("harness.reference.stable", "_against_bound", before)
+    calls = _bound_calls(np.random.default_rng(41))
+    want = [outcome(c) for c in calls]
+    with mutants.applied(*mutated):
+        got = [outcome(c) for c in calls]
+    assert got != want, mutated[2].change
 
 
 def test_sampled_logits_label_check_quotes_another_id_only():

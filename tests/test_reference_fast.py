@@ -473,12 +473,59 @@ def test_maximum_minimum_against_a_bound_are_numpys_bit_for_bit(monkeypatch, dty
     from harness.reference import stable
 
     monkeypatch.setattr(stable, "SELECT_MIN_SIZE", 0)
-    x = np.random.default_rng(19).normal(size=(23, 9)).astype(dtype)
-    x[0, :6] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-7]
-    for bound in (0, 0.0, -0.0, 1e-7, dtype(1), np.asarray(0.5, dtype), np.float64(2)):
+    x = _with_specials(np.random.default_rng(19).normal(size=(230, 9)).astype(dtype))
+    fi = np.finfo(dtype)
+    for bound in (0, 0.0, -0.0, 1e-7, dtype(1), np.asarray(0.5, dtype), np.float64(2), dtype(np.nan), dtype(np.inf),
+                  dtype(-np.inf), fi.tiny, fi.smallest_subnormal, -fi.max, dtype(-3)):
         for mine, numpy_ in ((stable.maximum, np.maximum), (stable.minimum, np.minimum)):
             got, want = mine(x, bound), numpy_(x, bound)
             assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), (bound, numpy_)
+
+
+def _with_specials(x: np.ndarray) -> np.ndarray:
+    """``x`` with signed zeros, NaNs of both signs, infinities, subnormals and the extremes in
+    its first row and scattered through the rest (the vector loops and their tails)."""
+    fi = np.finfo(x.dtype)
+    specials = np.array([0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, 1e-7, fi.tiny, -fi.smallest_subnormal,
+                         fi.max, -fi.max, 1.0], x.dtype)
+    flat = x.reshape(-1)
+    flat[:specials.size] = specials
+    flat[np.random.default_rng(5).choice(flat.size, 40, replace=False)] = np.resize(specials, 40)
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_clip_is_tf_clip_by_value_order_bit_for_bit(monkeypatch, dtype):
+    """stable.clip is np.maximum(np.minimum(x, high), low) (tf.clip_by_value's order) for every
+    pair of bounds: zero and NaN bounds, low > high and equal bounds included, whichever of
+    np.clip's pass or the two comparisons computes it."""
+    from harness.reference import stable
+
+    monkeypatch.setattr(stable, "SELECT_MIN_SIZE", 0)
+    x = _with_specials(np.random.default_rng(23).normal(size=(230, 9)).astype(dtype))
+    bounds = [dtype(b) for b in (1e-7, 1 - 1e-7, 0.0, -0.0, np.nan, np.inf, -np.inf, -2.0, 1.0)]
+    for low in bounds:
+        for high in bounds:
+            got, want = stable.clip(x, low, high), np.maximum(np.minimum(x, high), low)
+            assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), (low, high)
+
+
+def test_clip_takes_one_pass_of_np_clip_only_where_it_gives_the_same_bits(monkeypatch):
+    from harness.reference import stable
+
+    monkeypatch.setattr(stable, "SELECT_MIN_SIZE", 0)
+    calls, real = [], np.clip
+    monkeypatch.setattr(np, "clip", lambda *a, **k: calls.append(a[1:]) or real(*a, **k))
+    x = np.linspace(-2, 2, 64, dtype=np.float32)
+    stable.clip(x, np.float32(1e-7), np.float32(1))
+    stable.clip(x, np.float32(0), np.float32(1))  # a zero bound: minimum, then maximum against a filled array
+    stable.clip(x, np.float32(1), np.float32(1e-7))  # low > high: minimum, then maximum
+    stable.clip(x.astype(np.float16), np.float16(1e-3), np.float16(1))  # float16: NumPy's scalar loops
+    stable.maximum(x, np.float32(0.5))
+    stable.minimum(x, np.float32(0.0))  # a zero bound: the filled array
+    inf = np.float32(np.inf)
+    assert calls == [(np.float32(1e-7), np.float32(1)), (-inf, np.float32(1)), (-inf, np.float32(1e-7)),
+                     (np.float32(1), inf), (np.float32(0.5), inf)]
 
 
 def test_reduce_sum_of_everything_in_runs_is_np_sum(small_runs):

@@ -29,12 +29,6 @@ def const(value, dtype) -> np.ndarray:
         return np.asarray(value, dtype=dtype)
 
 
-def as_float(x, dtype=None) -> np.ndarray:
-    """``ops.convert_to_tensor(x, dtype)``: a cast when the dtype is given."""
-    x = np.asarray(x)
-    return x if dtype is None else x.astype(dtype)
-
-
 def canonical_axis(axis):
     """NumPy wants a tuple where Keras accepts a list of axes."""
     return tuple(axis) if isinstance(axis, (list, tuple)) else axis
@@ -56,7 +50,7 @@ def mean(x, axis=None, keepdims=False) -> np.ndarray:
 def clip(x, low, high) -> np.ndarray:
     """``tf.clip_by_value`` with Python bounds converted to ``x``'s dtype."""
     x = np.asarray(x)
-    return stable.maximum(stable.minimum(x, const(high, x.dtype)), const(low, x.dtype))
+    return stable.clip(x, const(low, x.dtype), const(high, x.dtype))
 
 
 def log(x) -> np.ndarray:

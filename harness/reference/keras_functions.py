@@ -91,7 +91,7 @@ def mean_squared_logarithmic_error(y_true, y_pred):
     1e-7 rounded to float32, 1.0000000116860974e-07 (float64 stays float64)."""
     y_true, y_pred = same_rank(*_cast_pair(y_true, y_pred))
     dtype = np.float64 if y_pred.dtype == np.float64 else np.float32
-    y_true, y_pred = y_true.astype(dtype), y_pred.astype(dtype)
+    y_true, y_pred = y_true.astype(dtype, copy=False), y_pred.astype(dtype, copy=False)
     eps, one = kb.const(kb.EPSILON_FLOAT32, dtype), kb.const(1.0, dtype)
     first_log = kb.log(maximum(y_pred, eps) + one)
     second_log = kb.log(maximum(y_true, eps) + one)

@@ -41,16 +41,42 @@ def select(cond, a, b) -> np.ndarray:
 def _against_bound(ufunc, x, bound) -> np.ndarray:
     """``ufunc(x, bound)`` for ``np.maximum``/``np.minimum`` and a scalar ``bound``, bit for bit.
 
-    NumPy's loop does not vectorise when one operand is a scalar (about 0.7 ns an element
-    against 0.13 for two arrays), so a large float32/float64 ``x`` is compared with an array
-    filled with the bound (converted to x's dtype, as the scalar operand would be), the
-    result written into that array."""
+    NumPy's loop does not vectorise when one operand is a scalar (0.46 ns an element against
+    0.16 for two arrays, float32 here), so a large float32/float64 ``x`` is compared with the
+    bound by :func:`clip`'s one pass, the other side infinite (0.12 ns), or, for a bound of
+    zero or NaN, with an array filled with the bound (converted to x's dtype, as the scalar
+    operand would be), the result written into that array (0.29 ns with the fill)."""
     x = np.asarray(x)
     if (np.ndim(bound) or x.dtype.name not in ("float32", "float64") or x.size < SELECT_MIN_SIZE
             or np.result_type(x, bound) != x.dtype):
         return ufunc(x, bound)
+    b = x.dtype.type(bound)
+    if _clips_alike(b):
+        return np.clip(x, b, np.inf) if ufunc is np.maximum else np.clip(x, -np.inf, b)
     out = np.full(x.shape, bound, x.dtype)
     return ufunc(x, out, out=out)
+
+
+def _clips_alike(*bounds) -> bool:
+    """Whether ``np.clip`` against these bounds gives the bits of ``np.maximum``/``np.minimum``:
+    bounds that are neither zero nor NaN. At a bound of ±0 the two differ in the sign of a zero
+    result (``np.clip`` keeps x's -0.0 where ``np.maximum(-0.0, 0.0)`` is 0.0); ±inf, subnormal
+    and every other bound give the same bits, NaN inputs included
+    (``tests/test_reference_fast.py``)."""
+    return all(b != 0 and b == b for b in bounds)
+
+
+def clip(x, low, high) -> np.ndarray:
+    """``np.maximum(np.minimum(x, high), low)``, ``tf.clip_by_value``'s order, for scalar bounds
+    of x's dtype, bit for bit: a large float32/float64 ``x`` with bounds :func:`_clips_alike`
+    and ``low <= high`` in one pass of ``np.clip`` (0.16 ns an element against 0.61 for the two
+    filled comparisons); any other (with ``low > high`` the result is ``low``, where
+    ``np.clip`` gives ``high``) through :func:`minimum` and :func:`maximum`."""
+    x = np.asarray(x)
+    if (x.dtype.name in ("float32", "float64") and x.size >= SELECT_MIN_SIZE and not np.ndim(low) and not np.ndim(high)
+            and np.result_type(x, low, high) == x.dtype and _clips_alike(low, high) and low <= high):
+        return np.clip(x, low, high)
+    return maximum(minimum(x, high), low)
 
 
 def maximum(x, bound) -> np.ndarray:

@@ -121,7 +121,7 @@ def huber(y_true, y_pred, delta=1.0):
 
     Keras 2 quirk mirrored: both inputs are cast to float32 (``floatx()``) first, so float64
     and float16 inputs give a float32 result."""
-    y_true, y_pred = np.asarray(y_true).astype(np.float32), np.asarray(y_pred).astype(np.float32)
+    y_true, y_pred = np.asarray(y_true).astype(np.float32, copy=False), np.asarray(y_pred).astype(np.float32, copy=False)
     delta, half = np.float32(delta), np.float32(0.5)
     error = y_pred - y_true
     abs_error = np.abs(error)
