@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 from harness import inputs, loader
+from harness.loader import CASE_SUFFIXES
 from harness.registry import registry
 from harness.yamlio import LineDict
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = sorted(p for d in ("cases", "tests/data") for p in (ROOT / d).rglob("*") if p.suffix in (".yaml", ".yml"))
+FILES = sorted(p for d in ("cases", "tests/data") for p in (ROOT / d).rglob("*") if p.suffix in CASE_SUFFIXES)
 
 
 def _outcome(fn):

@@ -17,12 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness import loader
+from harness.loader import CASE_SUFFIXES
 from harness.schema import CASE_KEYS, CASE_SCHEMA, DEFAULTS_SCHEMA, DTYPES, FILE_SCHEMA, MODES
 from harness.schemacheck import Unsupported, compile_schema
 from harness.yamlio import YamlError, load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = sorted(p for d in ("cases", "tests/data") for p in (ROOT / d).rglob("*") if p.suffix in (".yaml", ".yml"))
+FILES = sorted(p for d in ("cases", "tests/data") for p in (ROOT / d).rglob("*") if p.suffix in CASE_SUFFIXES)
 SCHEMAS = {"case": CASE_SCHEMA, "defaults": DEFAULTS_SCHEMA, "file": FILE_SCHEMA}
 VALIDATORS = {name: jsonschema.Draft202012Validator(s) for name, s in SCHEMAS.items()}
 CHECKS = {name: compile_schema(s) for name, s in SCHEMAS.items()}

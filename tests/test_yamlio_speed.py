@@ -11,11 +11,12 @@ import pytest
 import yaml
 
 from harness import yamlio
+from harness.loader import CASE_SUFFIXES
 from harness.yamlio import LineDict, LineList, YamlError, load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = sorted(p for p in (ROOT / "cases").rglob("*") if p.suffix in (".yaml", ".yml"))
-BAD = sorted(p for p in (ROOT / "tests/data/bad_cases").rglob("*") if p.suffix in (".yaml", ".yml"))
+CASES = sorted(p for p in (ROOT / "cases").rglob("*") if p.suffix in CASE_SUFFIXES)
+BAD = sorted(p for p in (ROOT / "tests/data/bad_cases").rglob("*") if p.suffix in CASE_SUFFIXES)
 
 SNIPPETS = {
     "merge": "a: &a {x: 1, y: [1, 2]}\nb:\n  <<: *a\n  x: 2\nc: {<<: [*a, {z: 3}], =: v}\n",
