@@ -220,3 +220,36 @@ def test_reviewed_kind_rounding_is_left_out_of_the_score_and_counted_apart(tmp_p
     reviewed.write_text('- {file: src.py, function: f, change: x, kind: close, reason: r}\n')
     with pytest.raises(report.EquivalentError, match="entry 1: kind: 'close' is not one of equivalent, rounding"):
         report.load_equivalents(reviewed)
+
+
+@pytest.mark.skipif(engine._glibc() is None, reason="malloc perturbation is glibc's")
+def test_poisoned_allocations_leave_no_freed_values_in_np_empty():
+    """Under poisoned_allocations a large np.empty holds the perturb pattern, not the values of
+    the array freed just before (which glibc may hand back otherwise)."""
+    import numpy as np
+
+    n = 1 << 20
+    with engine.poisoned_allocations():
+        freed = np.arange(n, dtype=np.float64)
+        del freed
+        fresh = np.empty(n, np.float64)
+        assert set(np.unique(fresh.view(np.uint8)).tolist()) == {engine.PERTURB_BYTE ^ 0xFF}
+
+
+def test_poisoned_allocations_are_undone_and_skipped_without_glibc(monkeypatch):
+    calls = []
+
+    class FakeGlibc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.setattr(engine, "_glibc", FakeGlibc)
+    with pytest.raises(KeyError), engine.poisoned_allocations():
+        assert calls == [(engine.M_PERTURB, engine.PERTURB_BYTE)]
+        raise KeyError("a case's error")
+    assert calls == [(engine.M_PERTURB, engine.PERTURB_BYTE), (engine.M_PERTURB, 0)]
+    monkeypatch.setattr(engine, "_glibc", lambda: None)
+    with engine.poisoned_allocations():
+        pass
+    assert len(calls) == 2

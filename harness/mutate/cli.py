@@ -161,7 +161,8 @@ def _run(ns, targets, ops, name, case_paths, equivalents) -> int:
     exps, problems = engine.load_cases(case_paths, ops, modes, None if ops is None else ns.impl)
     for p in problems:
         print(f"harness: {p}", file=sys.stderr)
-    with engine.pinned_threads():  # the threaded paths run whatever the load
+    # the threaded paths run whatever the load; np.empty never holds a freed result's values
+    with engine.pinned_threads(), engine.poisoned_allocations():
         base = engine.run_baseline(exps, targets, _progress("baseline"), _tf_side(ns.goldens))
         t1 = time.perf_counter()
         outcomes = engine.run_mutants(chosen, base, targets, ns.jobs, _progress("mutants"))

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import multiprocessing
 import signal
@@ -130,6 +131,39 @@ def pinned_threads():
         yield
     finally:
         rowblocks.ROW_THREADS, rowblocks.THREADS_BY_LOAD = saved
+
+
+M_PERTURB = -6
+"""glibc's ``mallopt`` parameter for the byte that fills each block malloc returns (xor 0xFF) and frees."""
+PERTURB_BYTE = 0x5A
+
+
+def _glibc():
+    """The C library when it is glibc (``mallopt(M_PERTURB)`` exists there), else None."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # noqa: B018 - glibc only
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+@contextlib.contextmanager
+def poisoned_allocations():
+    """Every block glibc's malloc hands out filled with ``PERTURB_BYTE ^ 0xFF`` while the block
+    runs (``mallopt(M_PERTURB)``, what ``MALLOC_PERTURB_`` sets; off again after): NumPy's
+    ``np.empty`` then never holds a freed array's values. A mutant that leaves part of an
+    ``np.empty`` result unwritten (``rowblocks.by_elements`` writing only the first element)
+    otherwise survives whenever the allocator hands back the memory of the baseline's own,
+    identical result, and is killed when it does not. Elsewhere than glibc nothing changes."""
+    libc = _glibc()
+    if libc is None or not libc.mallopt(M_PERTURB, PERTURB_BYTE):
+        yield
+        return
+    try:
+        yield
+    finally:
+        libc.mallopt(M_PERTURB, 0)
 
 
 def run_baseline(exps: list[Expanded], targets: list[Target], progress=None, tf_side=None) -> Baseline:
