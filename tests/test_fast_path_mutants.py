@@ -9,6 +9,7 @@ both the whole-array and the block/run paths."""
 from __future__ import annotations
 
 import importlib
+import math
 from pathlib import Path
 
 import ml_dtypes
@@ -346,3 +347,25 @@ def test_tf_broadcasting_mapping_keeps_every_error_a_value_error():
         if w is not None:
             assert isinstance(g, ValueError) == isinstance(w, ValueError)
             assert type(g) is type(w) or type(g).__name__ == "InvalidArgumentError"
+
+
+@pytest.mark.parametrize("file, case_id, first_block_rows", [
+    ("fast_paths.yaml", "fast-keras-sparse-ce-probabilities-blocks-in-order", None),
+    ("fast_paths.yaml", "fast-keras-sparse-ce-probabilities-blocks-in-order-16", None),
+    ("fast_paths.yaml", "fast-keras-sparse-ce-probabilities-blocks-in-order-64", None),
+    ("fast_edges.yaml", "fast-hinge-binary-block", 2),
+])
+def test_block_order_cases_span_two_blocks_at_todays_block_size(file, case_id, first_block_rows):
+    """The cases that kill the row-block mutants only do so while their rows make two blocks or
+    more (and, for the hinge, while the all-zero rows fill the first block): a change of
+    rowblocks.ROW_BLOCK_BYTES must come with new shapes, not silently leave the mutants alive."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    cases = yaml.safe_load((root / "cases" / "mutation" / file).read_text(encoding="utf-8"))["cases"]
+    case = next(c for c in cases if c["id"] == case_id)
+    rows, cols = case["args"]["y_pred"]["shape"]
+    per_block = max(1, rowblocks.ROW_BLOCK_BYTES // (cols * np.dtype(np.float32).itemsize))
+    assert math.ceil(rows / per_block) >= 2, (rows, per_block)
+    if first_block_rows is not None:
+        assert per_block <= first_block_rows, per_block
