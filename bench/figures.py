@@ -38,9 +38,10 @@ Sections:
                 the median ratio per op, their geometric mean and the ops above 1.0, against
                 the goals (each <= 1.0, geometric mean <= 0.35); beside them the same figures
                 from the calls straight after the other side (the former in-turn order's
-                condition) and straight after the same side; and ``softmax_floor``: NumPy's exp
-                pass alone (and a plain copy) of ``tf.nn.softmax``'s logits against TF's whole
-                op, the part of that op's ratio no NumPy formulation can avoid.
+                condition) and straight after the same side; and ``softmax_floor``: the fewest
+                NumPy passes a softmax needs, the exp pass alone and a plain copy of
+                ``tf.nn.softmax``'s logits, each against TF's whole op: the part of that op's
+                ratio no NumPy formulation can avoid.
 ``report``      the HTML report: bytes per passing case of the default suite's page (built
                 from ``reports/results.json`` when a run left one), and a 100,000-case page
                 (``bench.report_scale``) built and opened in headless Chromium: when it is
@@ -609,13 +610,13 @@ FLOOR_OP = "tf.nn.softmax"
 
 def softmax_floor(logits, tf_call, repeats: int = RATIO_REPEATS) -> dict:
     """What any NumPy softmax of ``logits`` must spend, against TF's whole ``tf.nn.softmax``
-    (``tf_call``), all three in ABBA order (``_interleaved``): ``exp_pass``, NumPy's ``exp`` of the
+    (``tf_call``), all in ABBA order (``_interleaved``): ``exp_pass``, NumPy's ``exp`` of the
     logits into a new array, a block of rows at a time on the reference's threads
     (``rowblocks.for_row_blocks``), the one pass that reads every input and writes every output;
     ``fewest_passes``, that pass followed on each block by the two a softmax cannot do without,
     the row sums (``np.vecdot`` against ones) and the product by their reciprocals
-    (``rowblocks.by_row``), with no guard against overflow (the reference's large path plus
-    nothing); ``copy``, the blocks copied (the memory traffic without the exp). When
+    (``rowblocks.by_row``), with no guard against overflow (the reference's large path without
+    its checks); ``copy``, the blocks copied (the memory traffic without the exp). When
     ``fewest_passes`` is above TF's time, no formulation in NumPy's passes meets the 1.0 goal
     for this op."""
     import numpy as np
