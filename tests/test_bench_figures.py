@@ -72,6 +72,7 @@ def test_the_softmax_floor_times_numpys_exp_of_the_logits(monkeypatch):
     e = np.exp(logits.astype(np.float64))
     np.testing.assert_allclose(seen["fewest_passes"], e / e.sum(axis=1, keepdims=True), rtol=1e-6)
     assert out["exp_pass_over_tf"] == 1.0 and out["shape"] == "300x7"
+    assert out["floor_above_goal"] is False  # 1.0 is within the goal
 
 
 def test_the_goldens_goal_counts_every_process_cpu_on_the_cores_the_run_used():
@@ -136,7 +137,9 @@ def test_ratios_keep_the_in_turn_figures_beside_the_abba_ones(monkeypatch):
     assert (floor["fewest_passes_over_tf"], floor["exp_pass_over_tf"], floor["copy_over_tf"]) == (1.25, 0.75, 0.25)
     text = figures.describe({"ratios": out})
     assert "ABBA" in text and "former in-turn order" in text
-    assert "exp, row sums and scaling with no overflow guard 1.25x, the exp pass alone 0.75x, a plain copy 0.25x" in text
+    assert ("exp, row sums and scaling with no overflow guard 1.25x, the exp pass alone 0.75x, a plain copy 0.25x; "
+            "above the goal of 1.0 before any guard: no NumPy formulation meets it in this run") in text
+    assert floor["floor_above_goal"] is True
 
 
 def test_the_goals_figure_is_the_median_run_with_every_runs_rate():
