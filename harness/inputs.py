@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import os
+import warnings
 import zlib
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,28 @@ class InputError(ValueError):
         self.problem = problem
         self.hint = hint
         self.subpath = tuple(subpath)
+
+
+class InputWarning(UserWarning):
+    """An argument value the case's dtype cannot hold as written: finite values beyond its range
+    that the cast makes ±inf. The runner adds the message to the case's warnings."""
+
+
+def cast_to(field: str, arr: np.ndarray, dtype) -> np.ndarray:
+    """``arr.astype(dtype)``; finite values the cast turns into ±inf (beyond float16's 65504,
+    float32's 3.4e38) raise :class:`InputWarning` naming the field, how many and the fix,
+    instead of NumPy's anonymous "overflow encountered in cast"."""
+    try:
+        with np.errstate(over="raise"):
+            return arr.astype(dtype)
+    except FloatingPointError:
+        with np.errstate(over="ignore"):
+            out = arr.astype(dtype)
+    n = int(np.count_nonzero(np.isinf(out) & np.isfinite(arr)))
+    warnings.warn(InputWarning(f"{field}: {n:,} finite value(s) beyond {np.dtype(dtype).name}'s range became ±inf "
+                               "(write .inf or -.inf for an infinity; smaller values or a wider dtype keep them finite)"),
+                  stacklevel=2)
+    return out
 
 
 def element_cap() -> int:
@@ -389,7 +412,7 @@ def materialize(field: str, spec: Any, role: str, dtype: str, *, seed: int, base
         if explicit is None and arr.dtype.kind not in "iub":
             raise InputError(field, f"expected integers, got {arr.dtype} values", "write class indices like [2, 0]")
         return arr.astype(np_dtype(explicit or "int32"))
-    return arr.astype(np_dtype(explicit or dtype))
+    return cast_to(field, arr, np_dtype(explicit or dtype))
 
 
 _SHARED: dict = {}
@@ -413,11 +436,18 @@ def materialize_shared(field: str, spec: Any, role: str, dtype: str, *, seed: in
     key = (id(spec), role, dtype, seed, element_cap(), str(base_dir))
     hit = _SHARED.get(key)
     if hit is not None and hit[0] is spec:
+        for note in hit[2]:  # every expansion of the case is told, not only the first
+            warnings.warn(InputWarning(note), stacklevel=2)
         return hit[1]
-    arr = materialize(field, spec, role, dtype, seed=seed, base_dir=base_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputWarning)
+        arr = materialize(field, spec, role, dtype, seed=seed, base_dir=base_dir)
+    notes = [str(w.message) for w in caught if issubclass(w.category, InputWarning)]
+    for w in caught:  # re-raised here, as they came
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if arr.size <= RAW_CACHE_MAX_ELEMENTS:
         arr.flags.writeable = False
-        _SHARED[key] = (spec, arr)
+        _SHARED[key] = (spec, arr, notes)
         _shared_bytes[0] += arr.nbytes
         while _shared_bytes[0] > SHARED_BYTES:
             _shared_bytes[0] -= _SHARED.pop(next(iter(_SHARED)))[1].nbytes

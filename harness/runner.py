@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -106,11 +107,18 @@ class CaseRun:
         exp = self.exp
         arrays = {}
         base_dir = exp.case.path.parent
-        for name, spec in args.items():
-            arg = op.arg(name)
-            arrays[name] = inputs.materialize_shared(
-                f"{where}args.{name}", spec, arg.role if arg else "value", exp.dtype,
-                seed=inputs.derive_seed(exp.case.id, where + name), base_dir=base_dir)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", inputs.InputWarning)
+            for name, spec in args.items():
+                arg = op.arg(name)
+                arrays[name] = inputs.materialize_shared(
+                    f"{where}args.{name}", spec, arg.role if arg else "value", exp.dtype,
+                    seed=inputs.derive_seed(exp.case.id, where + name), base_dir=base_dir)
+        for w in caught:  # an input the dtype cannot hold goes to the case's warnings; others pass on
+            if issubclass(w.category, inputs.InputWarning):
+                self.result.warnings.append(f"{exp.case.display_path}:{exp.case.line}: {w.message}")
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return arrays, {k: inputs._plain(v) for k, v in init.items()}
 
     def _related_args(self, where: str, spec: dict | None, given: dict, other: OpSpec, drop=()) -> dict:
