@@ -9,6 +9,7 @@ both calls and builds the :class:`~harness.result.CaseResult` (:mod:`harness.rec
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import statistics
 import time
@@ -75,6 +76,12 @@ def cotangents(exp: Expanded, out: Any) -> list[np.ndarray]:
             for i, (_, leaf) in enumerate(leaves(out))]
 
 
+IGNORED_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning)
+"""Warning classes an implementation's call passes on to Python instead of the case's warnings."""
+WARNING_CHARS = 400
+"""A noted warning's text is cut to this many characters."""
+
+
 class CaseRun:
     """Everything computed for one expanded case; :meth:`run` returns its result.
 
@@ -139,7 +146,8 @@ class CaseRun:
     def _sides(self, inv: Invocation) -> tuple[Any, Any, Callable[[], Any]]:
         """Both sides' results (a :class:`Raised` for an error) and the prepared TF call."""
         t0 = time.perf_counter()
-        ref = NOT_RUN if self.implementation is None else attempt(lambda: self.implementation.call(inv))
+        with self._implementation_warnings():
+            ref = NOT_RUN if self.implementation is None else attempt(lambda: self.implementation.call(inv))
         t1 = time.perf_counter()
         tf_call = self.tf.prepare(inv)
         t2 = time.perf_counter()
@@ -147,6 +155,24 @@ class CaseRun:
         self.cost["reference_s"] += t1 - t0
         self.cost["tf_s"] += time.perf_counter() - t2
         return ref, out, tf_call
+
+    @contextlib.contextmanager
+    def _implementation_warnings(self):
+        """What the implementation under test warns inside the block goes to the case's warnings,
+        each message once (a port's own ``UserWarning``, a framework's note on its arguments),
+        instead of pytest's summary at the end of the run; deprecation notices, which no case
+        can act on, pass on to Python's filters. TF's own warnings are not caught: a run on
+        TF's recorded results (``--goldens``) could not repeat them."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        for w in caught:
+            if issubclass(w.category, IGNORED_WARNINGS):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                continue
+            text = f"{self.side} warned: {w.category.__name__}: {w.message}"[:WARNING_CHARS]
+            if text not in self.result.warnings:
+                self.result.warnings.append(text)
 
     def _judge_inputs_kept(self) -> None:
         """An implementation that modified its input arrays in place fails the case."""
@@ -256,8 +282,9 @@ class CaseRun:
         res.output_shape, res.truncated = judges.output_facts(out)
         res.diff = judges.diff_grid(main, tol)
         if not main["ok"] and main.get("kind") == "tolerance" and self.implementation is NUMPY_REFERENCE:
-            res.arbitration = arbitrate(lambda wide: self.implementation.call(inv.with_args(wide)), inv.args,
-                                        ref, out, exp.dtype)
+            with self._implementation_warnings():
+                res.arbitration = arbitrate(lambda wide: self.implementation.call(inv.with_args(wide)), inv.args,
+                                            ref, out, exp.dtype)
         return True
 
     def _judge_related(self, inv: Invocation, key: str, j: int, spec: dict, ref: Any, out: Any) -> None:
@@ -285,7 +312,8 @@ class CaseRun:
         t0 = time.perf_counter()
         tf_grads = attempt(lambda: self.tf.gradients(inv, cot, wrt))
         t1 = time.perf_counter()
-        ref_grads = attempt(lambda: self.implementation.gradients(inv, cot, wrt))
+        with self._implementation_warnings():
+            ref_grads = attempt(lambda: self.implementation.gradients(inv, cot, wrt))
         self.cost["tf_s"] += t1 - t0
         self.cost["reference_s"] += time.perf_counter() - t1
         if skip_reason(ref_grads):
@@ -315,8 +343,9 @@ class CaseRun:
         t0 = time.perf_counter()
         if not isinstance(out, Raised):
             if not isinstance(ref, Raised):
-                self.result.time_reference_s = median_time(self.implementation.prepare(inv), self.timing_repeats,
-                                                           TIMING_BUDGET_S)
+                with self._implementation_warnings():  # the check's own call has already said it
+                    self.result.time_reference_s = median_time(self.implementation.prepare(inv), self.timing_repeats,
+                                                               TIMING_BUDGET_S)
             if self.tf.timed:
                 self.result.time_tf_s = median_time(tf_call, self.timing_repeats, TIMING_BUDGET_S)
         self.cost["timing_s"] = time.perf_counter() - t0

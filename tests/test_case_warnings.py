@@ -1,6 +1,7 @@
-"""Argument values the case's dtype cannot hold: finite values beyond its range become ±inf in
-the cast, and the case says so in its warnings (file:line, field, how many, the fix), in every
-expansion, instead of NumPy's anonymous RuntimeWarning."""
+"""What a case's warnings say beyond the verdict: argument values the case's dtype cannot hold
+(finite values beyond its range become ±inf in the cast: file:line, field, how many, the fix,
+in every expansion, instead of NumPy's anonymous RuntimeWarning), and what the implementation
+under test warned while computing the case (instead of pytest's summary at the end)."""
 from __future__ import annotations
 
 import warnings
@@ -60,3 +61,43 @@ def test_every_expansion_of_the_case_carries_the_warning(tmp_path):
     assert any(w.startswith(want) for w in f32["warnings"]), f32["warnings"]
     assert any(w.startswith(want) for w in again["warnings"]), again["warnings"]
     assert not any("range became" in w for w in f64["warnings"])  # float64 holds 1e39
+
+
+PORT = """\
+import warnings
+import numpy as np
+
+def mae(y_true, y_pred):
+    warnings.warn("careful: this port averages over everything", UserWarning)
+    warnings.warn("careful: this port averages over everything", UserWarning)  # once in the case
+    warnings.warn("old_name is deprecated", DeprecationWarning)
+    return np.mean(np.abs(np.asarray(y_true) - np.asarray(y_pred)), axis=-1)
+
+OPS = {"tf.keras.losses.MAE": mae}
+"""
+
+PORT_CASE = """\
+cases:
+  - id: warned
+    op: tf.keras.losses.MAE
+    args:
+      y_true: [[0.0, 1.0]]
+      y_pred: [[0.5, 0.5]]
+"""
+
+
+def test_an_implementations_warnings_are_the_cases(tmp_path):
+    port = tmp_path / "chatty_port.py"
+    port.write_text(PORT)
+    path = tmp_path / "warned.yaml"
+    path.write_text(PORT_CASE)
+    loaded = load_file(path)
+    assert loaded.errors == []
+    (exp,) = expand(loaded.cases[0], (str(port),))
+    with pytest.warns(DeprecationWarning, match="old_name is deprecated"):  # passed on to Python
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # the port's UserWarning does not escape
+            record = run_expanded(exp, timing_repeats=3).to_record()
+    assert record["status"] == "passed"
+    noted = [w for w in record["warnings"] if "warned" in w]
+    assert noted == ["chatty_port warned: UserWarning: careful: this port averages over everything"]
