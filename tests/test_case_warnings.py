@@ -45,19 +45,25 @@ cases:
 """
 
 
-def test_every_expansion_of_the_case_carries_the_warning(tmp_path):
-    path = tmp_path / "range.yaml"
-    path.write_text(CASE)
+def _loaded(tmp_path, name: str, text: str):
+    """The one case of ``text``, written to ``tmp_path / name`` and loaded."""
+    path = tmp_path / name
+    path.write_text(text)
     loaded = load_file(path)
     assert loaded.errors == [] and len(loaded.cases) == 1
+    return loaded.cases[0]
+
+
+def test_every_expansion_of_the_case_carries_the_warning(tmp_path):
+    case = _loaded(tmp_path, "range.yaml", CASE)
     with warnings.catch_warnings():
         warnings.simplefilter("error", inputs.InputWarning)  # none escapes the runner
         warnings.simplefilter("error", RuntimeWarning)
-        records = {e.id: run_expanded(e, timing_repeats=0).to_record() for c in loaded.cases for e in expand(c)}
-        again = run_expanded(list(expand(loaded.cases[0]))[0], timing_repeats=0).to_record()  # the kept array
+        records = {e.id: run_expanded(e, timing_repeats=0).to_record() for e in expand(case)}
+        again = run_expanded(expand(case)[0], timing_repeats=0).to_record()  # the kept array
     f32 = next(r for k, r in records.items() if "float32" in k)
     f64 = next(r for k, r in records.items() if "float64" in k)
-    want = f"{loaded.cases[0].display_path}:2: args.y_pred: 1 finite value(s) beyond float32's range became ±inf"
+    want = f"{case.display_path}:2: args.y_pred: 1 finite value(s) beyond float32's range became ±inf"
     assert any(w.startswith(want) for w in f32["warnings"]), f32["warnings"]
     assert any(w.startswith(want) for w in again["warnings"]), again["warnings"]
     assert not any("range became" in w for w in f64["warnings"])  # float64 holds 1e39
@@ -89,11 +95,7 @@ cases:
 def test_an_implementations_warnings_are_the_cases(tmp_path):
     port = tmp_path / "chatty_port.py"
     port.write_text(PORT)
-    path = tmp_path / "warned.yaml"
-    path.write_text(PORT_CASE)
-    loaded = load_file(path)
-    assert loaded.errors == []
-    (exp,) = expand(loaded.cases[0], (str(port),))
+    (exp,) = expand(_loaded(tmp_path, "warned.yaml", PORT_CASE), (str(port),))
     with pytest.warns(DeprecationWarning, match="old_name is deprecated"):  # passed on to Python
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)  # the port's UserWarning does not escape
