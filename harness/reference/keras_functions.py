@@ -60,7 +60,8 @@ def _c(value, like):
 def mean_squared_error(y_true, y_pred):
     """mean((y_true - y_pred)**2, axis=-1) after squeezing/expanding to the same rank."""
     y_true, y_pred = same_rank(*_cast_pair(y_true, y_pred))
-    return kb.mean(np.square(y_true - y_pred), axis=-1)
+    error = np.asarray(y_true - y_pred)  # squared in place: one temporary, still in cache
+    return kb.mean(np.square(error, out=error), axis=-1)
 
 
 @by_rows
@@ -68,7 +69,8 @@ def mean_squared_error(y_true, y_pred):
 def mean_absolute_error(y_true, y_pred):
     """mean(|y_true - y_pred|, axis=-1) after squeezing/expanding to the same rank."""
     y_true, y_pred = same_rank(*_cast_pair(y_true, y_pred))
-    return kb.mean(np.abs(y_true - y_pred), axis=-1)
+    error = np.asarray(y_true - y_pred)  # |.| in place: one temporary, still in cache
+    return kb.mean(np.abs(error, out=error), axis=-1)
 
 
 @by_rows

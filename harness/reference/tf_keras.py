@@ -81,7 +81,8 @@ def tf_mean(x, axis=None) -> np.ndarray:
 def mean_squared_error(y_true, y_pred):
     """mean((y_pred - y_true)**2, axis=-1), no rank adjustment ([N] vs [N, 1] -> [N, N])."""
     y_true, y_pred = _cast_pair(y_true, y_pred)
-    return tf_mean(np.square(y_pred - y_true), axis=-1)
+    error = np.asarray(y_pred - y_true)  # squared in place: one temporary, still in cache
+    return tf_mean(np.square(error, out=error), axis=-1)
 
 
 @by_rows
@@ -89,7 +90,8 @@ def mean_squared_error(y_true, y_pred):
 def mean_absolute_error(y_true, y_pred):
     """mean(|y_pred - y_true|, axis=-1), no rank adjustment."""
     y_true, y_pred = _cast_pair(y_true, y_pred)
-    return tf_mean(np.abs(y_pred - y_true), axis=-1)
+    error = np.asarray(y_pred - y_true)  # |.| in place: one temporary, still in cache
+    return tf_mean(np.abs(error, out=error), axis=-1)
 
 
 @by_rows
