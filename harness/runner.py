@@ -114,18 +114,14 @@ class CaseRun:
         exp = self.exp
         arrays = {}
         base_dir = exp.case.path.parent
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", inputs.InputWarning)
+        # an input the dtype cannot hold goes to the case's warnings
+        with self._case_warnings(lambda kind: issubclass(kind, inputs.InputWarning),
+                                 lambda w: f"{exp.case.display_path}:{exp.case.line}: {w.message}"):
             for name, spec in args.items():
                 arg = op.arg(name)
                 arrays[name] = inputs.materialize_shared(
                     f"{where}args.{name}", spec, arg.role if arg else "value", exp.dtype,
                     seed=inputs.derive_seed(exp.case.id, where + name), base_dir=base_dir)
-        for w in caught:  # an input the dtype cannot hold goes to the case's warnings; others pass on
-            if issubclass(w.category, inputs.InputWarning):
-                self.result.warnings.append(f"{exp.case.display_path}:{exp.case.line}: {w.message}")
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return arrays, {k: inputs._plain(v) for k, v in init.items()}
 
     def _related_args(self, where: str, spec: dict | None, given: dict, other: OpSpec, drop=()) -> dict:
@@ -157,22 +153,28 @@ class CaseRun:
         return ref, out, tf_call
 
     @contextlib.contextmanager
-    def _implementation_warnings(self):
-        """What the implementation under test warns inside the block goes to the case's warnings,
-        each message once (a port's own ``UserWarning``, a framework's note on its arguments),
-        instead of pytest's summary at the end of the run; deprecation notices, which no case
-        can act on, pass on to Python's filters. TF's own warnings are not caught: a run on
-        TF's recorded results (``--goldens``) could not repeat them."""
+    def _case_warnings(self, kept: Callable[[type], bool], text: Callable[[Any], str]):
+        """Warnings raised inside the block whose class ``kept`` accepts go to the case's
+        warnings as ``text(warning)`` (cut to ``WARNING_CHARS``), each text once, instead of
+        pytest's summary at the end of the run; any other passes on to Python's filters."""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             yield
         for w in caught:
-            if issubclass(w.category, IGNORED_WARNINGS):
+            if not kept(w.category):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
                 continue
-            text = f"{self.side} warned: {w.category.__name__}: {w.message}"[:WARNING_CHARS]
-            if text not in self.result.warnings:
-                self.result.warnings.append(text)
+            noted = text(w)[:WARNING_CHARS]
+            if noted not in self.result.warnings:
+                self.result.warnings.append(noted)
+
+    def _implementation_warnings(self):
+        """What the implementation under test warns inside the block (a port's own
+        ``UserWarning``, a framework's note on its arguments) is in the case's warnings;
+        deprecation notices, which no case can act on, pass on. TF's own warnings are not
+        caught: a run on TF's recorded results (``--goldens``) could not repeat them."""
+        return self._case_warnings(lambda kind: not issubclass(kind, IGNORED_WARNINGS),
+                                   lambda w: f"{self.side} warned: {w.category.__name__}: {w.message}")
 
     def _judge_inputs_kept(self) -> None:
         """An implementation that modified its input arrays in place fails the case."""
