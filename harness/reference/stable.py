@@ -47,14 +47,22 @@ def _against_bound(ufunc, x, bound) -> np.ndarray:
     zero or NaN, with an array filled with the bound (converted to x's dtype, as the scalar
     operand would be), the result written into that array (0.29 ns with the fill)."""
     x = np.asarray(x)
-    if (np.ndim(bound) or x.dtype.name not in ("float32", "float64") or x.size < SELECT_MIN_SIZE
-            or np.result_type(x, bound) != x.dtype):
+    if not _vector_bounds(x, bound):
         return ufunc(x, bound)
     b = x.dtype.type(bound)
     if _clips_alike(b):
         return np.clip(x, b, np.inf) if ufunc is np.maximum else np.clip(x, -np.inf, b)
     out = np.full(x.shape, bound, x.dtype)
     return ufunc(x, out, out=out)
+
+
+def _vector_bounds(x: np.ndarray, *bounds) -> bool:
+    """Whether ``x`` takes the vectorised paths of :func:`_against_bound` and :func:`clip`: a
+    float32/float64 array of at least ``SELECT_MIN_SIZE`` elements against scalar bounds that
+    convert to its dtype without widening it (smaller arrays, other dtypes and array bounds go
+    to NumPy's own comparisons as they are)."""
+    return (x.dtype.name in ("float32", "float64") and x.size >= SELECT_MIN_SIZE
+            and not any(np.ndim(b) for b in bounds) and np.result_type(x, *bounds) == x.dtype)
 
 
 def _clips_alike(*bounds) -> bool:
@@ -73,8 +81,7 @@ def clip(x, low, high) -> np.ndarray:
     filled comparisons); any other (with ``low > high`` the result is ``low``, where
     ``np.clip`` gives ``high``) through :func:`minimum` and :func:`maximum`."""
     x = np.asarray(x)
-    if (x.dtype.name in ("float32", "float64") and x.size >= SELECT_MIN_SIZE and not np.ndim(low) and not np.ndim(high)
-            and np.result_type(x, low, high) == x.dtype and _clips_alike(low, high) and low <= high):
+    if _vector_bounds(x, low, high) and _clips_alike(low, high) and low <= high:
         return np.clip(x, low, high)
     return maximum(minimum(x, high), low)
 
